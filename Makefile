@@ -1,0 +1,66 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap uv, .venv and every
+# dependency themselves; nothing needs to be installed by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen
+export UV_PYTHON_DOWNLOADS := never
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install demo serve test unit integration infra-tests e2e lint format typecheck bench synth deploy layer schemas clean
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed  ## create .venv with every dependency from uv.lock
+
+demo: install  ## run a generated shop through the engine on the embedded AWS and show what it did
+	$(RUN) comeback demo
+
+serve: install  ## run the whole engine locally on http://127.0.0.1:8080
+	$(RUN) comeback local serve --port 8080
+
+test: install  ## every test layer: unit, integration (moto), infra (CDK + cdk-nag + cfn-lint), e2e
+	$(RUN) ruff check .
+	$(RUN) pytest
+
+unit: install
+	$(RUN) pytest tests/unit
+integration: install
+	$(RUN) pytest tests/integration
+infra-tests: install
+	$(RUN) pytest tests/infra
+e2e: install
+	$(RUN) pytest tests/e2e
+
+lint: install  ## ruff + mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+format: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+typecheck: install
+	$(RUN) mypy
+
+bench: install  ## measure DynamoDB requests per event, throughput, sweep reads, import times
+	$(RUN) python -m bench
+
+schemas: install  ## regenerate events/schemas/*.json and events/openapi.json from the models
+	$(RUN) comeback schemas write
+
+synth: install  ## synthesize the CloudFormation template into cdk.out/
+	$(RUN) npx --yes aws-cdk@2 synth --quiet
+
+deploy: install  ## deploy to the AWS account of the current credentials
+	$(RUN) npx --yes aws-cdk@2 deploy --require-approval broadening
+
+clean:
+	rm -rf .venv .tools cdk.out build .pytest_cache .ruff_cache .mypy_cache .hypothesis

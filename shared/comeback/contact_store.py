@@ -1,0 +1,473 @@
+"""Applying shop events to contacts in DynamoDB: one transaction per event, no read in the usual case.
+
+The usual case (the event is newer than anything the contact has seen, the contact exists and, if
+the event names an email, it is the contact's email) is one `TransactWriteItems` of two items:
+
+1. the event's activity item, `attribute_not_exists` (a repeated event id stops here), and
+2. an `UpdateItem` of the profile built from `profile.delta(event)` (counters ADD, last-times SET,
+   first-times if_not_exists ...), on condition that `last_seen_at < event time`.
+
+Anything else (a new contact, an older event arriving late, a new email, an erasure) cancels that
+transaction; DynamoDB hands back the current profile in the cancellation reasons, so the slow path
+still needs no read of the profile: it merges in Python with the same rules and writes the whole
+profile on condition that its `version` did not move, retrying if a concurrent writer won.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from comeback import dynamo, keys, lifecycle
+from comeback.clock import isoformat
+from comeback.events import EventBase
+from comeback.playbook import Playbook
+from comeback.profile import (
+    Merge,
+    Profile,
+    apply,
+    delta,
+    email_contact_id,
+    email_key,
+    empty,
+    merge,
+    merge_kind,
+)
+
+MAX_ATTEMPTS = 8
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"  # fast path: one transaction
+    APPLIED_SLOW = "applied_slow"  # created, reordered, re-keyed or contended: merged in Python
+    DUPLICATE = "duplicate"  # this event id was applied before: nothing changed
+    IGNORED = "ignored"  # older than the contact's erasure: recorded, not applied
+    ERASED = "erased"  # customer.deleted: personal data removed
+
+
+@dataclass(frozen=True)
+class Applied:
+    outcome: Outcome
+    contact_id: str
+    profile: Profile | None = None  # known after the slow path only (the fast path reads nothing)
+
+
+class ContactConflict(Exception):
+    """Too many concurrent writers on one contact; the message is retried by the queue."""
+
+
+class ContactStore:
+    def __init__(self, ddb: Any, table: str, due_shards: int) -> None:
+        self._ddb = ddb
+        self._table = table
+        self._shards = due_shards
+
+    # -- reading -----------------------------------------------------------------------------
+    def get(self, shop_id: str, contact_id: str) -> Profile | None:
+        answer = self._ddb.get_item(
+            TableName=self._table,
+            Key=dynamo.item({keys.PK: keys.contact(shop_id, contact_id), keys.SK: keys.PROFILE}),
+            ConsistentRead=True,
+        )
+        typed = answer.get("Item")
+        return stored(typed).profile if typed else None
+
+    def resolve_email(self, shop_id: str, email: str) -> str | None:
+        """The contact an email address belongs to, if any (one read)."""
+        answer = self._ddb.get_item(
+            TableName=self._table,
+            Key=dynamo.item({keys.PK: keys.email_alias(shop_id, email_key(email)), keys.SK: keys.ALIAS}),
+            ConsistentRead=True,
+        )
+        typed = answer.get("Item")
+        return dynamo.plain(typed)["contact_id"] if typed else None
+
+    def find(self, shop_id: str, customer: str) -> Profile | None:
+        """A contact by the shop's customer id, or by email address (following merges)."""
+        contact_id = (self.resolve_email(shop_id, customer) if "@" in customer else customer) or ""
+        for _ in range(3):
+            profile = self.get(shop_id, contact_id) if contact_id else None
+            if profile is None or not profile.merged_into:
+                return profile
+            contact_id = profile.merged_into
+        return None
+
+    def story(self, shop_id: str, contact_id: str) -> list[dict[str, Any]]:
+        """Every item of the contact's partition: profile, events, messages (one Query, paginated)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": keys.contact(shop_id, contact_id)}},
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            items.extend(dynamo.plain(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- writing -----------------------------------------------------------------------------
+    def apply(self, shop_id: str, event: EventBase, playbook: Playbook) -> Applied:
+        ref = event.customer
+        if ref.id:
+            contact_id = ref.id
+        else:
+            assert ref.email  # the model guarantees an id or an email
+            contact_id = self.resolve_email(shop_id, ref.email) or email_contact_id(ref.email)
+
+        if isinstance(event, EventBase) and event.type == "customer.deleted":
+            return self._slow(shop_id, contact_id, event, None, playbook, known=False)
+
+        reasons = self._try_fast(shop_id, contact_id, event, playbook)
+        if reasons is None:
+            return Applied(Outcome.APPLIED, contact_id)
+        if dynamo.failed_condition(reasons[0]):
+            return Applied(Outcome.DUPLICATE, contact_id)
+        old = reasons[1].get("Item")
+        return self._slow(shop_id, contact_id, event, old, playbook, known=True)
+
+    def _try_fast(
+        self, shop_id: str, contact_id: str, event: EventBase, playbook: Playbook
+    ) -> list[dict[str, Any]] | None:
+        """The one-transaction path; returns the cancellation reasons if it did not apply."""
+        at = isoformat(event.occurred_at)
+        update = FastUpdate()
+        change = delta(event, shop_id, contact_id, playbook.loyalty.points_per_unit)
+        update.add_delta(change, at)
+        if event.is_activity:
+            due = lifecycle.due_after_activity(event.occurred_at, playbook)
+            update.set_due(keys.due_shard(shop_id, contact_id, self._shards) if due else None, due)
+        condition = (
+            "attribute_exists(pk) AND #ls < :at AND attribute_not_exists(merged_into)"
+            " AND attribute_not_exists(erased_at)"
+        )
+        update.names["#ls"] = "last_seen_at"
+        update.values[":at"] = dynamo.value(at)
+        if change.email:
+            # a new address needs its alias written: that is the slow path's job
+            condition += " AND #email.#v = :email"
+            update.names["#email"], update.names["#v"] = "email", "v"
+            update.values[":email"] = dynamo.value(change.email["v"])
+        pk = keys.contact(shop_id, contact_id)
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    self._activity_put(pk, event),
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": dynamo.item({keys.PK: pk, keys.SK: keys.PROFILE}),
+                            "UpdateExpression": update.expression(),
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": update.names,
+                            "ExpressionAttributeValues": update.values,
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                ]
+            )
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            return dynamo.cancellation_reasons(exc)
+        return None
+
+    def _slow(
+        self,
+        shop_id: str,
+        contact_id: str,
+        event: EventBase,
+        old: dict[str, Any] | None,
+        playbook: Playbook,
+        known: bool,
+    ) -> Applied:
+        for _ in range(MAX_ATTEMPTS):
+            if not known:
+                old = self._get_typed(shop_id, contact_id)
+            current = stored(old) if old else None
+            if current and current.profile.merged_into:
+                contact_id, known = current.profile.merged_into, False
+                continue
+            plan = self._plan_slow(shop_id, contact_id, event, current, playbook)
+            try:
+                self._ddb.transact_write_items(TransactItems=plan.items)
+            except self._ddb.exceptions.TransactionCanceledException as exc:
+                reasons = dynamo.cancellation_reasons(exc)
+                if dynamo.failed_condition(reasons[0]):
+                    return Applied(Outcome.DUPLICATE, contact_id)
+                # someone changed the profile (or an alias) first: start again from what they wrote
+                profile_failed = len(reasons) > 1 and dynamo.failed_condition(reasons[1])
+                old = reasons[1].get("Item") if profile_failed else None
+                known = old is not None
+                continue
+            for cleanup in plan.after:
+                cleanup()
+            return Applied(plan.outcome, contact_id, plan.profile)
+        raise ContactConflict(f"contact {contact_id} changed {MAX_ATTEMPTS} times while applying {event.id}")
+
+    # -- the slow path, planned --------------------------------------------------------------
+    def _plan_slow(
+        self, shop_id: str, contact_id: str, event: EventBase, current: Stored | None, playbook: Playbook
+    ) -> _SlowPlan:
+        pk = keys.contact(shop_id, contact_id)
+        base = current.profile if current else empty(shop_id, contact_id, event.customer.id)
+        items: list[dict[str, Any]] = [self._activity_put(pk, event)]
+        after: list[Any] = []
+        if event.type == "customer.deleted":
+            return self._plan_erasure(shop_id, contact_id, event, current, items, playbook)
+        if base.erased_at and isoformat(event.occurred_at) <= base.erased_at:
+            # an event from before the erasure, arriving late: keep it from being applied ever
+            items[0] = self._activity_put(pk, event, minimal=True)
+            return _SlowPlan(items, Outcome.IGNORED, None, [])
+
+        updated = apply(base, event, playbook.loyalty.points_per_unit)
+        email = updated.email_address
+        alias_items: list[dict[str, Any]] = []
+        if email and email != base.email_address:
+            base, alias_items, after = self._link_email(shop_id, contact_id, email, base, playbook)
+            updated = apply(base, event, playbook.loyalty.points_per_unit)
+        items.append(self._profile_put(updated, current, playbook))
+        items.extend(alias_items)
+        return _SlowPlan(items, Outcome.APPLIED_SLOW, updated, after)
+
+    def _link_email(
+        self, shop_id: str, contact_id: str, email: str, base: Profile, playbook: Playbook
+    ) -> tuple[Profile, list[dict[str, Any]], list[Any]]:
+        """Point the email at this contact; fold in a contact that was known by this email only."""
+        alias_pk = keys.email_alias(shop_id, email_key(email))
+        owner = self.resolve_email(shop_id, email)
+        if owner == contact_id:
+            return base, [], []
+        alias = {
+            "Put": {
+                "TableName": self._table,
+                "Item": dynamo.item(
+                    {keys.PK: alias_pk, keys.SK: keys.ALIAS, "contact_id": contact_id, "shop_id": shop_id}
+                ),
+                "ConditionExpression": (
+                    "attribute_not_exists(pk)" if owner is None else "contact_id = :owner"
+                ),
+                **({"ExpressionAttributeValues": {":owner": dynamo.value(owner)}} if owner else {}),
+            }
+        }
+        if owner is None or not owner.startswith("~"):
+            # unknown address, or it belonged to another customer id: the latest claim wins
+            return base, [alias], []
+        typed = self._get_typed(shop_id, owner)
+        other = stored(typed) if typed else None
+        if other is None or other.profile.merged_into or other.profile.erased_at:
+            return base, [alias], []
+        # A contact known by this email alone is this customer: one contact from now on.
+        folded = other.profile.model_copy(update={"contact_id": contact_id, "customer_id": None})
+        merged = merge(base, folded)
+        tombstone = empty(shop_id, owner).model_copy(update={"merged_into": contact_id})
+        items = [alias, self._profile_put(tombstone, other, playbook)]
+        self._copy_partition(shop_id, owner, contact_id)
+        return merged, items, [lambda: self._delete_history(shop_id, owner)]
+
+    def _plan_erasure(
+        self,
+        shop_id: str,
+        contact_id: str,
+        event: EventBase,
+        current: Stored | None,
+        items: list[dict[str, Any]],
+        playbook: Playbook,
+    ) -> _SlowPlan:
+        """customer.deleted: keep a tombstone with no personal data, remove the rest."""
+        at = isoformat(event.occurred_at)
+        before = current.profile if current else None
+        erased_at = max(at, before.erased_at or "") if before else at
+        tombstone = empty(shop_id, contact_id).model_copy(update={"erased_at": erased_at, "last_seen_at": at})
+        items[0] = self._activity_put(keys.contact(shop_id, contact_id), event, minimal=True)
+        items.append(self._profile_put(tombstone, current, playbook))
+        emails = {before.email_address} if before and before.email_address else set()
+        return _SlowPlan(
+            items, Outcome.ERASED, tombstone, [lambda: self._erase(shop_id, contact_id, event.id, emails)]
+        )
+
+    # -- item builders -----------------------------------------------------------------------
+    def _activity_put(self, pk: str, event: EventBase, minimal: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            keys.PK: pk,
+            keys.SK: keys.event(event.id),
+            "type": event.type,
+            "occurred_at": isoformat(event.occurred_at),
+        }
+        if not minimal:
+            body["event"] = event.model_dump(mode="json", exclude_none=True)
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": dynamo.item(body),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _profile_put(self, profile: Profile, current: Stored | None, playbook: Playbook) -> dict[str, Any]:
+        """The whole profile, on condition nobody wrote it since we saw it."""
+        version = current.version if current else 0
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": self.profile_item(profile, version + 1, playbook),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if current is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = {":v": dynamo.value(version)}
+        return {"Put": put}
+
+    def profile_item(self, profile: Profile, version: int, playbook: Playbook) -> dict[str, Any]:
+        body = profile.model_dump(mode="python")
+        body.update({keys.PK: keys.contact(profile.shop_id, profile.contact_id), keys.SK: keys.PROFILE})
+        body["version"] = version
+        due = lifecycle.next_due(profile, playbook)
+        if due is not None:
+            body[keys.DUE_PK] = keys.due_shard(profile.shop_id, profile.contact_id, self._shards)
+            body[keys.DUE_AT] = isoformat(due)
+        return dynamo.item(body)
+
+    def _get_typed(self, shop_id: str, contact_id: str) -> dict[str, Any] | None:
+        answer = self._ddb.get_item(
+            TableName=self._table,
+            Key=dynamo.item({keys.PK: keys.contact(shop_id, contact_id), keys.SK: keys.PROFILE}),
+            ConsistentRead=True,
+        )
+        return answer.get("Item")  # type: ignore[no-any-return]
+
+    # -- merges and erasure: rare, and allowed to read ----------------------------------------
+    def _copy_partition(self, shop_id: str, source: str, target: str) -> None:
+        """Copy a contact's history into another contact's partition (idempotent puts)."""
+        target_pk = keys.contact(shop_id, target)
+        puts = []
+        for entry in self.story(shop_id, source):
+            if entry[keys.SK] == keys.PROFILE:
+                continue
+            entry[keys.PK] = target_pk
+            puts.append({"PutRequest": {"Item": dynamo.item(entry)}})
+        self._batch_write(puts)
+
+    def _delete_history(self, shop_id: str, contact_id: str) -> None:
+        deletes = [
+            {"DeleteRequest": {"Key": dynamo.item({keys.PK: e[keys.PK], keys.SK: e[keys.SK]})}}
+            for e in self.story(shop_id, contact_id)
+            if e[keys.SK] != keys.PROFILE
+        ]
+        self._batch_write(deletes)
+
+    def _erase(self, shop_id: str, contact_id: str, event_id: str, emails: set[str]) -> None:
+        deletes = [
+            {"DeleteRequest": {"Key": dynamo.item({keys.PK: e[keys.PK], keys.SK: e[keys.SK]})}}
+            for e in self.story(shop_id, contact_id)
+            if e[keys.SK] not in (keys.PROFILE, keys.event(event_id)) and not e[keys.SK].startswith("MSG#")
+        ]
+        deletes += [
+            {
+                "DeleteRequest": {
+                    "Key": dynamo.item(
+                        {keys.PK: keys.email_alias(shop_id, email_key(e)), keys.SK: keys.ALIAS}
+                    )
+                }
+            }
+            for e in emails
+        ]
+        self._batch_write(deletes)
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._table: requests[start : start + 25]}
+            for _ in range(MAX_ATTEMPTS):
+                answer = self._ddb.batch_write_item(RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            else:
+                raise ContactConflict("DynamoDB kept items unprocessed")
+
+
+@dataclass
+class _SlowPlan:
+    items: list[dict[str, Any]]
+    outcome: Outcome
+    profile: Profile | None
+    after: list[Any]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A profile as read, with the version its next write must be conditioned on."""
+
+    profile: Profile
+    version: int
+
+
+def stored(typed: dict[str, Any]) -> Stored:
+    body = dynamo.plain(typed)
+    return Stored(Profile.model_validate(body), int(body.get("version", 0)))
+
+
+class FastUpdate:
+    """Builds the one UpdateExpression that merges a delta into a profile known to be older."""
+
+    def __init__(self) -> None:
+        self.sets: list[str] = []
+        self.adds: list[str] = []
+        self.removes: list[str] = []
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def _name(self, name: str) -> str:
+        alias = f"#n{len(self.names)}"
+        self.names[alias] = name
+        return alias
+
+    def _value(self, python: Any) -> str:
+        alias = f":v{len(self.values)}"
+        self.values[alias] = dynamo.value(python)
+        return alias
+
+    def add_delta(self, change: Profile, at: str) -> None:
+        for field in Profile.model_fields:
+            kind = merge_kind(field)
+            value = getattr(change, field)
+            if kind is Merge.KEEP or value in (None, 0, {}, set()):
+                continue
+            path = self._name(field)
+            if kind is Merge.SUM:
+                self.adds.append(f"{path} {self._value(value)}")
+            elif kind is Merge.MIN:
+                self.sets.append(f"{path} = if_not_exists({path}, {self._value(value)})")
+            elif kind in (Merge.MAX, Merge.LWW):
+                self.sets.append(f"{path} = {self._value(value)}")
+            elif kind is Merge.UNION:
+                self.adds.append(f"{path} {self._value(set(value))}")
+            elif kind is Merge.MAP_SUM:
+                for key, amount in value.items():
+                    entry = f"{path}.{self._name(key)}"
+                    self.sets.append(
+                        f"{entry} = if_not_exists({entry}, {self._value(0)}) + {self._value(amount)}"
+                    )
+            elif kind is Merge.MAP_LWW:
+                for key, entry_value in value.items():
+                    self.sets.append(f"{path}.{self._name(key)} = {self._value(entry_value)}")
+        self.adds.append(f"{self._name('version')} {self._value(1)}")
+
+    def set_due(self, shard: str | None, due: datetime | None) -> None:
+        if shard and due:
+            self.sets.append(f"{self._name(keys.DUE_PK)} = {self._value(shard)}")
+            self.sets.append(f"{self._name(keys.DUE_AT)} = {self._value(isoformat(due))}")
+        else:
+            self.removes.extend([self._name(keys.DUE_PK), self._name(keys.DUE_AT)])
+
+    def expression(self) -> str:
+        parts = []
+        if self.sets:
+            parts.append("SET " + ", ".join(self.sets))
+        if self.adds:
+            parts.append("ADD " + ", ".join(self.adds))
+        if self.removes:
+            parts.append("REMOVE " + ", ".join(self.removes))
+        return " ".join(parts)

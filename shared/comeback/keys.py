@@ -1,0 +1,80 @@
+"""Keys of the single DynamoDB table (DESIGN.md §5).
+
+    pk                              sk                       what
+    SHOP#{shop}                     CONFIG                   the shop: name, playbook, status
+    SHOP#{shop}#C#{contact}         PROFILE                  the profile (aggregates, consent, due)
+    SHOP#{shop}#C#{contact}         EVT#{event id}           one item per applied event (dedupe)
+    SHOP#{shop}#C#{contact}         MSG#{campaign}#{step}#{period}   one item per message (exactly once)
+    SHOP#{shop}#EMAIL#{sha256}      ALIAS                    email -> contact, for events without an id
+
+The due index (GSI `due`) is sparse: only items with `due_pk` and `due_at` are in it. `due_pk` is
+`DUE#{shard}`, a hash of the contact spread over `due_shards` partitions, so one hot instant does
+not land on one partition; the sweep queries every shard for `due_at <= now`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+PK = "pk"
+SK = "sk"
+DUE_INDEX = "due"
+DUE_PK = "due_pk"
+DUE_AT = "due_at"
+TTL = "expires_at"
+
+PROFILE = "PROFILE"
+CONFIG = "CONFIG"
+ALIAS = "ALIAS"
+
+
+def shop(shop_id: str) -> str:
+    return f"SHOP#{shop_id}"
+
+
+def contact(shop_id: str, contact_id: str) -> str:
+    return f"SHOP#{shop_id}#C#{contact_id}"
+
+
+def event(event_id: str) -> str:
+    return f"EVT#{event_id}"
+
+
+def message(key: str) -> str:
+    return f"MSG#{key}"
+
+
+def email_alias(shop_id: str, email_hash: str) -> str:
+    return f"SHOP#{shop_id}#EMAIL#{email_hash}"
+
+
+def due_shard(shop_id: str, contact_id: str, shards: int) -> str:
+    digest = hashlib.blake2b(f"{shop_id}#{contact_id}".encode(), digest_size=4).digest()
+    return f"DUE#{int.from_bytes(digest, 'big') % shards:03d}"
+
+
+def all_due_shards(shards: int) -> list[str]:
+    return [f"DUE#{i:03d}" for i in range(shards)]
+
+
+def table_definition(name: str) -> dict[str, object]:
+    """`CreateTable` arguments of the table; the CDK stack declares the same (a test compares)."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
+        "AttributeDefinitions": [
+            {"AttributeName": n, "AttributeType": "S"} for n in (PK, SK, DUE_PK, DUE_AT)
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": DUE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": DUE_PK, "KeyType": "HASH"},
+                    {"AttributeName": DUE_AT, "KeyType": "RANGE"},
+                ],
+                # ALL: the sweep decides from the index item alone, one read per due contact
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }

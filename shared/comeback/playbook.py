@@ -1,0 +1,124 @@
+"""A shop's playbook: which recipes are on and how they are tuned (YAML, validated by pydantic).
+
+A shop's own playbook is laid over the shipped default (`playbooks/default.yaml`) key by key, so a
+shop writes only what it changes. Unknown keys are errors: a typo must not silently do nothing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from comeback.events import KnownCurrency, Locale, TimeZoneName
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sender(Strict):
+    from_name: Annotated[str, Field(min_length=1, max_length=128)]
+    from_email: EmailStr
+    reply_to: EmailStr | None = None
+
+
+class ShopSettings(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    timezone: TimeZoneName
+    default_locale: Locale
+    currency: KnownCurrency
+    sender: Sender
+    postal_address: Annotated[str, Field(min_length=5, max_length=512)]
+
+
+class Tier(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    min_lifetime_points: Annotated[int, Field(ge=0)]
+
+
+class Loyalty(Strict):
+    points_per_unit: Annotated[Decimal, Field(ge=0)]
+    tiers: Annotated[list[Tier], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Loyalty:
+        thresholds = [t.min_lifetime_points for t in self.tiers]
+        if thresholds != sorted(set(thresholds)) or thresholds[0] != 0:
+            raise ValueError("tiers must start at 0 points and grow strictly")
+        return self
+
+    def tier_for(self, lifetime_points: int) -> str:
+        eligible = [t.name for t in self.tiers if lifetime_points >= t.min_lifetime_points]
+        return eligible[-1] if eligible else self.tiers[0].name
+
+
+class Lifecycle(Strict):
+    at_risk_days: Annotated[int, Field(gt=0)]
+    lapsed_days: Annotated[int, Field(gt=0)]
+    lost_days: Annotated[int, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Lifecycle:
+        if not self.at_risk_days < self.lapsed_days < self.lost_days:
+            raise ValueError("lifecycle days must grow: at_risk < lapsed < lost")
+        return self
+
+
+class WinbackStep(Strict):
+    after_days: Annotated[int, Field(gt=0, le=3650)]
+
+
+class Winback(Strict):
+    enabled: bool
+    min_orders: Annotated[int, Field(ge=0)]
+    steps: Annotated[list[WinbackStep], Field(min_length=1, max_length=10)]
+    sunset_after_last_step: bool
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Winback:
+        days = [s.after_days for s in self.steps]
+        if days != sorted(set(days)):
+            raise ValueError("win-back steps must be in strictly growing after_days order")
+        return self
+
+
+class Playbook(Strict):
+    shop: ShopSettings
+    consent: Literal["explicit", "opt_out"]
+    loyalty: Loyalty
+    lifecycle: Lifecycle
+    winback: Winback
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@cache
+def _default_document() -> dict[str, Any]:
+    text = resources.files("comeback.playbooks").joinpath("default.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)  # type: ignore[no-any-return]
+
+
+def load(document: str | dict[str, Any] | None = None) -> Playbook:
+    """The default playbook with `document` (YAML text or a mapping) laid over it."""
+    over: Any = yaml.safe_load(document) if isinstance(document, str) else (document or {})
+    if not isinstance(over, dict):
+        raise ValueError("a playbook is a YAML mapping")
+    return Playbook.model_validate(_deep_merge(_default_document(), over))
+
+
+@cache
+def default() -> Playbook:
+    return load()
