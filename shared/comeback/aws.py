@@ -44,6 +44,24 @@ def client(service: str, settings: Settings) -> BaseClient:
         return _clients[key]
 
 
+def resource(service: str, settings: Settings) -> Any:
+    """A boto3 resource (Powertools' DynamoDBProvider wants one), sharing the client's settings."""
+    key = (f"resource:{service}", settings.region, settings.aws_endpoint_url)
+    cached = _clients.get(key)
+    if cached is not None:
+        return cached
+    with _lock:
+        if key not in _clients:
+            import boto3
+
+            _clients[key] = boto3.session.Session().resource(
+                service,  # type: ignore[call-overload]
+                region_name=settings.region,
+                endpoint_url=settings.aws_endpoint_url,
+            )
+        return _clients[key]
+
+
 def reset() -> None:
     """Forget every client (tests that start a fresh moto call this)."""
     with _lock:

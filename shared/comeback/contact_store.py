@@ -129,6 +129,47 @@ class ContactStore:
         old = reasons[1].get("Item")
         return self._slow(shop_id, contact_id, event, old, playbook, known=True)
 
+    def apply_delta(
+        self, shop_id: str, contact_id: str, change: Profile, dedupe_sk: str, playbook: Playbook, at: str
+    ) -> Applied:
+        """Merge a change that is not a shop event (an SES event, an unsubscribe) into a contact.
+
+        Read, merge, write on condition of the version, with a dedupe item in the same transaction
+        so an event delivered twice (SES delivers at least once) changes nothing the second time.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            typed = self._get_typed(shop_id, contact_id)
+            if typed is None:
+                return Applied(Outcome.IGNORED, contact_id)
+            current = stored(typed)
+            if current.profile.merged_into:
+                contact_id = current.profile.merged_into
+                continue
+            if current.profile.erased_at:
+                return Applied(Outcome.IGNORED, contact_id)
+            updated = merge(current.profile, change.model_copy(update={"contact_id": contact_id}))
+            pk = keys.contact(shop_id, contact_id)
+            marker = {keys.PK: pk, keys.SK: dedupe_sk, "occurred_at": at}
+            try:
+                self._ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": dynamo.item(marker),
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        self._profile_put(updated, current, playbook),
+                    ]
+                )
+            except self._ddb.exceptions.TransactionCanceledException as exc:
+                if dynamo.failed_condition(dynamo.cancellation_reasons(exc)[0]):
+                    return Applied(Outcome.DUPLICATE, contact_id)
+                continue
+            return Applied(Outcome.APPLIED_SLOW, contact_id, updated)
+        raise ContactConflict(f"contact {contact_id} kept changing while applying {dedupe_sk}")
+
     def _try_fast(
         self, shop_id: str, contact_id: str, event: EventBase, playbook: Playbook
     ) -> list[dict[str, Any]] | None:

@@ -55,6 +55,8 @@ class MessageRequest(BaseModel):
     # What the decision was based on (win-back: the last_activity_at it answers); the sender
     # re-checks it so a customer who came back in between gets nothing.
     basis: str | None = None
+    # How many times SES throttled this message so far (drives the backoff of the next try).
+    attempt: Annotated[int, Field(ge=0, le=50)] = 0
 
     @property
     def key(self) -> str:

@@ -34,6 +34,7 @@ class ShopSettings(Strict):
     currency: KnownCurrency
     sender: Sender
     postal_address: Annotated[str, Field(min_length=5, max_length=512)]
+    url: Annotated[str, Field(pattern=r"^https?://", max_length=512)]
 
 
 class Tier(Strict):

@@ -98,6 +98,12 @@ class Profile(BaseModel):
     # Win-back progress: {"v": last step sent, "at": the last_activity_at it answers, "id": "step-NNN"}.
     # A newer activity makes it stale by itself; nothing has to reset it.
     winback: Annotated[Lww | None, Merge.LWW] = None
+    # Email engagement, from SES events (opens are noisy since Apple's privacy proxy; clicks are not).
+    email_opens: Annotated[int, Merge.SUM] = 0
+    email_clicks: Annotated[int, Merge.SUM] = 0
+    soft_bounces: Annotated[int, Merge.SUM] = 0
+    last_engaged_at: Annotated[str | None, Merge.MAX] = None
+    last_click: Annotated[Lww | None, Merge.LWW] = None  # {"campaign", "step", "period", "link"}
     erased_at: Annotated[str | None, Merge.MAX] = None
     merged_into: Annotated[str | None, Merge.KEEP] = None
 

@@ -38,6 +38,9 @@ class Settings(BaseModel):
     ses_configuration_set: NonEmpty = "comeback"
     # SES account send rate (messages/s); the sender never goes above it.
     ses_max_send_rate: Annotated[float, Field(gt=0)] = 14.0
+    # How many sender containers may run at once (the event source's MaximumConcurrency); each
+    # one keeps to ses_max_send_rate / sender_concurrency.
+    sender_concurrency: Annotated[int, Field(ge=2, le=1000)] = 2
     # Number of write shards of the due index; the sweep queries each one.
     due_shards: Annotated[int, Field(ge=1, le=256)] = 8
     max_body_bytes: Annotated[int, Field(gt=0)] = 256 * 1024

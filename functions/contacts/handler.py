@@ -1,0 +1,50 @@
+"""SQS batch of bus events -> each applied to its contact (partial batch failures reported)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.event_bridge_event import EventBridgeEvent
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from comeback.contact_store import Outcome
+from comeback.events import EventEnvelope
+from comeback.observability import count, logger, metrics, tracer
+from comeback.runtime import current
+
+METRIC = {
+    Outcome.APPLIED: "EventsApplied",
+    Outcome.APPLIED_SLOW: "EventsApplied",
+    Outcome.DUPLICATE: "EventsDuplicate",
+    Outcome.IGNORED: "EventsIgnored",
+    Outcome.ERASED: "ContactsErased",
+}
+
+
+@tracer.capture_method
+def apply_record(record: SQSRecord) -> None:
+    envelope = EventEnvelope.model_validate(EventBridgeEvent(record.json_body).detail)
+    runtime = current()
+    playbook = runtime.shops.playbook(envelope.shop_id)
+    applied = runtime.contacts.apply(envelope.shop_id, envelope.event, playbook)
+    count(METRIC[applied.outcome])
+    logger.debug(
+        "event applied",
+        extra={
+            "shop_id": envelope.shop_id,
+            "contact_id": applied.contact_id,
+            "outcome": applied.outcome.value,
+        },
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # a processor per invocation: it keeps per-batch state, and the local runtime shares this module
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(
+        event=event, record_handler=apply_record, processor=processor, context=context
+    )

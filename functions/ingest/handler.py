@@ -1,0 +1,66 @@
+"""POST /v1/shops/{shop_id}/events: signed shop events onto the bus (DESIGN.md §4.1)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+
+from comeback.events import BatchAnswer, EventBatch
+from comeback.ingest import Answer
+from comeback.observability import logger, metrics, tracer
+from comeback.runtime import current
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+ERROR = {
+    "content": {
+        "application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}
+    }
+}
+
+
+def _raw_body() -> bytes:
+    """The exact bytes the shop signed (API Gateway base64-encodes bodies it deems binary)."""
+    event = app.current_event
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+
+
+def _respond(answer: Answer) -> Response[Any]:
+    return Response(
+        answer.status, content_types.APPLICATION_JSON, json.dumps(answer.body, ensure_ascii=False)
+    )
+
+
+@app.post(
+    "/v1/shops/<shop_id>/events",
+    summary="Send a batch of customer events",
+    description="1-100 events, at most 256 KB, signed per the Standard Webhooks specification.",
+    enable_validation=False,  # the signature is checked on the raw bytes before anything is parsed
+    responses={
+        202: {
+            "description": "At least one event accepted",
+            "content": {"application/json": {"model": BatchAnswer}},
+        },
+        400: {"description": "Not JSON, or no events list", **ERROR},
+        401: {"description": "Missing or invalid signature, stale timestamp or unknown shop", **ERROR},
+        413: {"description": "Body over 256 KB", **ERROR},
+        422: {"description": "Every event invalid", "content": {"application/json": {"model": BatchAnswer}}},
+        503: {"description": "The bus refused part of the batch: retry it", **ERROR},
+    },
+)
+def post_events(shop_id: str, batch: Annotated[EventBatch | None, Body()] = None) -> Response[Any]:
+    del batch  # documented for OpenAPI; the service validates each event itself
+    return _respond(current().ingest.receive(shop_id, app.current_event.headers, _raw_body()))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

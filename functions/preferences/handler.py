@@ -1,0 +1,56 @@
+"""GET/POST /v1/unsubscribe/{token}: the preference page and RFC 8058 one-click unsubscribe."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+
+from comeback.observability import logger, metrics, tracer
+from comeback.preferences import Page
+from comeback.runtime import current
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+# The page must not be framed, cached by a proxy or leak its token through the Referer header.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+
+
+def _html(page: Page) -> Response[str]:
+    return Response(page.status, content_types.TEXT_HTML + "; charset=utf-8", page.html, headers=PAGE_HEADERS)
+
+
+def _body() -> str:
+    event = app.current_event
+    raw = event.body or ""
+    return base64.b64decode(raw).decode("utf-8", "replace") if event.is_base64_encoded else raw
+
+
+@app.get("/v1/unsubscribe/<token>", summary="Preference centre", include_in_schema=True)
+def show(token: str) -> Response[str]:
+    return _html(current().preferences.show(token, app.current_event.headers.get("accept-language")))
+
+
+@app.post(
+    "/v1/unsubscribe/<token>",
+    summary="One-click unsubscribe (RFC 8058) or save preferences",
+    description="`List-Unsubscribe=One-Click` unsubscribes at once and answers 200, without a redirect.",
+)
+def submit(token: str) -> Response[str]:
+    return _html(
+        current().preferences.submit(token, _body(), app.current_event.headers.get("accept-language"))
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

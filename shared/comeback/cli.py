@@ -1,0 +1,130 @@
+"""The `comeback` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+
+def _quiet_powertools(log_level: str) -> None:
+    """Local runs: logs at the chosen level, no EMF metric documents or X-Ray on the console.
+
+    Powertools reads these when the handler modules are imported, so this runs first."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", log_level)
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_DEV", "false")
+    # The emulator takes any credentials; these keep boto3 from looking for real ones.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    _quiet_powertools(args.log_level)
+    from comeback.clock import parse_iso
+    from comeback.local.server import DEFAULT_SHOP, LocalRuntime, ShopSeed
+
+    playbooks = {}
+    for spec in args.playbook or []:
+        shop_id, _, path = spec.partition("=")
+        playbooks[shop_id] = Path(path).read_text(encoding="utf-8")
+    seeds = []
+    for spec in args.shop or [":".join(DEFAULT_SHOP)]:
+        shop_id, sep, secret = spec.partition(":")
+        if not sep or not secret.startswith("whsec_"):
+            print(f"--shop wants ID:whsec_..., got {spec!r}", file=sys.stderr)
+            return 2
+        seeds.append(ShopSeed(shop_id, secret, name=shop_id, playbook_yaml=playbooks.get(shop_id, "")))
+    local = LocalRuntime(
+        port=args.port,
+        shops=seeds,
+        start=parse_iso(args.start) if args.start else None,
+        host=args.host,
+    )
+    base = local.start()
+    with urllib.request.urlopen(f"{base}/_local/health", timeout=10) as answer:  # noqa: S310 - our own URL
+        answer.read()
+    print(f"comeback local runtime listening on {base}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    local.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from comeback.demo.run import run_demo
+
+    return run_demo(seed=args.seed, customers=args.customers, days=args.days, port=args.port)
+
+
+def _schemas(args: argparse.Namespace) -> int:
+    from comeback.schemas import write_all
+
+    for path in write_all(Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+def _shops(args: argparse.Namespace) -> int:
+    from comeback.operator import shops_command
+
+    return shops_command(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="comeback", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run the engine on this machine")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    serve = local_commands.add_parser("serve", help="the whole engine against an embedded AWS emulator")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--shop", action="append", metavar="ID:SECRET", help="a shop and its whsec_ secret (repeatable)")
+    serve.add_argument("--playbook", action="append", metavar="ID=FILE", help="a shop's playbook YAML")
+    serve.add_argument("--start", metavar="ISO", help="where simulated time starts (default: now)")
+    serve.add_argument("--log-level", default="WARNING")
+    serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser("demo", help="replay a generated shop through the local engine")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--customers", type=int, default=2000)
+    demo.add_argument("--days", type=int, default=548)
+    demo.add_argument("--port", type=int, default=0, help="port of the local runtime (default: any free one)")
+    demo.set_defaults(run=_demo)
+
+    schemas = commands.add_parser("schemas", help="JSON Schemas and the OpenAPI document")
+    schemas.add_argument("action", choices=["write"])
+    schemas.add_argument("--out", default="events")
+    schemas.set_defaults(run=_schemas)
+
+    shops = commands.add_parser("shops", help="create, list and rotate shops (AWS or the local runtime)")
+    shops.add_argument("--local", metavar="URL", help="the local runtime's base URL instead of AWS")
+    shops.add_argument("--stack", default="comeback", help="the deployed stack's name (AWS)")
+    shop_commands = shops.add_subparsers(dest="shops_command", required=True)
+    create = shop_commands.add_parser("create")
+    create.add_argument("shop_id")
+    create.add_argument("--name", required=True)
+    create.add_argument("--playbook", metavar="FILE")
+    shop_commands.add_parser("list")
+    rotate = shop_commands.add_parser("rotate-secret")
+    rotate.add_argument("shop_id")
+    rotate.add_argument("--drop-previous", action="store_true", help="stop accepting the old secret at once")
+    shops.set_defaults(run=_shops)
+
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The demo shop: a seeded, generated Japanese online tea shop that `comeback demo` replays."""

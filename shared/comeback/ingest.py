@@ -1,0 +1,115 @@
+"""Receiving a shop's batch of events (DESIGN.md §4.1), independent of any HTTP framework.
+
+Checks run cheapest-first and nothing is written before all of them pass: size (413), the shop's
+signature (401, the same answer for every reason), JSON and shape (400), then each event on its own
+(422 when none is valid). Valid events go on the bus; if the bus still refuses some after retries
+the answer is 503 and the shop retries the batch (event ids make the retry harmless).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from comeback.bus import BusEntry, Publisher, PublishError
+from comeback.clock import Clock
+from comeback.events import MAX_EVENTS_PER_BATCH, EventEnvelope, InvalidEvent, parse_event
+from comeback.observability import count, logger
+from comeback.signing import SignatureError, verify
+from comeback.topology import INGEST_SOURCE
+
+
+class SecretSource(Protocol):
+    def signing_secrets(self, shop_id: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+UNAUTHORIZED = Answer(401, {"error": "unauthorized"})
+
+
+class Ingest:
+    def __init__(
+        self,
+        secrets: SecretSource,
+        publisher: Publisher,
+        clock: Clock,
+        max_body_bytes: int,
+        tolerance_seconds: int,
+    ) -> None:
+        self._secrets = secrets
+        self._publisher = publisher
+        self._clock = clock
+        self._max_body = max_body_bytes
+        self._tolerance = tolerance_seconds
+
+    def authenticate(self, shop_id: str, headers: Mapping[str, str], body: bytes) -> Answer | None:
+        """None when the request is the shop's; otherwise the refusal to send."""
+        if len(body) > self._max_body:
+            return Answer(413, {"error": f"body over {self._max_body} bytes"})
+        secrets = self._secrets.signing_secrets(shop_id)
+        try:
+            if not secrets:
+                raise SignatureError("unknown shop")
+            verify(secrets, headers, body, self._clock.now(), self._tolerance)
+        except SignatureError as exc:
+            logger.info("request refused", extra={"shop_id": shop_id, "reason": str(exc)})
+            count("RequestsRefused")
+            return UNAUTHORIZED
+        return None
+
+    def receive(self, shop_id: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        refusal = self.authenticate(shop_id, headers, body)
+        if refusal:
+            return refusal
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return Answer(400, {"error": "body is not JSON"})
+        raw_events = document.get("events") if isinstance(document, dict) else None
+        if not isinstance(raw_events, list) or not raw_events:
+            return Answer(400, {"error": 'body needs a non-empty "events" list'})
+        if len(raw_events) > MAX_EVENTS_PER_BATCH:
+            return Answer(400, {"error": f"at most {MAX_EVENTS_PER_BATCH} events per request"})
+        return self.accept(shop_id, raw_events)
+
+    def accept(
+        self, shop_id: str, raw_events: list[Any], rejected: list[dict[str, Any]] | None = None
+    ) -> Answer:
+        """Validate each event, publish the valid ones (also used by the platform adapters)."""
+        rejected = list(rejected or [])
+        entries: list[BusEntry] = []
+        received_at = self._clock.now()
+        for index, raw in enumerate(raw_events):
+            try:
+                event = parse_event(raw)
+            except InvalidEvent as exc:
+                rejected.append({"index": index, "error": str(exc)})
+                continue
+            envelope = EventEnvelope(shop_id=shop_id, received_at=received_at, event=event)
+            entries.append(
+                BusEntry(INGEST_SOURCE, event.type, envelope.model_dump(mode="json", exclude_none=True))
+            )
+        answer = {"accepted": len(entries), "rejected": rejected}
+        if not entries:
+            count("EventsRejected", len(rejected))
+            return Answer(422, answer)
+        try:
+            self._publisher.publish(entries)
+        except PublishError as exc:
+            logger.warning("bus refused events", extra={"shop_id": shop_id, "failed": exc.failed})
+            count("EventsBusRefused", exc.failed)
+            return Answer(503, {"error": "the event bus is unavailable; retry the whole batch"})
+        count("EventsAccepted", len(entries))
+        if rejected:
+            count("EventsRejected", len(rejected))
+        logger.info(
+            "events accepted", extra={"shop_id": shop_id, "accepted": len(entries), "rejected": len(rejected)}
+        )
+        return Answer(202, answer)

@@ -1,0 +1,445 @@
+"""`comeback local serve`: the whole engine on one machine.
+
+An embedded moto server stands in for AWS and is reached through real boto3 over HTTP; the same
+handler modules that run in Lambda run here behind a local HTTP gateway (API Gateway v2 events),
+queue pollers (SQS events, partial batch failures, DLQs) and a scheduler, all reading one
+simulated clock. The `/_local/*` endpoints move time, run sweeps, wait for queues to drain and
+show what was sent and stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from comeback import runtime as runtimes
+from comeback.clock import SimulatedClock, isoformat, parse_iso
+from comeback.local import mailbox
+from comeback.local.emulator import ACCOUNT, REGION, Emulator, provision, verify_sender
+from comeback.local.lambdas import REPO_ROOT, Invoker, load_handler
+from comeback.local.pollers import QueuePoller
+from comeback.local.scheduler import Scheduler, scheduled_event
+from comeback.mailer import SesMailer
+from comeback.observability import logger
+from comeback.runtime import Runtime
+from comeback.ses_feedback import DETAIL_TYPES
+from comeback.settings import Settings
+from comeback.shops import ShopAdmin
+from comeback.topology import DEFAULT_BUS, SES_SOURCE, TOPOLOGY, Route, Schedule
+from comeback.views import contact_view
+
+DEFAULT_SHOP = ("demo", "whsec_ZGVtby1zZWNyZXQ=")  # the key is the bytes b"demo-secret"
+
+
+@dataclass(frozen=True)
+class ShopSeed:
+    shop_id: str
+    secret: str
+    name: str = ""
+    playbook_yaml: str = ""
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        port: int = 8080,
+        shops: list[ShopSeed] | None = None,
+        start: datetime | None = None,
+        functions_root: Path = REPO_ROOT,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self._requested_port = port
+        self._host = host
+        self._seeds = shops or [ShopSeed(*DEFAULT_SHOP, name="Demo Shop")]
+        self.clock = SimulatedClock(start)
+        self._root = functions_root
+        self._emulator = Emulator()
+        self._pollers: list[QueuePoller] = []
+        self._sweep_lock = threading.Lock()
+        self._invokers: dict[str, Invoker] = {}
+        self._http: ThreadingHTTPServer | None = None
+        self.base_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> str:
+        endpoint = self._emulator.start()
+        self._http = ThreadingHTTPServer((self._host, self._requested_port), _handler_for(self))
+        self._http.daemon_threads = True
+        self.base_url = f"http://{self._host}:{self._http.server_address[1]}"
+        self.settings = Settings(
+            aws_endpoint_url=endpoint,
+            region=REGION,
+            public_base_url=self.base_url,
+            secret_cache_seconds=0,  # rotations and new shops take effect at once locally
+            stage="local",
+        )
+        self.resources = provision(
+            self._emulator, self.settings.table_name, self.settings.ses_configuration_set, self.settings.token_key_secret
+        )
+        self.settings = self.settings.model_copy(update={"queue_urls": dict(self.resources.queue_urls)})
+        self.mailer = mailbox.RecordingMailer(
+            SesMailer(self._emulator.client("sesv2"), self.settings.ses_configuration_set)
+        )
+        self.runtime = Runtime(self.settings, clock=self.clock, mailer_override=self.mailer)
+        runtimes.install(self.runtime)
+        self._seed_shops()
+        for function in TOPOLOGY.functions:
+            self._invokers[function.name] = Invoker(function, load_handler(function, self._root))
+        sqs = self._emulator.client("sqs")
+        for queue in TOPOLOGY.queues:
+            poller = QueuePoller(
+                sqs,
+                queue,
+                self.resources.queue_urls[queue.name],
+                self.resources.queue_arns[queue.name],
+                self._invokers[queue.consumer],
+                REGION,
+            )
+            poller.start()
+            self._pollers.append(poller)
+        self._scheduler = Scheduler(TOPOLOGY.schedules, self.clock, self._fire)
+        self._scheduler.start()
+        threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
+        return self.base_url
+
+    def stop(self) -> None:
+        for poller in self._pollers:
+            poller.stop()
+        self._scheduler.stop()
+        if self._http:
+            self._http.shutdown()
+        self._emulator.stop()
+        runtimes.install(None)
+
+    def _seed_shops(self) -> None:
+        admin = ShopAdmin(self.settings)
+        for seed in self._seeds:
+            admin.create(
+                seed.shop_id,
+                seed.name or seed.shop_id,
+                self.clock.now(),
+                secret=seed.secret,
+                playbook_yaml=seed.playbook_yaml,
+            )
+            config = admin.get(seed.shop_id)
+            if config:
+                verify_sender(self._emulator, str(config.playbook.shop.sender.from_email))
+
+    # -- control -----------------------------------------------------------------------------
+    def move_clock(self, advance_days: float | None = None, to: str | None = None) -> datetime:
+        if to is not None:
+            return self.clock.set(parse_iso(to))
+        return self.clock.advance(timedelta(days=advance_days or 0))
+
+    def _fire(self, schedule: Schedule) -> Any:
+        with self._sweep_lock:
+            now = self.clock.now()
+            self._scheduler.ran(schedule.name, now)
+            return self._invokers[schedule.function](scheduled_event(schedule, now))
+
+    def sweep(self, timeout: float = 300) -> dict[str, Any]:
+        report = self._fire(TOPOLOGY.schedules[0])
+        drained = self.drain(timeout)
+        return {"report": report, "drained": drained, "now": isoformat(self.clock.now())}
+
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        sqs = self._emulator.client("sqs")
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+        depths = {}
+        for name, url in {**self.resources.queue_urls, **{f"{k}-dlq": v for k, v in self.resources.dlq_urls.items()}}.items():
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+            depths[name] = {
+                "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
+                "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
+            }
+        return depths
+
+    def drain(self, timeout: float = 300) -> bool:
+        """Wait until no queue holds a message and no function is running (twice in a row)."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline:
+            depths = self.queue_depths()
+            pending = sum(sum(d.values()) for name, d in depths.items() if not name.endswith("-dlq"))
+            busy = any(p.busy for p in self._pollers) or self._sweep_lock.locked()
+            quiet = quiet + 1 if not pending and not busy else 0
+            if quiet >= 2:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return [mailbox.entry(m, self.mailer.tags(m.id)) for m in self._emulator.sent_emails()]
+
+    def contact(self, shop_id: str, customer: str) -> dict[str, Any] | None:
+        profile = self.runtime.contacts.find(shop_id, customer)
+        if profile is None:
+            return None
+        return contact_view(profile, self.runtime.shops.playbook(shop_id), self.clock.now())
+
+    def dead_letters(self) -> dict[str, list[dict[str, Any]]]:
+        sqs = self._emulator.client("sqs")
+        letters: dict[str, list[dict[str, Any]]] = {}
+        for name, url in self.resources.dlq_urls.items():
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+            letters[name] = [{"message_id": m["MessageId"], "body": m["Body"]} for m in answer.get("Messages", [])]
+        return letters
+
+    def ses_event(self, message_id: str, event_type: str) -> dict[str, Any]:
+        """Feed back the EventBridge event SES would publish for one of the sent messages."""
+        sent = next((m for m in self._emulator.sent_emails() if m.id == message_id), None)
+        if sent is None:
+            raise LookupError(f"no sent message {message_id!r}")
+        if event_type not in {"Bounce", "Complaint", "Delivery", "Open", "Click"}:
+            raise ValueError("type is one of Bounce, Complaint, Delivery, Open, Click")
+        view = mailbox.entry(sent, self.mailer.tags(message_id))
+        event = ses_eventbridge_event(view, event_type, self.clock.now())
+        answer = self._emulator.client("events").put_events(
+            Entries=[
+                {
+                    "EventBusName": DEFAULT_BUS,
+                    "Source": SES_SOURCE,
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Time": self.clock.now(),
+                }
+            ]
+        )
+        if answer.get("FailedEntryCount"):
+            raise RuntimeError(f"the bus refused the SES event: {answer['Entries']}")
+        drained = self.drain()
+        return {"published": event, "drained": drained}
+
+    # -- the gateway -------------------------------------------------------------------------
+    def invoke_route(self, route: Route, params: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
+        event = api_gateway_event(route, params, request, self.clock.now())
+        return self._invokers[route.function](event)  # type: ignore[no-any-return]
+
+
+def ses_eventbridge_event(view: dict[str, Any], event_type: str, now: datetime) -> dict[str, Any]:
+    """The event SES publishes to EventBridge for `event_type` on a sent message (SES docs' shape)."""
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    to = view["to"]
+    mail = {
+        "timestamp": view["sent_at"],
+        "source": view["from"],
+        "sendingAccountId": ACCOUNT,
+        "messageId": view["message_id"],
+        "destination": [to],
+        "headersTruncated": False,
+        "headers": [{"name": k, "value": v} for k, v in view["headers"].items()],
+        "commonHeaders": {"from": [view["from"]], "to": [to], "messageId": view["message_id"], "subject": view["subject"]},
+        "tags": {**{k: [v] for k, v in view["tags"].items()}, "ses:configuration-set": ["comeback"]},
+    }
+    details: dict[str, dict[str, Any]] = {
+        "Bounce": {
+            "bounce": {
+                "bounceType": "Permanent",
+                "bounceSubType": "General",
+                "bouncedRecipients": [
+                    {"emailAddress": to, "action": "failed", "status": "5.1.1", "diagnosticCode": "smtp; 550 5.1.1 user unknown"}
+                ],
+                "timestamp": stamp,
+                "feedbackId": f"local-{uuid.uuid4()}",
+                "reportingMTA": "dsn; local.emulator",
+            }
+        },
+        "Complaint": {
+            "complaint": {
+                "complainedRecipients": [{"emailAddress": to}],
+                "timestamp": stamp,
+                "feedbackId": f"local-{uuid.uuid4()}",
+                "complaintFeedbackType": "abuse",
+                "arrivalDate": stamp,
+            }
+        },
+        "Delivery": {
+            "delivery": {
+                "timestamp": stamp,
+                "processingTimeMillis": 420,
+                "recipients": [to],
+                "smtpResponse": "250 2.6.0 Message received",
+                "reportingMTA": "local.emulator",
+            }
+        },
+        "Open": {"open": {"ipAddress": "192.0.2.1", "timestamp": stamp, "userAgent": "Mozilla/5.0 (local)"}},
+        "Click": {
+            "click": {
+                "ipAddress": "192.0.2.1",
+                "link": _first_link(view.get("text", "")),
+                "linkTags": {},
+                "timestamp": stamp,
+                "userAgent": "Mozilla/5.0 (local)",
+            }
+        },
+    }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": DETAIL_TYPES[event_type],
+        "source": SES_SOURCE,
+        "account": ACCOUNT,
+        "time": isoformat(now),
+        "region": REGION,
+        "resources": [],
+        "detail": {"eventType": event_type, "mail": mail, **details[event_type]},
+    }
+
+
+def _first_link(text: str) -> str:
+    match = re.search(r"https?://\S+", text)
+    return match.group(0) if match else "https://shop.example.com/"
+
+
+def api_gateway_event(route: Route, params: dict[str, str], request: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload v2.0) event, as Lambda receives it."""
+    body: bytes = request["body"]
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    query = request.get("query", "")
+    return {
+        "version": "2.0",
+        "routeKey": f"{route.method} {route.path}",
+        "rawPath": request["path"],
+        "rawQueryString": query,
+        "headers": request["headers"],
+        "queryStringParameters": dict(p.split("=", 1) for p in query.split("&") if "=" in p) or None,
+        "pathParameters": params,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {
+                "method": route.method,
+                "path": request["path"],
+                "protocol": "HTTP/1.1",
+                "sourceIp": request.get("source_ip", "127.0.0.1"),
+                "userAgent": request["headers"].get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{route.method} {route.path}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "body": text if body else None,
+        "isBase64Encoded": encoded,
+    }
+
+
+def _route_pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
+
+
+ROUTES = [(route, _route_pattern(route.path)) for route in TOPOLOGY.routes]
+
+
+def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
+    class Gateway(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "comeback-local"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            return
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+        def _dispatch(self, method: str) -> None:
+            url = urlsplit(self.path)
+            path = url.path
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            try:
+                if path.startswith("/_local/"):
+                    status, payload = self._control(method, path, body)
+                    self._send(status, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode())
+                    return
+                for route, pattern in ROUTES:
+                    match = pattern.match(path)
+                    if match and route.method == method:
+                        params = {k: unquote(v) for k, v in match.groupdict().items()}
+                        headers: dict[str, str] = {}
+                        for name, value in self.headers.items():
+                            key = name.lower()
+                            headers[key] = f"{headers[key]},{value}" if key in headers else value
+                        request = {"path": path, "query": url.query, "headers": headers, "body": body,
+                                   "source_ip": self.client_address[0]}
+                        answer = local.invoke_route(route, params, request)
+                        self._send_lambda(answer)
+                        return
+                self._send(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
+            except Exception as exc:
+                logger.exception("local gateway error")
+                self._send(500, {"Content-Type": "application/json"}, json.dumps({"error": str(exc)}).encode())
+
+        def _send_lambda(self, answer: dict[str, Any]) -> None:
+            body = answer.get("body") or ""
+            data = base64.b64decode(body) if answer.get("isBase64Encoded") else body.encode("utf-8")
+            self._send(int(answer.get("statusCode", 200)), dict(answer.get("headers") or {}), data)
+
+        def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in ("content-length", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+            document = json.loads(body) if body.strip() else {}
+            if path == "/_local/health":
+                return 200, {"ok": True, "now": isoformat(local.clock.now())}
+            if path == "/_local/clock" and method == "POST":
+                if "set" in document:
+                    now = local.move_clock(to=str(document["set"]))
+                else:
+                    now = local.move_clock(advance_days=float(document.get("advance_days", 0)))
+                return 200, {"now": isoformat(now)}
+            if path == "/_local/clock":
+                return 200, {"now": isoformat(local.clock.now())}
+            if path == "/_local/sweep" and method == "POST":
+                return 200, local.sweep()
+            if path == "/_local/drain" and method == "POST":
+                drained = local.drain(float(document.get("timeout", 300)))
+                return (200 if drained else 504), {"drained": drained, "queues": local.queue_depths()}
+            if path == "/_local/outbox" and method == "GET":
+                return 200, local.outbox()
+            if path == "/_local/queues" and method == "GET":
+                return 200, local.queue_depths()
+            if path == "/_local/dead-letters" and method == "GET":
+                return 200, local.dead_letters()
+            if path.startswith("/_local/contacts/") and method == "GET":
+                parts = [unquote(p) for p in path.split("/")[3:]]
+                if len(parts) != 2:
+                    return 400, {"error": "use /_local/contacts/{shop_id}/{customer_id or email}"}
+                view = local.contact(*parts)
+                return (200, view) if view else (404, {"error": "no such contact"})
+            if path == "/_local/ses-event" and method == "POST":
+                try:
+                    return 200, local.ses_event(str(document.get("message_id")), str(document.get("type")))
+                except LookupError as exc:
+                    return 404, {"error": str(exc)}
+                except ValueError as exc:
+                    return 400, {"error": str(exc)}
+            return 404, {"error": f"no control endpoint {method} {path}"}
+
+    return Gateway

@@ -1,0 +1,114 @@
+"""Composing an email as MIME and sending it through SES v2 as a raw message.
+
+Raw, not SES's `Simple` content: only raw MIME carries our own headers (List-Unsubscribe per
+RFC 8058), a text and an HTML part, and non-ASCII display names and subjects encoded per RFC 2047,
+exactly as an inbox will receive them. SES message tags name shop, campaign and step (and carry
+the contact and period, encoded to the characters SES allows) so SES events find their way back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Email:
+    from_name: str
+    from_address: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    date: datetime
+    headers: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    reply_to: str | None = None
+
+    def mime(self) -> bytes:
+        message = EmailMessage(policy=SMTP)
+        local, _, domain = self.from_address.partition("@")
+        message["From"] = Address(self.from_name, local, domain)
+        message["To"] = self.to
+        if self.reply_to:
+            message["Reply-To"] = self.reply_to
+        message["Subject"] = self.subject
+        message["Date"] = format_datetime(self.date)
+        message["Message-ID"] = make_msgid(domain=domain)
+        message["MIME-Version"] = "1.0"
+        for name, value in self.headers.items():
+            message[name] = value
+        message.set_content(self.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+        message.add_alternative(self.html, subtype="html", charset="utf-8", cte="quoted-printable")
+        return message.as_bytes()
+
+
+class MailThrottled(Exception):
+    """SES asked us to slow down (or paused sending): try again later, nothing is lost."""
+
+
+class MailRejected(Exception):
+    """SES refused this message for good (bad address, unverified sender ...)."""
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> str:
+        """Send; the SES message id. Raises MailThrottled or MailRejected."""
+        ...
+
+
+# SES v2 error codes that mean "not now" rather than "never".
+THROTTLING = frozenset(
+    {
+        "TooManyRequestsException",
+        "Throttling",
+        "ThrottlingException",
+        "LimitExceededException",
+        "SendingPausedException",
+        "ServiceUnavailable",
+        "InternalFailure",
+    }
+)
+
+
+class SesMailer:
+    def __init__(self, sesv2: Any, configuration_set: str) -> None:
+        self._ses = sesv2
+        self._configuration_set = configuration_set
+
+    def send(self, email: Email) -> str:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self._ses.send_email(
+                FromEmailAddress=email.from_address,
+                Destination={"ToAddresses": [email.to]},
+                Content={"Raw": {"Data": email.mime()}},
+                EmailTags=[{"Name": k, "Value": v} for k, v in email.tags.items()],
+                ConfigurationSetName=self._configuration_set,
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in THROTTLING:
+                raise MailThrottled(code) from exc
+            raise MailRejected(code or str(exc)) from exc
+        return str(answer["MessageId"])
+
+
+def tag_value(text: str) -> str:
+    """Any text as an SES tag value ([A-Za-z0-9_-] only): unpadded base64url."""
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def from_tag_value(value: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError(f"not a tag value of ours: {value!r}") from None

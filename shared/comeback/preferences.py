@@ -1,0 +1,100 @@
+"""The preference centre and one-click unsubscribe (RFC 8058), behind a signed token.
+
+A POST of `List-Unsubscribe=One-Click` (what Gmail and Yahoo send when the recipient presses
+"Unsubscribe") leaves everything at once. The page (GET) lets the recipient keep some topics and
+leave others, or leave everything with one button. A token that does not verify changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from comeback.clock import Clock, isoformat
+from comeback.messages import TOPICS
+from comeback.observability import count, logger
+from comeback.profile import Profile, empty, lww
+from comeback.render import locale_for, page
+from comeback.tokens import BadToken, Subscription, TokenSigner
+
+ONE_CLICK = "One-Click"
+
+
+@dataclass(frozen=True)
+class Page:
+    status: int
+    html: str
+
+
+class Preferences:
+    def __init__(self, tokens: TokenSigner, contacts: Any, shops: Any, clock: Clock) -> None:
+        self._tokens = tokens
+        self._contacts = contacts
+        self._shops = shops
+        self._clock = clock
+
+    def _read(self, token: str) -> tuple[Subscription, Profile] | None:
+        try:
+            subscription = self._tokens.read(token)
+        except BadToken as exc:
+            logger.info("preference token refused", extra={"reason": str(exc)})
+            count("UnsubscribeTokensRefused")
+            return None
+        profile = self._contacts.find(subscription.shop_id, subscription.contact_id)
+        if profile is None or profile.erased_at:
+            return None
+        return subscription, profile
+
+    def show(self, token: str, accept_language: str | None = None, saved: bool = False) -> Page:
+        found = self._read(token)
+        if found is None:
+            return Page(404, page("invalid", locale_for(accept_language, "en"), {}))
+        subscription, profile = found
+        playbook = self._shops.playbook(subscription.shop_id)
+        locale = locale_for(profile.field("locale") or accept_language, playbook.shop.default_locale)
+        context = {
+            "shop": {"name": playbook.shop.name, "postal_address": playbook.shop.postal_address},
+            "topics": [{"id": t, "checked": profile.topic_allowed(t)} for t in TOPICS],
+            "unsubscribed": profile.is_unsubscribed,
+            "saved": saved,
+            "token": token,
+        }
+        return Page(200, page("preferences", locale, context))
+
+    def submit(self, token: str, body: str, accept_language: str | None = None) -> Page:
+        found = self._read(token)
+        if found is None:
+            return Page(404, page("invalid", locale_for(accept_language, "en"), {}))
+        subscription, profile = found
+        form = parse_qs(body, keep_blank_values=True)
+        now = self._clock.now()
+        at = isoformat(now)
+        ref = "pref:" + hashlib.sha256(f"{token}|{body}|{at}".encode()).hexdigest()[:16]
+        change = empty(subscription.shop_id, profile.contact_id)
+        if form.get("List-Unsubscribe") == [ONE_CLICK] or "leave_all" in form:
+            change.unsubscribed = lww(True, at, ref)
+            count("ContactsUnsubscribed")
+        else:
+            chosen = set(form.get("topic", []))
+            change.topics = {t: lww(t in chosen, at, ref) for t in TOPICS}
+            change.unsubscribed = lww(not chosen, at, ref)
+            count("PreferencesUpdated")
+        self._contacts.apply_delta(
+            subscription.shop_id,
+            profile.contact_id,
+            change,
+            f"PREF#{at}#{ref}",
+            self._shops.playbook(subscription.shop_id),
+            at,
+        )
+        logger.info(
+            "preferences saved",
+            extra={
+                "shop_id": subscription.shop_id,
+                "contact_id": profile.contact_id,
+                "message_key": subscription.message_key,
+            },
+        )
+        return self.show(token, accept_language, saved=True)

@@ -1,0 +1,217 @@
+"""The sender: one message request in, at most one email out, ever.
+
+For each request: re-read the contact (consent and suppression as they are *now*), decide whether
+it may be sent, claim its key, render, call SES once, mark it sent. What happens on each failure:
+
+- not eligible (unsubscribed, no consent, suppressed, came back, stale ...): recorded as skipped;
+- the key was claimed or sent before (replay, overlapping sweep): nothing;
+- SES throttles: the claim is released and the request goes back on the queue with a backoff;
+- SES refuses the message for good: recorded as failed, the batch's other messages go on;
+- we die after SES accepted it: the claim stays, and is flagged for review instead of resent.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from comeback import lifecycle
+from comeback.clock import Clock
+from comeback.contact_store import ContactStore
+from comeback.mailer import Email, Mailer, MailRejected, MailThrottled, tag_value
+from comeback.message_store import MessageStore
+from comeback.messages import MessageRequest
+from comeback.observability import count, logger
+from comeback.outbox import Outbox
+from comeback.playbook import Playbook
+from comeback.profile import Profile
+from comeback.ratelimit import RateLimiter
+from comeback.render import RenderError, locale_for, render
+from comeback.settings import Settings
+from comeback.shops import ShopDirectory
+from comeback.tokens import TokenSigner
+
+MAX_BACKOFF_SECONDS = 900
+
+
+class Result(enum.StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"
+    DUPLICATE = "duplicate"
+    NEEDS_REVIEW = "needs_review"
+    RETRYING = "retrying"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    reason: str | None = None
+    ses_message_id: str | None = None
+
+
+def ineligible(
+    profile: Profile | None, request: MessageRequest, playbook: Playbook, now: datetime
+) -> str | None:
+    """Why this message must not go to this contact now, or None if it may."""
+    if profile is None or profile.erased_at or profile.merged_into:
+        return "no_contact"
+    if not profile.email_address:
+        return "no_email"
+    if profile.suppression:
+        return f"suppressed_{profile.suppression}"
+    if profile.is_unsubscribed:
+        return "unsubscribed"
+    if not profile.topic_allowed(request.topic):
+        return f"topic_{request.topic}_declined"
+    consent = profile.accepts_marketing
+    if consent is False or (consent is None and playbook.consent == "explicit"):
+        return "no_consent"
+    if request.stale(now):
+        return "stale"
+    if request.campaign == "winback" and request.basis != profile.last_activity_at:
+        return "came_back"  # the customer was active after the sweep chose them
+    return None
+
+
+def display_name(profile: Profile, locale: str) -> str | None:
+    first, last = profile.field("first_name"), profile.field("last_name")
+    parts = [last, first] if locale == "ja" else [first, last]
+    name = " ".join(p for p in parts if p)
+    return name or None
+
+
+class Sender:
+    def __init__(
+        self,
+        contacts: ContactStore,
+        messages: MessageStore,
+        shops: ShopDirectory,
+        mailer: Mailer,
+        tokens: TokenSigner,
+        clock: Clock,
+        settings: Settings,
+        outbox: Outbox | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._contacts = contacts
+        self._messages = messages
+        self._shops = shops
+        self._mailer = mailer
+        self._tokens = tokens
+        self._clock = clock
+        self._settings = settings
+        self._outbox = outbox
+        self._limiter = limiter or RateLimiter(settings.ses_max_send_rate / settings.sender_concurrency)
+
+    def handle(self, request: MessageRequest) -> Outcome:
+        now = self._clock.now()
+        config = self._shops.config(request.shop_id)
+        playbook = config.playbook if config else self._shops.playbook(request.shop_id)
+        profile = self._contacts.find(request.shop_id, request.contact_id)
+        reason = ineligible(profile, request, playbook, now)
+        if reason:
+            self._messages.skip(request, reason, now)
+            count("MessagesSkipped")
+            logger.info("message skipped", extra=_log(request, reason=reason))
+            return Outcome(Result.SKIPPED, reason)
+        assert profile is not None
+
+        claim = self._messages.claim(request, now)
+        if not claim.won:
+            if claim.existing == "claimed":
+                # a sender died between SES and the mark: the email may be out; never risk a second
+                count("MessagesNeedReview")
+                logger.warning("message claimed but never marked sent", extra=_log(request))
+                return Outcome(Result.NEEDS_REVIEW, "claimed_without_send")
+            count("MessagesDuplicate")
+            return Outcome(Result.DUPLICATE, claim.existing)
+
+        try:
+            email = self._compose(request, profile, playbook, now)
+        except RenderError as exc:
+            self._messages.mark_failed(request, f"render: {exc}", now)
+            count("MessagesFailed")
+            logger.error("message could not be rendered", extra=_log(request, reason=str(exc)))
+            return Outcome(Result.FAILED, "render")
+
+        self._limiter.acquire()
+        try:
+            ses_id = self._mailer.send(email)
+        except MailThrottled as exc:
+            return self._retry_later(request, str(exc), now)
+        except MailRejected as exc:
+            self._messages.mark_failed(request, f"ses: {exc}", now)
+            count("MessagesFailed")
+            logger.warning("SES rejected the message", extra=_log(request, reason=str(exc)))
+            return Outcome(Result.FAILED, str(exc))
+        self._messages.mark_sent(request, ses_id, now)
+        count("EmailsSent")
+        count(f"{request.campaign.capitalize()}EmailsSent")
+        logger.info("message sent", extra=_log(request, ses_message_id=ses_id))
+        return Outcome(Result.SENT, ses_message_id=ses_id)
+
+    def _retry_later(self, request: MessageRequest, reason: str, now: datetime) -> Outcome:
+        if self._outbox is None:
+            raise RuntimeError("the sender needs an outbox to retry throttled messages")
+        delay = min(MAX_BACKOFF_SECONDS, 2 ** (request.attempt + 1) * 5)
+        # release first: if the re-queue then fails, the queue redelivers this same request and
+        # the released claim can be taken again
+        self._messages.release_for_retry(request, reason, now)
+        self._outbox.send([request.model_copy(update={"attempt": request.attempt + 1})], delay_seconds=delay)
+        count("MessagesThrottled")
+        logger.warning("SES throttled; message re-queued", extra=_log(request, reason=reason, delay=delay))
+        return Outcome(Result.RETRYING, reason)
+
+    def _compose(self, request: MessageRequest, profile: Profile, playbook: Playbook, now: datetime) -> Email:
+        shop = playbook.shop
+        locale = locale_for(profile.field("locale"), shop.default_locale)
+        token = self._tokens.issue(request.shop_id, profile.contact_id, request.key)
+        unsubscribe_url = f"{self._settings.public_base_url}/v1/unsubscribe/{token}"
+        utm = urlencode({"utm_source": "comeback", "utm_medium": "email", "utm_campaign": request.campaign})
+        context: dict[str, Any] = {
+            **request.data,
+            "campaign": request.campaign,
+            "step": request.step,
+            "locale": locale,
+            "shop": {"name": shop.name, "postal_address": shop.postal_address, "url": shop.url},
+            "contact": {
+                "first_name": profile.field("first_name"),
+                "last_name": profile.field("last_name"),
+                "name": display_name(profile, locale),
+                "points_balance": profile.points_balance,
+                "tier": lifecycle.tier(profile, playbook),
+            },
+            "cta_url": f"{shop.url}{'&' if '?' in shop.url else '?'}{utm}",
+            "unsubscribe_url": unsubscribe_url,
+        }
+        rendered = render(request.campaign, locale, context)
+        assert profile.email_address is not None
+        return Email(
+            from_name=shop.sender.from_name,
+            from_address=str(shop.sender.from_email),
+            reply_to=str(shop.sender.reply_to) if shop.sender.reply_to else None,
+            to=profile.email_address,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            date=now,
+            headers={
+                "List-Unsubscribe": f"<{unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            tags={
+                "shop": request.shop_id,
+                "campaign": request.campaign,
+                "step": str(request.step),
+                "period": tag_value(request.period),
+                "contact": tag_value(profile.contact_id),
+            },
+        )
+
+
+def _log(request: MessageRequest, **extra: Any) -> dict[str, Any]:
+    return {"shop_id": request.shop_id, "contact_id": request.contact_id, "message_key": request.key, **extra}

@@ -1,0 +1,134 @@
+"""The scheduled sweep: read what is due from the due index, ask for its messages, move it on.
+
+Each shard of the sparse `due` index is queried for `due_at <= now`; the index projects whole
+profiles, so one item read per due contact is all the sweep needs. For each, `lifecycle.plan`
+decides; the messages go to the outbox first and the profile's progress and next due time are
+written after, on condition that the profile did not change in between. A crash in between or an
+overlapping sweep therefore asks for a message twice, and the sender's exactly-once key keeps it
+to one email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from comeback import dynamo, keys, lifecycle
+from comeback.clock import Clock, isoformat
+from comeback.contact_store import stored
+from comeback.observability import count, logger
+from comeback.outbox import Outbox
+from comeback.settings import Settings
+from comeback.shops import ShopDirectory
+
+PAGE = 100
+
+
+@dataclass
+class SweepReport:
+    shards: int = 0
+    due: int = 0
+    messages: int = 0
+    advanced: int = 0
+    contended: int = 0
+    items_read: int = 0
+    campaigns: dict[str, int] = field(default_factory=dict)
+    finished: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Sweep:
+    def __init__(
+        self, ddb: Any, settings: Settings, shops: ShopDirectory, outbox: Outbox, clock: Clock
+    ) -> None:
+        self._ddb = ddb
+        self._settings = settings
+        self._shops = shops
+        self._outbox = outbox
+        self._clock = clock
+
+    def run(
+        self, shards: list[str] | None = None, time_left: Callable[[], float] | None = None
+    ) -> SweepReport:
+        """Sweep every shard (or the ones given) until done or `time_left()` runs under 10 s."""
+        now = self._clock.now()
+        report = SweepReport()
+        for shard in shards or keys.all_due_shards(self._settings.due_shards):
+            report.shards += 1
+            if not self._sweep_shard(shard, now, report, time_left or (lambda: float("inf"))):
+                report.finished = False
+                break
+        logger.info("sweep finished", extra=report.as_dict())
+        count("ContactsDue", report.due)
+        count("MessagesRequested", report.messages)
+        return report
+
+    def _sweep_shard(
+        self, shard: str, now: datetime, report: SweepReport, time_left: Callable[[], float]
+    ) -> bool:
+        kwargs: dict[str, Any] = {
+            "TableName": self._settings.table_name,
+            "IndexName": keys.DUE_INDEX,
+            "KeyConditionExpression": "#pk = :shard AND #at <= :now",
+            "ExpressionAttributeNames": {"#pk": keys.DUE_PK, "#at": keys.DUE_AT},
+            "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"S": isoformat(now)}},
+            "Limit": PAGE,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        while True:
+            if time_left() < 10:
+                return False
+            page = self._ddb.query(**kwargs)
+            report.items_read += int(page.get("ScannedCount", 0))
+            for item in page.get("Items", []):
+                self._handle(item, now, report)
+            if "LastEvaluatedKey" not in page:
+                return True
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _handle(self, item: dict[str, Any], now: datetime, report: SweepReport) -> None:
+        current = stored(item)
+        profile = current.profile
+        report.due += 1
+        plan = lifecycle.plan(profile, self._shops.playbook(profile.shop_id), now)
+        if plan.messages:
+            self._outbox.send(list(plan.messages))
+            report.messages += len(plan.messages)
+            for message in plan.messages:
+                report.campaigns[message.campaign] = report.campaigns.get(message.campaign, 0) + 1
+        if self._advance(item, current.version, plan):
+            report.advanced += 1
+        else:
+            report.contended += 1
+
+    def _advance(self, item: dict[str, Any], version: int, plan: lifecycle.Plan) -> bool:
+        """Store progress and the next due time, unless the profile moved since we read it."""
+        sets, names, values = [], {"#v": "version"}, {":v": {"N": str(version)}, ":one": {"N": "1"}}
+        if plan.winback is not None:
+            sets.append("#wb = :wb")
+            names["#wb"] = "winback"
+            values[":wb"] = dynamo.value(plan.winback)
+        if plan.next_due is not None:
+            sets.append("#due = :due")
+            names["#due"] = keys.DUE_AT
+            values[":due"] = {"S": isoformat(plan.next_due)}
+            expression = "SET " + ", ".join(sets) + " ADD #v :one"
+        else:
+            names["#dpk"], names["#dat"] = keys.DUE_PK, keys.DUE_AT
+            expression = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE #dpk, #dat ADD #v :one"
+        try:
+            self._ddb.update_item(
+                TableName=self._settings.table_name,
+                Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+                UpdateExpression=expression,
+                ConditionExpression="#v = :v",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

@@ -1,0 +1,55 @@
+"""Read models: how a contact looks to an operator, a test or the local runtime."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from comeback import lifecycle
+from comeback.playbook import Playbook
+from comeback.profile import Profile
+
+
+def is_subscribed(profile: Profile, playbook: Playbook) -> bool:
+    """Would marketing email reach this contact (consent given, not unsubscribed)?"""
+    if profile.is_unsubscribed:
+        return False
+    consent = profile.accepts_marketing
+    return consent is True or (consent is None and playbook.consent == "opt_out")
+
+
+def contact_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[str, Any]:
+    return {
+        "shop_id": profile.shop_id,
+        "contact_id": profile.contact_id,
+        "customer_id": profile.customer_id,
+        "email": profile.email_address,
+        "first_name": profile.field("first_name"),
+        "last_name": profile.field("last_name"),
+        "locale": profile.field("locale"),
+        "timezone": profile.field("timezone"),
+        "birthday": profile.field("birthday"),
+        "orders_count": profile.orders_count,
+        "refunds_count": profile.refunds_count,
+        "total_spent_minor": profile.total_spent_minor,
+        "currency": profile.currency,
+        "average_order_value_minor": profile.average_order_value_minor,
+        "first_order_at": profile.first_order_at,
+        "last_order_at": profile.last_order_at,
+        "first_seen_at": profile.first_seen_at,
+        "last_activity_at": profile.last_activity_at,
+        "points_balance": profile.points_balance,
+        "lifetime_points": profile.lifetime_points,
+        "tier": lifecycle.tier(profile, playbook),
+        "stage": lifecycle.stage(profile, playbook, now),
+        "tags": lifecycle.tags(profile, playbook, now),
+        "interests": dict(sorted(profile.interests.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "accepts_marketing": profile.accepts_marketing,
+        "subscribed": is_subscribed(profile, playbook),
+        "topics_declined": sorted(t for t in profile.topics if not profile.topic_allowed(t)),
+        "suppressed": profile.suppression is not None,
+        "suppression": profile.suppression,
+        "winback_steps_sent": lifecycle.winback_steps_sent(profile),
+        "events_count": profile.events_count,
+        "erased": profile.erased_at is not None,
+    }
