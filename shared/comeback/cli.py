@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -53,10 +54,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"comeback local runtime listening on {base}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     local.stop()
     return 0
 
@@ -90,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = local_commands.add_parser("serve", help="the whole engine against an embedded AWS emulator")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--shop", action="append", metavar="ID:SECRET", help="a shop and its whsec_ secret (repeatable)")
+    serve.add_argument(
+        "--shop", action="append", metavar="ID:SECRET", help="a shop and its whsec_ secret (repeatable)"
+    )
     serve.add_argument("--playbook", action="append", metavar="ID=FILE", help="a shop's playbook YAML")
     serve.add_argument("--start", metavar="ISO", help="where simulated time starts (default: now)")
     serve.add_argument("--log-level", default="WARNING")

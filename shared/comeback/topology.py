@@ -7,6 +7,7 @@ builds its emulated resources and pollers from this, so the laptop and the cloud
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -102,6 +103,16 @@ class Topology:
 
     def queue_of(self, function: str) -> Queue | None:
         return next((q for q in self.queues if q.consumer == function), None)
+
+
+# What one sender container is asked to keep to; the event source's MaximumConcurrency is the
+# account's SES send rate divided by it, so all senders together never exceed the account's rate.
+SENDS_PER_CONTAINER = 5.0
+
+
+def sender_concurrency(ses_max_send_rate: float) -> int:
+    """MaximumConcurrency of the sender's event source (SQS event sources accept 2-1000)."""
+    return max(2, min(1000, math.ceil(ses_max_send_rate / SENDS_PER_CONTAINER)))
 
 
 TOPOLOGY = Topology(

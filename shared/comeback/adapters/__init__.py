@@ -125,6 +125,16 @@ def obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+MAX_ID = 128  # comeback.events.Id
+
+
+def bounded_id(event_id: str) -> str:
+    """The id itself, or (when over the model's 128 characters) its head plus a digest."""
+    if len(event_id) <= MAX_ID:
+        return event_id
+    return f"{event_id[:80]}~{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
+
+
 def stable_hash(value: Any) -> str:
     """A short digest of a JSON value, the same for every retry of the same content."""
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)

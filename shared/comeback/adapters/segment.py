@@ -56,6 +56,7 @@ from comeback.adapters import (
     add,
     amount,
     birthday,
+    bounded_id,
     compact,
     country,
     currency,
@@ -168,7 +169,7 @@ def _event(
         }
     )
     return {
-        "id": event_id or _event_id(message),
+        "id": bounded_id(event_id or _event_id(message)),
         "type": kind,
         "occurred_at": _occurred(message),
         "customer": ref,

@@ -66,6 +66,7 @@ from comeback.adapters import (
     AdapterError,
     add,
     amount,
+    bounded_id,
     compact,
     country,
     currency,
@@ -134,7 +135,7 @@ class _Delivery:
         self, event_id: str, kind: str, occurred_at: str, customer: dict[str, str], data: dict[str, Any]
     ) -> dict[str, Any]:
         return {
-            "id": event_id,
+            "id": bounded_id(event_id),
             "type": kind,
             "occurred_at": occurred_at,
             "customer": customer,
@@ -295,16 +296,20 @@ def _orders_placed(delivery: _Delivery, order: dict[str, Any]) -> list[dict[str,
 
 
 def _refund_amount(refund: dict[str, Any], fallback_currency: str | None) -> tuple[str | None, str | None]:
-    """Money actually returned: successful refund transactions; else the refunded lines."""
+    """Money actually returned: successful refund transactions; without any, the refunded lines."""
     total: str | None = None
     code: str | None = None
-    for tx in refund.get("transactions") or []:
-        if not isinstance(tx, dict) or str(tx.get("kind", "refund")).lower() != "refund":
-            continue
-        if str(tx.get("status", "success")).lower() != "success":
-            continue
-        total = add(total, amount(tx.get("amount")))
-        code = code or currency(tx.get("currency"))
+    transactions = [
+        tx
+        for tx in refund.get("transactions") or []
+        if isinstance(tx, dict) and str(tx.get("kind", "refund")).lower() == "refund"
+    ]
+    for tx in transactions:
+        if str(tx.get("status", "success")).lower() == "success":
+            total = add(total, amount(tx.get("amount")))
+            code = code or currency(tx.get("currency"))
+    if transactions and total is None:
+        total = "0"  # refund transactions, none of them (yet) successful: nothing returned
     for line in refund.get("refund_line_items") or []:
         if isinstance(line, dict):
             code = code or _shop_currency(line.get("subtotal_set"))

@@ -54,6 +54,7 @@ from typing import Any
 from comeback.adapters import (
     AdapterError,
     amount,
+    bounded_id,
     compact,
     country,
     currency,
@@ -90,7 +91,7 @@ _ENTITIES = (
 def _specialchars_decode(secret: str) -> str:
     """What WordPress's wp_specialchars_decode($secret, ENT_QUOTES) does to a secret."""
     for entity, char in _ENTITIES:
-        secret = secret.replace(entity, char).replace(entity.upper(), char)
+        secret = secret.replace(entity, char)
     return secret
 
 
@@ -144,7 +145,7 @@ def _event(
     name: str, event_id: str, kind: str, occurred_at: str, customer: dict[str, str], data: dict[str, Any]
 ) -> dict[str, Any]:
     return {
-        "id": event_id,
+        "id": bounded_id(event_id),
         "type": kind,
         "occurred_at": occurred_at,
         "customer": customer,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from itertools import accumulate
@@ -33,6 +33,8 @@ LOYALTY_PROGRAM = "chanoma-club"
 # --- who the customers are -------------------------------------------------------------------------
 
 LOYAL, OCCASIONAL, ONE_TIME, LAPSING, BROWSER = "loyal", "occasional", "one_time", "lapsing", "browser"
+# Regulars and occasional buyers make most of the events (a regular orders ~9 times in the window), so
+# their shares sit a little under 12% / 25% to keep the default shop near 22k events.
 PERSONA_SHARES = {LOYAL: 0.10, OCCASIONAL: 0.22, ONE_TIME: 0.36, LAPSING: 0.20, BROWSER: 0.12}
 
 ENGLISH_SHARE = 0.10
@@ -485,15 +487,15 @@ class _Shop:
             c.silent_after = (
                 self.start_at + timedelta(days=self.days - LAPSE_QUIET_DAYS) - timedelta(seconds=1)
             )
-        previous = c.signup_day
+        previous_day, last_seen = c.signup_day, signed_up
         for n, day in enumerate(order_days, start=1):
-            self._between_orders(c, previous, day)
+            self._between_orders(c, previous_day, day)
             at = self._moment(c, day)
-            if day == c.signup_day:  # bought right after signing up
+            if day == c.signup_day:  # signed up at the checkout, or just before buying
                 at = signed_up + timedelta(minutes=rng.randint(2, 25))
-            self._order_session(c, at, n)
-            previous = day
-        self._after_orders(c, previous, len(order_days))
+            last_seen = self._order_session(c, at, n)
+            previous_day = day
+        self._after_orders(c, previous_day, last_seen)
         if rng.random() < CONSENT_CHANGE_SHARE:
             self._consent_change(c)
 
@@ -507,15 +509,14 @@ class _Shop:
         first = c.signup_day if rng.random() < 0.5 else c.signup_day + rng.randint(1, 14)
         if c.persona == LOYAL:
             cadence = rng.uniform(34, 45)  # each regular has their own rhythm
-            days = _rhythm(rng, first, last_day, lambda: round(rng.gauss(cadence, cadence * 0.15)), 20, 45)
+            days = _rhythm(first, last_day, lambda: round(rng.gauss(cadence, cadence * 0.15)), 20, 45)
         elif c.persona == OCCASIONAL:
             cadence = rng.uniform(85, 145)
-            days = _rhythm(rng, first, last_day, lambda: round(rng.gauss(cadence, 20)), 60, 150)
+            days = _rhythm(first, last_day, lambda: round(rng.gauss(cadence, 20)), 60, 150)
         else:  # lapsing: a few orders early on, then nothing
             last_allowed = self.days - LAPSE_QUIET_DAYS - LAPSE_MARGIN_DAYS
-            days = _rhythm(rng, first, last_allowed, lambda: rng.randint(20, 50), 20, 50)[
-                : rng.choices((2, 3, 4, 5, 6), (45, 28, 14, 8, 5))[0]
-            ]
+            planned = rng.choices((2, 3, 4, 5, 6), (45, 28, 14, 8, 5))[0]
+            days = _rhythm(first, last_allowed, lambda: rng.randint(20, 50), 20, 50)[:planned]
         return sorted(set(days + self._gift_days(c, days)))
 
     def _gift_days(self, c: _Customer, days: list[int]) -> list[int]:
@@ -540,18 +541,20 @@ class _Shop:
         if rng.random() < BROWSE_ONLY_PER_ORDER:
             self._browse(c, self._moment(c, rng.randint(after + 1, before - 1)), rng.randint(1, 3))
 
-    def _after_orders(self, c: _Customer, last_order_day: int, orders: int) -> None:
+    def _after_orders(self, c: _Customer, since_day: int, since: datetime) -> None:
         """What non-buyers and one-time buyers do: look around, sometimes fill a cart and leave."""
         rng = self.rng
         if c.persona == BROWSER:
             sessions = rng.randint(1, 3)
-        elif c.persona == ONE_TIME and orders:
+        elif c.persona == ONE_TIME and c.orders:
             sessions = rng.choices((0, 1, 2), (60, 30, 10))[0]
         else:
             return
         for _ in range(sessions):
-            day = rng.randint(last_order_day, min(self.days - 1, last_order_day + 200))
+            day = rng.randint(since_day, min(self.days - 1, since_day + 200))
             at = self._moment(c, day)
+            if at <= since:  # the same day as the signup or the order: come back later that day
+                at = since + timedelta(minutes=rng.randint(10, 180))
             if rng.random() < 0.3:
                 self._abandoned_cart(c, at)
             else:
@@ -589,7 +592,10 @@ class _Shop:
         if rng.random() < 0.25:  # some get as far as the checkout
             self._checkout(c, at + timedelta(minutes=rng.randint(1, 6)), lines)
 
-    def _order_session(self, c: _Customer, at: datetime, nth: int) -> None:
+    def _order_session(self, c: _Customer, at: datetime, nth: int) -> datetime:
+        """Product pages, maybe a cart, usually a checkout, the order; then maybe a refund or an answer.
+
+        Answers when the order was placed."""
         rng = self.rng
         season = self.calendar.season[min((at.date() - self.calendar.start).days, self.days - 1)]
         if nth > 1 and c.persona in (LOYAL, OCCASIONAL) and rng.random() < BUY_AGAIN_RATE:
@@ -610,6 +616,7 @@ class _Shop:
             self._feedback(c, at, order["order_id"])
         if rng.random() < LOYALTY_JOIN_CHANCE.get((c.persona, nth), 0.0):
             self._emit(c, "loy", "loyalty.joined", at + timedelta(minutes=3), {"program": LOYALTY_PROGRAM})
+        return at
 
     def _browse_items(
         self, c: _Customer, at: datetime, lines: list[tuple[Product, int]], views: int
@@ -661,10 +668,16 @@ class _Shop:
     def _refund(self, c: _Customer, ordered: datetime, order: dict) -> None:
         rng = self.rng
         at = ordered + timedelta(days=rng.randint(2, 14), minutes=rng.randint(0, 600))
+        total = int(order["total"])
+        # half give everything back; the others one item (never more than was paid, discounts included)
         full = rng.random() < 0.5 or len(order["items"]) == 1
-        amount = order["total"] if full else order["items"][0]["price"]
-        data = {"order_id": order["order_id"], "amount": amount, "currency": CURRENCY}
-        data["reason"] = rng.choice(REFUND_REASONS)
+        amount = total if full else min(int(order["items"][0]["price"]), total)
+        data = {
+            "order_id": order["order_id"],
+            "amount": str(amount),
+            "currency": CURRENCY,
+            "reason": rng.choice(REFUND_REASONS),
+        }
         self._emit(c, "rfd", "order.refunded", at, data)
 
     def _feedback(self, c: _Customer, ordered: datetime, order_id: str) -> None:
@@ -803,7 +816,7 @@ class _Shop:
         c.timeline.append((at, event))
 
 
-def _rhythm(rng: random.Random, first: int, last: int, gap, low: int, high: int) -> list[int]:
+def _rhythm(first: int, last: int, gap: Callable[[], int], low: int, high: int) -> list[int]:
     """Days from `first` to `last`, spaced by `gap()` clamped to [low, high]."""
     days, day = [], first
     while day <= last:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from comeback import keys
+from comeback import keys, playbook
 from comeback.topology import DEFAULT_BUS, TOPOLOGY, Topology
 
 REGION = "us-east-1"
@@ -20,7 +21,6 @@ VERIFIED_DOMAINS = ("example.com", "example.jp", "example.org", "example.net")
 
 @dataclass
 class Resources:
-    endpoint: str
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
     dlq_urls: dict[str, str] = field(default_factory=dict)
@@ -63,18 +63,20 @@ class Emulator:
 
 
 def provision(
-    emulator: Emulator,
+    client: Callable[[str], Any],
     table: str,
     configuration_set: str,
     token_key_secret: str,
     topology: Topology = TOPOLOGY,
 ) -> Resources:
-    """Create the table, buses, queues (with DLQs), rules, SES identity and the token key."""
-    resources = Resources(endpoint=emulator.endpoint)
-    ddb = emulator.client("dynamodb")
+    """Create the table, buses, queues (with DLQs), rules, SES identities and the token key.
+
+    `client(service)` gives a boto3 client: the emulator's, or moto's in-process mock in tests."""
+    resources = Resources()
+    ddb = client("dynamodb")
     ddb.create_table(**keys.table_definition(table))
 
-    sqs = emulator.client("sqs")
+    sqs = client("sqs")
     for queue in topology.queues:
         dlq_url = sqs.create_queue(QueueName=queue.dlq_name)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -95,7 +97,7 @@ def provision(
             QueueUrl=url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
 
-    events = emulator.client("events")
+    events = client("events")
     for bus in topology.buses:
         if bus != DEFAULT_BUS:
             events.create_event_bus(Name=bus)
@@ -107,14 +109,13 @@ def provision(
             Targets=[{"Id": rule.queue, "Arn": resources.queue_arns[rule.queue]}],
         )
 
-    ses = emulator.client("sesv2")
+    ses = client("sesv2")
     ses.create_configuration_set(ConfigurationSetName=configuration_set)
-    for domain in VERIFIED_DOMAINS:
+    default_sender = str(playbook.default().shop.sender.from_email).rpartition("@")[2]
+    for domain in sorted({*VERIFIED_DOMAINS, default_sender}):
         ses.create_email_identity(EmailIdentity=domain)
 
-    emulator.client("secretsmanager").create_secret(
-        Name=token_key_secret, SecretString=secrets.token_urlsafe(32)
-    )
+    client("secretsmanager").create_secret(Name=token_key_secret, SecretString=secrets.token_urlsafe(32))
     return resources
 
 

@@ -84,7 +84,10 @@ class LocalRuntime:
             stage="local",
         )
         self.resources = provision(
-            self._emulator, self.settings.table_name, self.settings.ses_configuration_set, self.settings.token_key_secret
+            self._emulator.client,
+            self.settings.table_name,
+            self.settings.ses_configuration_set,
+            self.settings.token_key_secret,
         )
         self.settings = self.settings.model_copy(update={"queue_urls": dict(self.resources.queue_urls)})
         self.mailer = mailbox.RecordingMailer(
@@ -154,9 +157,16 @@ class LocalRuntime:
 
     def queue_depths(self) -> dict[str, dict[str, int]]:
         sqs = self._emulator.client("sqs")
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
         depths = {}
-        for name, url in {**self.resources.queue_urls, **{f"{k}-dlq": v for k, v in self.resources.dlq_urls.items()}}.items():
+        for name, url in {
+            **self.resources.queue_urls,
+            **{f"{k}-dlq": v for k, v in self.resources.dlq_urls.items()},
+        }.items():
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
             depths[name] = {
                 "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
@@ -193,7 +203,9 @@ class LocalRuntime:
         letters: dict[str, list[dict[str, Any]]] = {}
         for name, url in self.resources.dlq_urls.items():
             answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-            letters[name] = [{"message_id": m["MessageId"], "body": m["Body"]} for m in answer.get("Messages", [])]
+            letters[name] = [
+                {"message_id": m["MessageId"], "body": m["Body"]} for m in answer.get("Messages", [])
+            ]
         return letters
 
     def ses_event(self, message_id: str, event_type: str) -> dict[str, Any]:
@@ -239,7 +251,12 @@ def ses_eventbridge_event(view: dict[str, Any], event_type: str, now: datetime) 
         "destination": [to],
         "headersTruncated": False,
         "headers": [{"name": k, "value": v} for k, v in view["headers"].items()],
-        "commonHeaders": {"from": [view["from"]], "to": [to], "messageId": view["message_id"], "subject": view["subject"]},
+        "commonHeaders": {
+            "from": [view["from"]],
+            "to": [to],
+            "messageId": view["message_id"],
+            "subject": view["subject"],
+        },
         "tags": {**{k: [v] for k, v in view["tags"].items()}, "ses:configuration-set": ["comeback"]},
     }
     details: dict[str, dict[str, Any]] = {
@@ -248,7 +265,12 @@ def ses_eventbridge_event(view: dict[str, Any], event_type: str, now: datetime) 
                 "bounceType": "Permanent",
                 "bounceSubType": "General",
                 "bouncedRecipients": [
-                    {"emailAddress": to, "action": "failed", "status": "5.1.1", "diagnosticCode": "smtp; 550 5.1.1 user unknown"}
+                    {
+                        "emailAddress": to,
+                        "action": "failed",
+                        "status": "5.1.1",
+                        "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                    }
                 ],
                 "timestamp": stamp,
                 "feedbackId": f"local-{uuid.uuid4()}",
@@ -302,7 +324,9 @@ def _first_link(text: str) -> str:
     return match.group(0) if match else "https://shop.example.com/"
 
 
-def api_gateway_event(route: Route, params: dict[str, str], request: dict[str, Any], now: datetime) -> dict[str, Any]:
+def api_gateway_event(
+    route: Route, params: dict[str, str], request: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     """An API Gateway HTTP API (payload v2.0) event, as Lambda receives it."""
     body: bytes = request["body"]
     try:
@@ -353,7 +377,7 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "comeback-local"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def do_GET(self) -> None:
@@ -370,7 +394,11 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             try:
                 if path.startswith("/_local/"):
                     status, payload = self._control(method, path, body)
-                    self._send(status, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode())
+                    self._send(
+                        status,
+                        {"Content-Type": "application/json"},
+                        json.dumps(payload, ensure_ascii=False).encode(),
+                    )
                     return
                 for route, pattern in ROUTES:
                     match = pattern.match(path)
@@ -380,15 +408,22 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                         for name, value in self.headers.items():
                             key = name.lower()
                             headers[key] = f"{headers[key]},{value}" if key in headers else value
-                        request = {"path": path, "query": url.query, "headers": headers, "body": body,
-                                   "source_ip": self.client_address[0]}
+                        request = {
+                            "path": path,
+                            "query": url.query,
+                            "headers": headers,
+                            "body": body,
+                            "source_ip": self.client_address[0],
+                        }
                         answer = local.invoke_route(route, params, request)
                         self._send_lambda(answer)
                         return
                 self._send(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
             except Exception as exc:
                 logger.exception("local gateway error")
-                self._send(500, {"Content-Type": "application/json"}, json.dumps({"error": str(exc)}).encode())
+                self._send(
+                    500, {"Content-Type": "application/json"}, json.dumps({"error": str(exc)}).encode()
+                )
 
         def _send_lambda(self, answer: dict[str, Any]) -> None:
             body = answer.get("body") or ""
@@ -408,6 +443,9 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             document = json.loads(body) if body.strip() else {}
             if path == "/_local/health":
                 return 200, {"ok": True, "now": isoformat(local.clock.now())}
+            if path == "/_local/settings":
+                # what an operator tool needs to act on this runtime's emulated AWS (comeback shops --local)
+                return 200, {**local.settings.model_dump(), "stage": "local"}
             if path == "/_local/clock" and method == "POST":
                 if "set" in document:
                     now = local.move_clock(to=str(document["set"]))

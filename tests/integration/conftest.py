@@ -1,0 +1,160 @@
+"""Integration tests: the real handler modules, in-process, against moto's `mock_aws`.
+
+`engine` provisions what the topology declares (same code as the local runtime), installs a
+`Runtime` with a clock the test moves, and offers `deliver(queue)`: receive what is on a queue and
+hand it to the queue's consumer as a real SQS event, as Lambda's event source would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from comeback import aws
+from comeback import runtime as runtimes
+from comeback.clock import FixedClock
+from comeback.local.emulator import ACCOUNT, REGION, provision
+from comeback.local.lambdas import LambdaContext, load_handler
+from comeback.local.pollers import sqs_record
+from comeback.runtime import Runtime
+from comeback.settings import Settings
+from comeback.shops import ShopAdmin
+from comeback.topology import TOPOLOGY
+from tests.support import DEMO_SECRET
+
+START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+_handlers: dict[str, Any] = {}
+
+
+def handler(name: str) -> Any:
+    if name not in _handlers:
+        _handlers[name] = load_handler(TOPOLOGY.function(name))
+    return _handlers[name]
+
+
+class Engine:
+    def __init__(self, settings: Settings, clock: FixedClock, resources: Any) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.resources = resources
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.ddb = boto3.client("dynamodb", region_name=REGION)
+        self.runtime: Runtime = runtimes.current()
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        fn = TOPOLOGY.function(function)
+        return handler(function).lambda_handler(event, LambdaContext(fn.name, fn.timeout_seconds))
+
+    def receive(self, queue: str, max_messages: int = 10) -> list[dict[str, Any]]:
+        answer = self.sqs.receive_message(
+            QueueUrl=self.resources.queue_urls[queue],
+            MaxNumberOfMessages=max_messages,
+            AttributeNames=["All"],
+        )
+        return answer.get("Messages", [])
+
+    def sqs_event(self, queue: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        arn = self.resources.queue_arns[queue]
+        return {"Records": [sqs_record(m, arn, REGION) for m in messages]}
+
+    def deliver(self, queue: str, rounds: int = 100) -> list[dict[str, Any]]:
+        """Feed the queue's consumer until the queue is empty; returns each invocation's answer."""
+        answers = []
+        consumer = TOPOLOGY.queue(queue).consumer
+        for _ in range(rounds):
+            messages = self.receive(queue)
+            if not messages:
+                return answers
+            answer = self.invoke(consumer, self.sqs_event(queue, messages)) or {}
+            answers.append(answer)
+            failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.resources.queue_urls[queue],
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+            if failed:
+                return answers  # leave failures to the test (they stay invisible until the timeout)
+        raise AssertionError(f"{queue} never emptied")
+
+    def queue_size(self, queue: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.resources.queue_urls[queue],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def table_items(self) -> list[dict[str, Any]]:
+        return self.ddb.scan(TableName=self.settings.table_name)["Items"]
+
+    def bus_event(
+        self, detail_type: str, detail: dict[str, Any], source: str = "comeback.ingest"
+    ) -> dict[str, Any]:
+        """The EventBridge event a bus rule delivers to SQS (the body the contacts queue holds)."""
+        return {
+            "version": "0",
+            "id": "00000000-0000-0000-0000-000000000001",
+            "detail-type": detail_type,
+            "source": source,
+            "account": ACCOUNT,
+            "time": "2026-01-05T03:00:00Z",
+            "region": REGION,
+            "resources": [],
+            "detail": detail,
+        }
+
+    def send_to(self, queue: str, bodies: list[dict[str, Any] | str]) -> None:
+        for body in bodies:
+            self.sqs.send_message(
+                QueueUrl=self.resources.queue_urls[queue],
+                MessageBody=body if isinstance(body, str) else json.dumps(body),
+            )
+
+    def let_delays_pass(self, queue: str) -> None:
+        """What waiting out DelaySeconds would do, without waiting (moto counts real milliseconds)."""
+        from moto.sqs.models import sqs_backends
+
+        backend_queue = sqs_backends[ACCOUNT][REGION].queues[queue]
+        for message in backend_queue._messages:
+            message.delayed_until = 0
+
+    def sent_emails(self) -> list[Any]:
+        from moto.ses.models import ses_backends
+
+        return list(ses_backends[ACCOUNT][REGION].sent_messages)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    with mock_aws():
+        aws.reset()
+        resources = provision(
+            lambda service: boto3.client(service, region_name=REGION),
+            table="comeback",
+            configuration_set="comeback",
+            token_key_secret="comeback/unsubscribe-key",
+        )
+        settings = Settings(
+            region=REGION,
+            queue_urls=dict(resources.queue_urls),
+            secret_cache_seconds=0,
+            public_base_url="https://api.shop.example.com",
+            due_shards=4,
+        )
+        clock = FixedClock(START)
+        runtimes.install(Runtime(settings, clock=clock))
+        ShopAdmin(settings).create("demo", "Demo Shop", START, secret=DEMO_SECRET)
+        try:
+            yield Engine(settings, clock, resources)
+        finally:
+            runtimes.install(None)
+            aws.reset()

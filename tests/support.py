@@ -1,0 +1,52 @@
+"""Helpers every test layer shares: the sample events of `events/` and signed requests."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from comeback.signing import signed_headers
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+DEMO_SECRET = "whsec_ZGVtby1zZWNyZXQ="
+
+
+def load_json(relative: str) -> Any:
+    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+
+
+def shop_event(event_type: str, **changes: Any) -> dict[str, Any]:
+    """The sample of `events/shop/{type}.json`, with top-level fields replaced."""
+    event = copy.deepcopy(load_json(f"shop/{event_type}.json"))
+    event.update(changes)
+    return event
+
+
+def order(
+    event_id: str, at: str, customer: dict[str, Any], total: str = "4980", **data: Any
+) -> dict[str, Any]:
+    return shop_event(
+        "order.placed",
+        id=event_id,
+        occurred_at=at,
+        customer=customer,
+        data={
+            "order_id": event_id,
+            "total": total,
+            "currency": "JPY",
+            "items": [{"product_id": "p1", "category": "tea", "price": total, "quantity": 1}],
+            **data,
+        },
+    )
+
+
+def signed(
+    body: bytes, secret: str = DEMO_SECRET, at: int | None = None, msg_id: str = "msg_test"
+) -> dict[str, str]:
+    headers = signed_headers(secret, body, msg_id, int(time.time()) if at is None else at)
+    headers["content-type"] = "application/json"
+    return headers

@@ -1,0 +1,73 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from comeback import lifecycle, playbook
+from comeback.clock import isoformat
+from comeback.lifecycle import plan, stage
+from comeback.profile import empty
+
+PLAYBOOK = playbook.default()
+LAST = datetime(2026, 1, 10, 3, 0, tzinfo=UTC)
+
+
+def customer(orders=1, winback=None):
+    profile = empty("s", "c-1", "c-1")
+    profile.orders_count = orders
+    profile.last_activity_at = isoformat(LAST)
+    profile.winback = winback
+    return profile
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"), [(0, "active"), (59, "active"), (60, "at_risk"), (90, "lapsed"), (365, "lost")]
+)
+def test_stage_by_days_since_last_activity(days, expected):
+    assert stage(customer(), PLAYBOOK, LAST + timedelta(days=days)) == expected
+
+
+def test_nothing_is_due_before_the_first_step():
+    result = plan(customer(), PLAYBOOK, LAST + timedelta(days=89))
+    assert result.messages == () and result.next_due == LAST + timedelta(days=90)
+
+
+def test_first_step_at_90_days_then_the_next_is_due_at_135():
+    result = plan(customer(), PLAYBOOK, LAST + timedelta(days=90, hours=1))
+    (message,) = result.messages
+    assert (message.campaign, message.step, message.period, message.basis) == (
+        "winback",
+        1,
+        "2026-01-10",
+        isoformat(LAST),
+    )
+    assert result.winback == lifecycle.winback_progress(1, isoformat(LAST))
+    assert result.next_due == LAST + timedelta(days=135)
+
+
+def test_a_late_sweep_sends_only_the_latest_step_due():
+    result = plan(customer(), PLAYBOOK, LAST + timedelta(days=200))
+    assert [m.step for m in result.messages] == [3]
+    assert result.next_due == LAST + timedelta(days=270)
+
+
+def test_after_the_last_step_the_contact_is_sunset_and_leaves_the_due_index():
+    done = customer(winback=lifecycle.winback_progress(4, isoformat(LAST)))
+    assert plan(done, PLAYBOOK, LAST + timedelta(days=400)).next_due is None
+    assert "sunset" in lifecycle.tags(done, PLAYBOOK, LAST + timedelta(days=400))
+
+
+def test_new_activity_starts_a_new_lapse_from_step_one():
+    came_back = customer(winback=lifecycle.winback_progress(2, "2025-06-01T00:00:00.000000Z"))
+    assert lifecycle.winback_steps_sent(came_back) == 0
+    assert [m.step for m in plan(came_back, PLAYBOOK, LAST + timedelta(days=91)).messages] == [1]
+
+
+def test_people_who_never_ordered_are_not_won_back():
+    result = plan(customer(orders=0), PLAYBOOK, LAST + timedelta(days=100))
+    assert result.messages == () and result.next_due is None
+
+
+def test_a_step_goes_stale_when_the_next_one_is_due():
+    (message,) = plan(customer(), PLAYBOOK, LAST + timedelta(days=91)).messages
+    assert not message.stale(LAST + timedelta(days=134))
+    assert message.stale(LAST + timedelta(days=136))
