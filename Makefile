@@ -56,11 +56,16 @@ bench: install  ## measure DynamoDB requests per event, throughput, sweep reads,
 schemas: install  ## regenerate events/schemas/*.json and events/openapi.json from the models
 	$(RUN) comeback schemas write
 
-synth: install  ## synthesize the CloudFormation template into cdk.out/
-	$(RUN) npx --yes aws-cdk@2 synth --quiet
+synth: install  ## synthesize the CloudFormation template into cdk.out/ (cdk-nag checked; no AWS account needed)
+	$(RUN) python -m infra.packaging build/layer
+	$(RUN) python -m infra.app
 
-deploy: install  ## deploy to the AWS account of the current credentials
-	$(RUN) npx --yes aws-cdk@2 deploy --require-approval broadening
+deploy: install  ## deploy to the AWS account of the current credentials (CDK_ARGS="-c key=value ...")
+	$(RUN) python -m infra.packaging build/layer
+	npx --yes aws-cdk@2 deploy --require-approval broadening $(CDK_ARGS)
+
+layer: install  ## build the Lambda dependency layer (manylinux aarch64, CPython 3.13) into build/layer
+	$(RUN) python -m infra.packaging build/layer
 
 clean:
 	rm -rf .venv .tools cdk.out build .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -17,6 +17,7 @@ def _quiet_powertools(log_level: str) -> None:
 
     Powertools reads these when the handler modules are imported, so this runs first."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", log_level)
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "comeback-local")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_DEV", "false")
@@ -47,6 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         shops=seeds,
         start=parse_iso(args.start) if args.start else None,
         host=args.host,
+        schedules=not args.no_schedules,
     )
     base = local.start()
     with urllib.request.urlopen(f"{base}/_local/health", timeout=10) as answer:  # noqa: S310 - our own URL
@@ -95,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--playbook", action="append", metavar="ID=FILE", help="a shop's playbook YAML")
     serve.add_argument("--start", metavar="ISO", help="where simulated time starts (default: now)")
     serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument(
+        "--no-schedules",
+        action="store_true",
+        help="do not fire schedules on simulated time (run sweeps by hand)",
+    )
     serve.set_defaults(run=_serve)
 
     demo = commands.add_parser("demo", help="replay a generated shop through the local engine")

@@ -337,7 +337,9 @@ class ContactStore:
             "occurred_at": isoformat(event.occurred_at),
         }
         if not minimal:
-            body["event"] = event.model_dump(mode="json", exclude_none=True)
+            # the event as the JSON text it came in: never queried inside, and far cheaper to store
+            # and to read back than a nested map
+            body["event"] = event.model_dump_json(exclude_none=True)
         return {
             "Put": {
                 "TableName": self._table,

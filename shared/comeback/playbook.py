@@ -7,7 +7,7 @@ shop writes only what it changes. Unknown keys are errors: a typo must not silen
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -114,7 +114,19 @@ def _default_document() -> dict[str, Any]:
 
 def load(document: str | dict[str, Any] | None = None) -> Playbook:
     """The default playbook with `document` (YAML text or a mapping) laid over it."""
-    over: Any = yaml.safe_load(document) if isinstance(document, str) else (document or {})
+    if isinstance(document, str) or document is None:
+        return _load_text(document or "")
+    return _build(document)
+
+
+@lru_cache(maxsize=256)
+def _load_text(text: str) -> Playbook:
+    # Shop configs are re-read from a cache every few minutes; parsing the same YAML again is waste.
+    return _build(yaml.safe_load(text) if text.strip() else {})
+
+
+def _build(document: Any) -> Playbook:
+    over: Any = document or {}
     if not isinstance(over, dict):
         raise ValueError("a playbook is a YAML mapping")
     return Playbook.model_validate(_deep_merge(_default_document(), over))

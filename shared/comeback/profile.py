@@ -246,19 +246,15 @@ def delta(event: EventBase, shop_id: str, contact_id: str, points_per_unit: Deci
         )
     elif isinstance(event, CartUpdated | CheckoutStarted):
         cart = event.data
-        p.last_cart = lww(
-            {
-                "type": event.type,
-                "items": [
-                    i.model_dump(mode="json", exclude={"attributes"}, exclude_none=True) for i in cart.items
-                ],
-                "total": str(cart.total) if cart.total is not None else None,
-                "currency": cart.currency,
-                "url": cart.url,
-            },
-            at,
-            eid,
-        )
+        summary = {
+            "type": event.type,
+            "products": [item.product_id for item in cart.items][:20],
+            "items": sum(item.quantity for item in cart.items),
+            "total": str(cart.total) if cart.total is not None else None,
+            "currency": cart.currency,
+            "url": cart.url,
+        }
+        p.last_cart = lww({k: v for k, v in summary.items() if v is not None}, at, eid)
     elif isinstance(event, CustomerDeleted):
         p.erased_at = at
     return p

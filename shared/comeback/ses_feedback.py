@@ -31,6 +31,18 @@ DETAIL_TYPES = {
 }
 
 
+# The business metric each SES event type counts (the dashboard graphs these).
+METRICS = {
+    "Bounce": "EmailsBounced",
+    "Complaint": "EmailsComplained",
+    "Delivery": "EmailsDelivered",
+    "Open": "EmailsOpened",
+    "Click": "EmailsClicked",
+    "DeliveryDelay": "EmailsDelayed",
+    "Reject": "EmailsRejected",
+}
+
+
 class Mail(BaseModel):
     model_config = ConfigDict(extra="allow")
     timestamp: datetime
@@ -182,7 +194,7 @@ class Feedback:
             if applied.outcome.value == "duplicate":
                 return "duplicate"
         self._messages.note(source.shop_id, contact_id, source.message_key, message_fields(event))
-        count(f"Emails{DETAIL_TYPES.get(event.eventType, event.eventType).split()[-1]}")
+        count(METRICS.get(event.eventType, "EmailEventsOther"))
         logger.info(
             "SES event applied",
             extra={"shop_id": source.shop_id, "contact_id": contact_id, "ses_event": event.eventType},

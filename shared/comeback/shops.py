@@ -104,8 +104,15 @@ class ShopAdmin:
         return self._settings.shop_secret_prefix + shop_id
 
     def create(
-        self, shop_id: str, name: str, now: datetime, secret: str | None = None, playbook_yaml: str = ""
+        self,
+        shop_id: str,
+        name: str,
+        now: datetime,
+        secret: str | None = None,
+        playbook_yaml: str = "",
+        kms_key_id: str | None = None,
     ) -> str:
+        """A new shop; `kms_key_id` is the stack's secrets key in AWS (None: the account's default)."""
         config = ShopConfig(
             shop_id=shop_id, name=name, created_at=isoformat(now), playbook_yaml=playbook_yaml
         )
@@ -115,6 +122,7 @@ class ShopAdmin:
             Name=self._secret_name(shop_id),
             Description=f"comeback signing secrets of shop {shop_id}",
             SecretString=json.dumps({"secrets": [secret], "status": "active"}),
+            **({"KmsKeyId": kms_key_id} if kms_key_id else {}),
         )
         self.save_config(config)
         return secret

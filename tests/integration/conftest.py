@@ -19,6 +19,7 @@ from moto import mock_aws
 from comeback import aws
 from comeback import runtime as runtimes
 from comeback.clock import FixedClock
+from comeback.local import moto_patches
 from comeback.local.emulator import ACCOUNT, REGION, provision
 from comeback.local.lambdas import LambdaContext, load_handler
 from comeback.local.pollers import sqs_record
@@ -135,6 +136,7 @@ class Engine:
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
+    moto_patches.apply()  # the same emulator fixes as the local runtime (atomic requests, cheap transactions)
     with mock_aws():
         aws.reset()
         resources = provision(

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,10 +23,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from comeback import observability
 from comeback import runtime as runtimes
+from comeback.bus import EventBridgePublisher
 from comeback.clock import SimulatedClock, isoformat, parse_iso
 from comeback.local import mailbox
 from comeback.local.emulator import ACCOUNT, REGION, Emulator, provision, verify_sender
+from comeback.local.faults import FaultyEvents
 from comeback.local.lambdas import REPO_ROOT, Invoker, load_handler
 from comeback.local.pollers import QueuePoller
 from comeback.local.scheduler import Scheduler, scheduled_event
@@ -57,7 +61,9 @@ class LocalRuntime:
         start: datetime | None = None,
         functions_root: Path = REPO_ROOT,
         host: str = "127.0.0.1",
+        schedules: bool = True,
     ) -> None:
+        self._run_schedules = schedules
         self._requested_port = port
         self._host = host
         self._seeds = shops or [ShopSeed(*DEFAULT_SHOP, name="Demo Shop")]
@@ -80,7 +86,7 @@ class LocalRuntime:
             aws_endpoint_url=endpoint,
             region=REGION,
             public_base_url=self.base_url,
-            secret_cache_seconds=0,  # rotations and new shops take effect at once locally
+            secret_cache_seconds=2,  # rotations and new shops take effect within 2 s locally
             stage="local",
         )
         self.resources = provision(
@@ -93,7 +99,12 @@ class LocalRuntime:
         self.mailer = mailbox.RecordingMailer(
             SesMailer(self._emulator.client("sesv2"), self.settings.ses_configuration_set)
         )
-        self.runtime = Runtime(self.settings, clock=self.clock, mailer_override=self.mailer)
+        self.events = FaultyEvents(self._emulator.client("events"))
+        publisher = EventBridgePublisher(self.events, self.settings.bus_name, backoff_seconds=0.01)
+        observability.local_counts = Counter()
+        self.runtime = Runtime(
+            self.settings, clock=self.clock, mailer_override=self.mailer, publisher_override=publisher
+        )
         runtimes.install(self.runtime)
         self._seed_shops()
         for function in TOPOLOGY.functions:
@@ -111,7 +122,8 @@ class LocalRuntime:
             poller.start()
             self._pollers.append(poller)
         self._scheduler = Scheduler(TOPOLOGY.schedules, self.clock, self._fire)
-        self._scheduler.start()
+        if self._run_schedules:
+            self._scheduler.start()
         threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
         return self.base_url
 
@@ -155,7 +167,7 @@ class LocalRuntime:
         drained = self.drain(timeout)
         return {"report": report, "drained": drained, "now": isoformat(self.clock.now())}
 
-    def queue_depths(self) -> dict[str, dict[str, int]]:
+    def queue_depths(self, include_dlqs: bool = True) -> dict[str, dict[str, int]]:
         sqs = self._emulator.client("sqs")
         names = [
             "ApproximateNumberOfMessages",
@@ -180,13 +192,11 @@ class LocalRuntime:
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline:
-            depths = self.queue_depths()
-            pending = sum(sum(d.values()) for name, d in depths.items() if not name.endswith("-dlq"))
             busy = any(p.busy for p in self._pollers) or self._sweep_lock.locked()
-            quiet = quiet + 1 if not pending and not busy else 0
+            quiet = quiet + 1 if not busy and not self._emulator.queued(self.resources.queue_urls) else 0
             if quiet >= 2:
                 return True
-            time.sleep(0.05)
+            time.sleep(0.01)
         return False
 
     def outbox(self) -> list[dict[str, Any]]:
@@ -197,6 +207,53 @@ class LocalRuntime:
         if profile is None:
             return None
         return contact_view(profile, self.runtime.shops.playbook(shop_id), self.clock.now())
+
+    def stats(self) -> dict[str, Any]:
+        """What the engine holds, summed up (a Scan: fine for a laptop, never for production)."""
+        from collections import Counter
+
+        from comeback.contact_store import stored
+
+        ddb = self._emulator.client("dynamodb")
+        contacts: Counter[str] = Counter()
+        stages: Counter[str] = Counter()
+        messages: Counter[str] = Counter()
+        skipped: Counter[str] = Counter()
+        now = self.clock.now()
+        for page in ddb.get_paginator("scan").paginate(TableName=self.settings.table_name):
+            for item in page["Items"]:
+                sk = item["sk"]["S"]
+                if sk == "PROFILE":
+                    profile = stored(item).profile
+                    if profile.merged_into:
+                        contacts["merged"] += 1
+                        continue
+                    if profile.erased_at:
+                        contacts["erased"] += 1
+                        continue
+                    view = contact_view(profile, self.runtime.shops.playbook(profile.shop_id), now)
+                    contacts["total"] += 1
+                    contacts["customers"] += bool(view["orders_count"])
+                    contacts["subscribed"] += view["subscribed"]
+                    contacts["suppressed"] += view["suppressed"]
+                    contacts["points_balance"] += view["points_balance"]
+                    contacts["total_spent_minor"] += view["total_spent_minor"]
+                    stages[view["stage"]] += 1
+                elif sk.startswith("MSG#"):
+                    status = item["status"]["S"]
+                    campaign = item["campaign"]["S"]
+                    messages[f"{campaign}:{status}"] += 1
+                    if status == "skipped":
+                        skipped[item.get("reason", {}).get("S", "?")] += 1
+        return {
+            "now": isoformat(now),
+            "contacts": dict(contacts),
+            "stages": dict(stages),
+            "messages": dict(messages),
+            "skipped": dict(skipped),
+            "emails_sent": len(self._emulator.sent_emails()),
+            "dead_letters": {k: len(v) for k, v in self.dead_letters().items()},
+        }
 
     def dead_letters(self) -> dict[str, list[dict[str, Any]]]:
         sqs = self._emulator.client("sqs")
@@ -459,10 +516,17 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             if path == "/_local/drain" and method == "POST":
                 drained = local.drain(float(document.get("timeout", 300)))
                 return (200 if drained else 504), {"drained": drained, "queues": local.queue_depths()}
+            if path == "/_local/faults" and method == "POST":
+                local.events.arm(int(document.get("bus_refusals", 0)))
+                return 200, {"bus_refusals": int(document.get("bus_refusals", 0))}
             if path == "/_local/outbox" and method == "GET":
                 return 200, local.outbox()
             if path == "/_local/queues" and method == "GET":
                 return 200, local.queue_depths()
+            if path == "/_local/metrics" and method == "GET":
+                return 200, dict(sorted((observability.local_counts or {}).items()))
+            if path == "/_local/stats" and method == "GET":
+                return 200, local.stats()
             if path == "/_local/dead-letters" and method == "GET":
                 return 200, local.dead_letters()
             if path.startswith("/_local/contacts/") and method == "GET":

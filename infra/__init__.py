@@ -1,0 +1,1 @@
+"""The CDK app of comeback (`python -m infra.app`), its constructs and the layer packaging."""

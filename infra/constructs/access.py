@@ -1,0 +1,77 @@
+"""Least privilege, function by function: explicit actions on the resources each one touches.
+
+- ingest: read shop signing secrets (the only one), put events on the custom bus
+- contacts: read/write contacts (batch writes for merges and erasure), send to the outbox
+- sweep: query the due index, read shop configs, advance profiles, send to the outbox
+- sender: read/write messages and contacts, send through SES, re-queue throttled sends (outbox),
+  read the token key
+- ses_events: read/write contacts and messages
+- preferences: read/write contacts, read the token key
+
+Reading a queue is granted by its event source (`functions` x `queues` in the stack), invoking
+by API Gateway and Scheduler through their own resource policy and role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import aws_iam as iam
+
+from comeback import keys
+
+from .email import Email
+from .events import EventRouting
+from .functions import ComebackFunction
+from .queues import Queues
+from .secrets import Secrets
+from .table import Table
+
+# DynamoDB actions by what the code does (ShopDirectory reads a shop's config with a Query of its
+# partition; transactions are authorised as their Put/Update items).
+CONTACT_WRITER = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "contacts": (*CONTACT_WRITER, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
+    "sweep": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+    "sender": CONTACT_WRITER,
+    "ses_events": CONTACT_WRITER,
+    "preferences": CONTACT_WRITER,
+}
+INDEX_READERS = {"sweep": (keys.DUE_INDEX,)}
+# Which queues a function produces to (its COMEBACK_QUEUE_URLS and its sqs:SendMessage).
+SENDS_TO: dict[str, tuple[str, ...]] = {"contacts": ("outbox",), "sweep": ("outbox",), "sender": ("outbox",)}
+TOKEN_KEY_READERS = ("sender", "preferences")
+SHOP_SECRET_READERS = ("ingest",)
+BUS_PUBLISHERS = ("ingest",)
+SES_SENDERS = ("sender",)
+
+
+def _allow(role: iam.IRole, actions: Sequence[str], resources: Sequence[str]) -> None:
+    role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=list(resources)))
+
+
+def grant_least_privilege(
+    functions: dict[str, ComebackFunction],
+    *,
+    table: Table,
+    routing: EventRouting,
+    queues: Queues,
+    secrets: Secrets,
+    email: Email,
+) -> None:
+    for name, function in functions.items():
+        role = function.role
+        if name in TABLE_ACTIONS:
+            _allow(role, TABLE_ACTIONS[name], [table.table_arn])
+        for index in INDEX_READERS.get(name, ()):
+            _allow(role, ["dynamodb:Query"], [table.index_arn(index)])
+        for queue in SENDS_TO.get(name, ()):
+            _allow(role, ["sqs:SendMessage"], [queues.queue(queue).queue_arn])
+        if name in BUS_PUBLISHERS:
+            _allow(role, ["events:PutEvents"], [routing.bus.event_bus_arn])
+        if name in SHOP_SECRET_READERS:
+            secrets.grant_read_shop_secrets(role)
+        if name in TOKEN_KEY_READERS:
+            secrets.grant_read_token_key(role)
+        if name in SES_SENDERS:
+            email.grant_send(role)

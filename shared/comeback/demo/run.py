@@ -1,0 +1,210 @@
+"""`comeback demo`: a generated shop replayed through the local runtime, day by day.
+
+The runtime runs as a separate process (`comeback local serve`), exactly as a developer would
+run it; this process is the shop: it signs each day's events with the shop's secret and posts
+them to the public API, then moves simulated time to the next day and runs that day's sweep. At
+the end it prints what the engine did (profiles, stages, emails by campaign, what was skipped and
+why) and what win-back brought in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter, defaultdict, deque
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from comeback.demo.generator import JST, DemoShop, generate
+from comeback.money import format_money
+from comeback.signing import signed_headers
+
+SHOP = "demo"
+SECRET = "whsec_ZGVtby1zZWNyZXQ="
+PLAYBOOK = Path(__file__).with_name("playbook.yaml")
+BATCH = 100
+ATTRIBUTION_DAYS = 30
+SES_PRICE_PER_1000 = 0.10  # USD, SES outbound list price
+
+
+class LocalApi:
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def call(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        request = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=600) as answer:  # noqa: S310 - our own local URL
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def control(self, method: str, path: str, document: dict[str, Any] | None = None) -> Any:
+        status, answer = self.call(
+            method, path, json.dumps(document or {}).encode() if method == "POST" else None
+        )
+        if status != 200:
+            raise RuntimeError(f"{method} {path} answered {status}: {answer}")
+        return answer
+
+
+def _start_runtime(start: datetime, port: int) -> tuple[subprocess.Popen[str], LocalApi]:
+    command = [
+        sys.executable, "-m", "comeback.cli", "local", "serve", "--port", str(port),
+        "--start", start.isoformat(), "--shop", f"{SHOP}:{SECRET}", "--playbook", f"{SHOP}={PLAYBOOK}",
+        "--no-schedules",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "listening on" in line:
+            # keep reading what it prints, or a full pipe would stop the runtime mid-write
+            threading.Thread(target=_keep_tail, args=(process.stdout,), daemon=True).start()
+            return process, LocalApi(line.rsplit(" ", 1)[-1].strip())
+        _TAIL.append(line)
+    raise RuntimeError("the local runtime did not start:\n" + "".join(_TAIL))
+
+
+_TAIL: deque[str] = deque(maxlen=50)
+
+
+def _keep_tail(stream: Any) -> None:
+    for line in stream:
+        _TAIL.append(line)
+
+
+def _progress(done: int, total: int, label: str, width: int = 30) -> None:
+    filled = int(width * done / total)
+    sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {100 * done // total:3d}%  {label:<60}")
+    sys.stderr.flush()
+
+
+def _post_day(api: LocalApi, events: tuple[dict[str, Any], ...], at: datetime, tally: Counter[str]) -> None:
+    for start in range(0, len(events), BATCH):
+        body = json.dumps({"events": list(events[start : start + BATCH])}, ensure_ascii=False).encode()
+        headers = signed_headers(SECRET, body, f"msg_{at:%Y%m%d}_{start}", int(at.timestamp()))
+        headers["content-type"] = "application/json"
+        status, answer = api.call("POST", f"/v1/shops/{SHOP}/events", body, headers)
+        tally[f"http_{status}"] += 1
+        if status in (202, 422):
+            tally["accepted"] += answer["accepted"]
+            tally["rejected"] += len(answer["rejected"])
+
+
+def run_demo(seed: int = 7, customers: int = 2000, days: int = 548, port: int = 0) -> int:
+    began = time.monotonic()
+    print(f"comeback demo: generating a shop (seed {seed}, {customers:,} customers, {days} days) ...")
+    shop = generate(seed=seed, customers=customers, start=date(2025, 5, 1), days=days)
+    counts = shop.counts()
+    print(f"  {sum(counts.values()):,} events: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    start = datetime.combine(shop.start, datetime.min.time(), tzinfo=JST)
+    process, api = _start_runtime(start, port)
+    print(f"  local runtime at {api.base} (embedded AWS emulator); replaying day by day:")
+    tally: Counter[str] = Counter()
+    sweeps: Counter[str] = Counter()
+    try:
+        for index, (day, events) in enumerate(shop.events_by_day):
+            end_of_day = datetime.combine(day, datetime.max.time().replace(microsecond=0), tzinfo=JST)
+            api.control("POST", "/_local/clock", {"set": end_of_day.isoformat()})
+            _post_day(api, events, end_of_day, tally)
+            swept = api.control("POST", "/_local/sweep")
+            for campaign, n in (swept["report"] or {}).get("campaigns", {}).items():
+                sweeps[campaign] += n
+            if index % 3 == 0 or index == len(shop.events_by_day) - 1:
+                _progress(
+                    index + 1,
+                    len(shop.events_by_day),
+                    f"{day}  {tally['accepted']:,} events  {sum(sweeps.values()):,} messages asked",
+                )
+        sys.stderr.write("\n")
+        api.control("POST", "/_local/drain")
+        stats = api.control("GET", "/_local/stats")
+        outbox = api.control("GET", "/_local/outbox")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    _summary(shop, tally, stats, outbox, time.monotonic() - began)
+    return 0 if tally["http_202"] and not any(k.startswith("http_5") for k in tally) else 1
+
+
+def _summary(
+    shop: DemoShop, tally: Counter[str], stats: dict[str, Any], outbox: list[dict[str, Any]], seconds: float
+) -> None:
+    contacts, stages = stats["contacts"], stats["stages"]
+    by_campaign = Counter(f"{e['campaign']} step {e['step']}" for e in outbox)
+    skipped = stats["skipped"]
+    won_back, revenue = _attribution(shop, outbox)
+    line = "-" * 72
+    print(line)
+    print(f"What the engine did ({shop.days} simulated days in {seconds:.0f} s of wall time)")
+    print(line)
+    print(
+        f"Events       {tally['accepted']:,} accepted, {tally['rejected']:,} rejected "
+        f"({tally['http_202']:,} signed requests answered 202)"
+    )
+    print(
+        f"Contacts     {contacts.get('total', 0):,} profiles ({contacts.get('customers', 0):,} customers), "
+        f"{contacts.get('merged', 0)} merged from email-only visitors, {contacts.get('erased', 0)} erased on request"
+    )
+    print(
+        f"Consent      {contacts.get('subscribed', 0):,} subscribed, {contacts.get('suppressed', 0)} suppressed"
+    )
+    print("Stages       " + ", ".join(f"{k} {v:,}" for k, v in sorted(stages.items(), key=lambda kv: -kv[1])))
+    print(
+        f"Loyalty      {contacts.get('points_balance', 0):,} points outstanding; "
+        f"revenue tracked {format_money(contacts.get('total_spent_minor', 0), 'JPY')}"
+    )
+    print(f"Emails sent  {len(outbox):,}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(by_campaign.items())))
+    if skipped:
+        print(
+            "Not sent     "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(skipped.items(), key=lambda kv: -kv[1]))
+            + "  (checked again at send time)"
+        )
+    print(
+        f"Win-back     {won_back:,} customers ordered within {ATTRIBUTION_DAYS} days of a win-back email: "
+        f"{format_money(revenue, 'JPY')} attributed"
+    )
+    print(
+        "             (the generated customers do not read email: this is last-touch attribution, not lift)"
+    )
+    print(
+        f"SES cost     ${len(outbox) * SES_PRICE_PER_1000 / 1000:.2f} at list price for {len(outbox):,} emails"
+    )
+    dead = sum(stats.get("dead_letters", {}).values())
+    print(f"Health       {dead} messages in dead-letter queues")
+    if dead:
+        print("             inspect them: GET /_local/dead-letters on a running `comeback local serve`")
+
+
+def _attribution(shop: DemoShop, outbox: list[dict[str, Any]]) -> tuple[int, int]:
+    """Customers with an order in the 30 days after a win-back email, and those orders' value."""
+    sent: dict[str, list[datetime]] = defaultdict(list)
+    for email in outbox:
+        if email["campaign"] == "winback" and email["sent_at"]:
+            sent[email["contact_id"]].append(datetime.fromisoformat(email["sent_at"].replace("Z", "+00:00")))
+    customers, revenue = set(), 0
+    for event in shop.all_events():
+        customer = event["customer"].get("id")
+        if event["type"] != "order.placed" or customer not in sent:
+            continue
+        at = datetime.fromisoformat(event["occurred_at"]).astimezone(UTC)
+        if any(s < at <= s + timedelta(days=ATTRIBUTION_DAYS) for s in sent[customer]):
+            customers.add(customer)
+            revenue += int(event["data"]["total"])
+    return len(customers), revenue

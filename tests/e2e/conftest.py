@@ -1,0 +1,100 @@
+"""End-to-end: `comeback local serve` as a subprocess on a free port, used over HTTP only."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Client:
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                status, raw, kind = answer.status, answer.read(), answer.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as error:
+            status, raw, kind = error.code, error.read(), error.headers.get("Content-Type", "")
+        if "json" in kind:
+            return status, json.loads(raw or b"null")
+        return status, raw.decode("utf-8", "replace")
+
+    def get(self, path: str) -> Any:
+        status, body = self.call("GET", path)
+        assert status == 200, (path, status, body)
+        return body
+
+    def post(self, path: str, body: Any = None) -> Any:
+        status, answer = self.call("POST", path, body if body is not None else {})
+        assert status == 200, (path, status, answer)
+        return answer
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Client]:
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "comeback.cli",
+            "local",
+            "serve",
+            "--port",
+            str(port),
+            "--start",
+            "2026-01-05T12:00:00+09:00",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    base = None
+    lines = []
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "listening on" in line:
+            base = line.rsplit(" ", 1)[-1].strip()
+            break
+    if base is None:
+        process.kill()
+        pytest.fail("local runtime did not start:\n" + "".join(lines))
+    try:
+        yield Client(base)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,247 @@
+"""Every function: runtime, layer, logging, settings; every role: least privilege."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from comeback.settings import Settings
+from comeback.topology import TOPOLOGY
+from tests.infra.helpers import ROOT, Synth, as_list, flat, function_id, ref_id, statements
+
+FUNCTIONS = [f.name for f in TOPOLOGY.functions]
+
+
+def _env(synth: Synth, name: str) -> dict[str, Any]:
+    return synth.props(function_id(synth, name))["Environment"]["Variables"]
+
+
+def _role(synth: Synth, name: str) -> str:
+    return ref_id(synth.props(function_id(synth, name))["Role"])
+
+
+def _allowed(synth: Synth, name: str) -> list[tuple[str, str]]:
+    """(action, resource as text) pairs the function's role allows."""
+    pairs = []
+    for statement in statements(synth, _role(synth, name)):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                pairs.append((action, flat(resource)))
+    return pairs
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_runs_python313_on_arm64_with_the_layer_and_tracing(default: Synth, name: str) -> None:
+    props = default.props(function_id(default, name))
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "handler.lambda_handler"
+    (layer,) = props["Layers"]
+    layer_props = default.props(ref_id(layer))
+    assert layer_props["CompatibleRuntimes"] == ["python3.13"]
+    assert layer_props["CompatibleArchitectures"] == ["arm64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_handler_code_is_each_function_folder_as_an_asset(default: Synth) -> None:
+    assets = json.loads((default.outdir / "Comeback.assets.json").read_text(encoding="utf-8"))["files"]
+    for name in FUNCTIONS:
+        key = default.props(function_id(default, name))["Code"]["S3Key"]
+        staged = default.outdir / assets[key.removesuffix(".zip")]["source"]["path"]
+        assert (staged / "handler.py").read_bytes() == (ROOT / "functions" / name / "handler.py").read_bytes()
+        assert not list(staged.rglob("__pycache__")), name
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_logs_json_to_its_own_group_with_the_retention(default: Synth, name: str) -> None:
+    logging = default.props(function_id(default, name))["LoggingConfig"]
+    assert logging["LogFormat"] == "JSON"
+    assert logging["ApplicationLogLevel"] == default.context["log_level"]
+    group = default.props(ref_id(logging["LogGroup"]))
+    assert group["RetentionInDays"] == default.context["log_retention_days"]
+    assert group["LogGroupName"] == f"/aws/lambda/{default.context['stack_name']}-{name}"
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_environment_is_accepted_by_settings(default: Synth, name: str) -> None:
+    env = _env(default, name)
+    assert env["POWERTOOLS_SERVICE_NAME"] == name
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Comeback"
+    assert env["POWERTOOLS_LOG_LEVEL"] == default.context["log_level"]
+    # CloudFormation fills the references at deploy time; dummy values stand in for them here
+    dummy = {k: re.sub(r"<[^>]+>", "https://resolved.example/at-deploy", flat(v)) for k, v in env.items()}
+    settings = Settings.from_env(dummy)  # forbids unknown COMEBACK_ names
+    comeback_names = {k for k in env if k.startswith("COMEBACK_")}
+    assert comeback_names >= {
+        "COMEBACK_TABLE_NAME",
+        "COMEBACK_BUS_NAME",
+        "COMEBACK_QUEUE_URLS",
+        "COMEBACK_REGION",
+        "COMEBACK_PUBLIC_BASE_URL",
+        "COMEBACK_SES_CONFIGURATION_SET",
+        "COMEBACK_SES_MAX_SEND_RATE",
+        "COMEBACK_SENDER_CONCURRENCY",
+        "COMEBACK_DUE_SHARDS",
+        "COMEBACK_STAGE",
+        "COMEBACK_SHOP_SECRET_PREFIX",
+        "COMEBACK_TOKEN_KEY_SECRET",
+    }
+    assert settings.stage == default.context["stage"]
+    assert settings.due_shards == default.context["due_shards"]
+    assert settings.ses_max_send_rate == float(default.context["ses_max_send_rate"])
+    assert set(settings.queue_urls) == ({"outbox"} if name in ("contacts", "sweep", "sender") else set())
+
+
+def test_producers_get_the_outbox_url_and_the_stack_references(default: Synth) -> None:
+    for name in ("contacts", "sweep", "sender"):
+        urls = flat(_env(default, name)["COMEBACK_QUEUE_URLS"])
+        outbox = next(
+            k
+            for k, r in default.of_type("AWS::SQS::Queue").items()
+            if r["Properties"]["QueueName"] == "comeback-outbox"
+        )
+        assert urls == f'{{"outbox":"<{outbox}>"}}'
+    env = _env(default, "ingest")
+    table = next(iter(default.of_type("AWS::DynamoDB::Table")))
+    assert ref_id(env["COMEBACK_TABLE_NAME"]) == table
+    assert env["COMEBACK_REGION"] == {"Ref": "AWS::Region"}
+    assert env["COMEBACK_PUBLIC_BASE_URL"]["Fn::GetAtt"][1] == "ApiEndpoint"
+
+
+def test_public_base_url_is_the_custom_domain_when_given(variant: Synth) -> None:
+    assert _env(variant, "sender")["COMEBACK_PUBLIC_BASE_URL"] == "https://api.shop.example.com"
+
+
+def test_no_statement_allows_every_action(default: Synth, variant: Synth) -> None:
+    for synth in (default, variant):
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+            for logical_id, resource in synth.of_type(kind).items():
+                documents = [resource["Properties"].get("PolicyDocument")] + [
+                    p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])
+                ]
+                for document in filter(None, documents):
+                    for statement in document["Statement"]:
+                        for action in as_list(statement["Action"]):
+                            assert action != "*" and not action.endswith(":*"), (logical_id, action)
+
+
+def test_no_role_uses_a_managed_policy(default: Synth) -> None:
+    for logical_id, role in default.of_type("AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], logical_id
+
+
+def test_only_ingest_reads_shop_secrets(default: Synth) -> None:
+    readers = set()
+    for logical_id in default.of_type("AWS::IAM::Role"):
+        for statement in statements(default, logical_id):
+            actions = as_list(statement["Action"])
+            resources = [flat(r) for r in as_list(statement["Resource"])]
+            if any(a.startswith("secretsmanager:") for a in actions) and any(
+                ":secret:comeback/shops/" in r or r == "*" for r in resources
+            ):
+                readers.add(logical_id)
+    assert readers == {_role(default, "ingest")}
+
+
+def test_ingest_may_read_shop_secrets_and_put_on_the_bus_only(default: Synth) -> None:
+    allowed = _allowed(default, "ingest")
+    actions = {a for a, _ in allowed}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "events:PutEvents",
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
+    }
+    (bus,) = [k for k, r in default.of_type("AWS::Events::EventBus").items()]
+    assert ("events:PutEvents", f"<{bus}>") in allowed
+    secret_arn = next(r for a, r in allowed if a == "secretsmanager:GetSecretValue")
+    assert secret_arn.endswith(":secret:comeback/shops/*")
+    (key,) = [
+        k for k, r in default.of_type("AWS::KMS::Key").items() if "secrets" in r["Properties"]["Description"]
+    ]
+    assert ("kms:Decrypt", f"<{key}>") in allowed
+
+
+TABLE_ACTIONS = {
+    "contacts": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"},
+    "sweep": {"GetItem", "UpdateItem", "Query"},
+    "sender": {"GetItem", "PutItem", "UpdateItem", "Query"},
+    "ses_events": {"GetItem", "PutItem", "UpdateItem", "Query"},
+    "preferences": {"GetItem", "PutItem", "UpdateItem", "Query"},
+    "ingest": set(),
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_table_access_is_explicit_and_scoped_to_the_table(default: Synth, name: str) -> None:
+    table = next(iter(default.of_type("AWS::DynamoDB::Table")))
+    on_table = {
+        a.removeprefix("dynamodb:")
+        for a, r in _allowed(default, name)
+        if a.startswith("dynamodb:") and r == f"<{table}>"
+    }
+    assert on_table == TABLE_ACTIONS[name]
+    on_index = {(a, r) for a, r in _allowed(default, name) if a.startswith("dynamodb:") and r != f"<{table}>"}
+    assert on_index == ({("dynamodb:Query", f"<{table}>/index/due")} if name == "sweep" else set())
+
+
+def test_outbox_producers_may_send_to_the_outbox_only(default: Synth) -> None:
+    outbox = next(
+        k
+        for k, r in default.of_type("AWS::SQS::Queue").items()
+        if r["Properties"]["QueueName"] == "comeback-outbox"
+    )
+    for name in FUNCTIONS:
+        sends = {r for a, r in _allowed(default, name) if a == "sqs:SendMessage"}
+        assert sends == ({f"<{outbox}>"} if name in ("contacts", "sweep", "sender") else set()), name
+
+
+def test_the_token_key_is_read_by_sender_and_preferences_only(default: Synth) -> None:
+    (secret,) = default.of_type("AWS::SecretsManager::Secret")
+    for name in FUNCTIONS:
+        reads = ("secretsmanager:GetSecretValue", f"<{secret}>") in _allowed(default, name)
+        assert reads == (name in ("sender", "preferences")), name
+
+
+def test_only_the_sender_sends_email_from_the_identity_with_the_configuration_set(variant: Synth) -> None:
+    for name in FUNCTIONS:
+        ses = [(a, r) for a, r in _allowed(variant, name) if a.startswith("ses:")]
+        if name != "sender":
+            assert ses == [], name
+            continue
+        assert {a for a, _ in ses} == {"ses:SendEmail", "ses:SendRawEmail"}
+        resources = {r for _, r in ses}
+        assert any(r.endswith(":identity/mail.shop.example.com") for r in resources)
+        assert any(r.endswith(":configuration-set/comeback") for r in resources)
+        assert not any(r.endswith("*") for r in resources)
+
+
+def test_the_scheduler_role_may_invoke_the_sweep_only(default: Synth) -> None:
+    (schedule,) = default.of_type("AWS::Scheduler::Schedule").values()
+    role = ref_id(schedule["Properties"]["Target"]["RoleArn"])
+    trust = default.props(role)["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
+    invokes = [s for s in statements(default, role) if "lambda:InvokeFunction" in as_list(s["Action"])]
+    assert [ref_id(r) for s in invokes for r in as_list(s["Resource"])] == [function_id(default, "sweep")]
+
+
+def test_an_imported_identity_scopes_the_sender_to_it(imported: Synth) -> None:
+    from tests.infra.helpers import IMPORTED_IDENTITY
+
+    assert imported.of_type("AWS::SES::EmailIdentity") == {}
+    ses = {r for a, r in _allowed(imported, "sender") if a == "ses:SendEmail"}
+    assert IMPORTED_IDENTITY in ses
+    assert not any(r.endswith("identity/*") for r in ses)
+
+
+def test_without_an_identity_the_sender_may_use_any_identity_of_the_account_only(default: Synth) -> None:
+    ses = {r for a, r in _allowed(default, "sender") if a == "ses:SendEmail"}
+    (identity,) = [r for r in ses if ":identity/" in r]
+    assert identity == "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*"

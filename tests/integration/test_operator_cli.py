@@ -1,0 +1,190 @@
+"""`comeback shops create|list|rotate-secret` against a deployed stack (moto) and a local runtime."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from comeback import aws, keys
+from comeback.cli import main
+from comeback.operator import Output
+from comeback.signing import signed_headers
+
+REGION = "us-east-1"
+STACK = "comeback"
+API = "https://abc123.execute-api.us-east-1.amazonaws.com"
+SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
+
+
+def _secret(text: str) -> str:
+    found = SECRET.findall(text)
+    assert len(found) == 1, text
+    return found[0]
+
+
+@pytest.fixture
+def deployed() -> Iterator[dict[str, Any]]:
+    """moto standing in for an account where the stack is deployed: its table, key and outputs."""
+    with mock_aws():
+        aws.reset()
+        boto3.client("dynamodb", region_name=REGION).create_table(**keys.table_definition("comeback-table"))
+        key_arn = boto3.client("kms", region_name=REGION).create_key(Description="secrets")["KeyMetadata"][
+            "Arn"
+        ]
+        outputs = {
+            Output.TABLE_NAME: "comeback-table",
+            Output.BUS_NAME: "comeback",
+            Output.REGION: REGION,
+            Output.SHOP_SECRET_PREFIX: "comeback/shops/",
+            Output.SECRETS_KEY_ARN: key_arn,
+            Output.PUBLIC_BASE_URL: API,
+            Output.TOKEN_KEY_SECRET: "comeback/unsubscribe-key",
+            Output.SES_CONFIGURATION_SET: "comeback",
+            Output.STAGE: "prod",
+        }
+        template = {
+            "Resources": {
+                "Placeholder": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "placeholder"}}
+            },
+            "Outputs": {str(k): {"Value": v} for k, v in outputs.items()},
+        }
+        boto3.client("cloudformation", region_name=REGION).create_stack(
+            StackName=STACK, TemplateBody=json.dumps(template)
+        )
+        yield {"key_arn": key_arn, "sm": boto3.client("secretsmanager", region_name=REGION)}
+        aws.reset()
+
+
+def _document(sm: Any, shop_id: str) -> dict[str, Any]:
+    return json.loads(sm.get_secret_value(SecretId=f"comeback/shops/{shop_id}")["SecretString"])
+
+
+def test_create_prints_the_endpoint_and_the_secret_once_and_encrypts_it_with_the_stack_key(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    assert main(["shops", "--stack", STACK, "create", "acme", "--name", "Acme Tea"]) == 0
+    out = capsys.readouterr().out
+    assert f"{API}/v1/shops/acme/events" in out
+    secret = _secret(out)
+    sm = deployed["sm"]
+    assert _document(sm, "acme")["secrets"] == [secret]
+    assert sm.describe_secret(SecretId="comeback/shops/acme")["KmsKeyId"] == deployed["key_arn"]
+
+    assert main(["shops", "--stack", STACK, "list"]) == 0
+    listed = capsys.readouterr().out
+    assert re.search(r"^acme\tactive\t.+\tAcme Tea$", listed, re.MULTILINE)
+    assert "whsec_" not in listed  # secrets are shown once, at creation and rotation only
+
+
+def test_rotation_keeps_the_previous_secret_unless_told_to_drop_it(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    main(["shops", "--stack", STACK, "create", "acme", "--name", "Acme"])
+    first = _secret(capsys.readouterr().out)
+
+    assert main(["shops", "--stack", STACK, "rotate-secret", "acme"]) == 0
+    out = capsys.readouterr().out
+    second = _secret(out)
+    assert "stays valid" in out
+    assert _document(deployed["sm"], "acme")["secrets"] == [second, first]
+
+    assert main(["shops", "--stack", STACK, "rotate-secret", "acme", "--drop-previous"]) == 0
+    third = _secret(capsys.readouterr().out)
+    assert _document(deployed["sm"], "acme")["secrets"] == [third]
+
+
+def test_refusals_exit_non_zero_with_a_message(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    main(["shops", "--stack", STACK, "create", "acme", "--name", "Acme"])
+    capsys.readouterr()
+    assert main(["shops", "--stack", STACK, "create", "acme", "--name", "Again"]) == 1
+    assert "already exists" in capsys.readouterr().out
+    assert main(["shops", "--stack", STACK, "rotate-secret", "nobody"]) == 1
+    assert "no shop 'nobody'" in capsys.readouterr().out
+    assert main(["shops", "--stack", "not-deployed", "list"]) == 1
+    assert "error:" in capsys.readouterr().out
+
+
+@pytest.fixture
+def local_runtime() -> Iterator[str]:
+    from comeback.local.server import LocalRuntime
+
+    local = LocalRuntime(port=0)
+    base = local.start()
+    try:
+        yield base
+    finally:
+        local.stop()
+        aws.reset()
+
+
+def _post_events(url: str, secret: str) -> int:
+    body = json.dumps(
+        {
+            "events": [
+                {
+                    "id": "e-1",
+                    "type": "site.visited",
+                    "occurred_at": "2026-01-05T10:00:00+09:00",
+                    "customer": {"id": "c-1"},
+                    "data": {},
+                }
+            ]
+        }
+    ).encode()
+    headers = {
+        **signed_headers(secret, body, f"msg_{time.monotonic_ns()}", int(time.time())),
+        "content-type": "application/json",
+    }
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # our own local runtime
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _eventually(url: str, secret: str, status: int, within: float) -> int:
+    """The answer once the runtime's secret cache has caught up (it keeps secrets `within` seconds)."""
+    deadline = time.monotonic() + within + 5
+    answer = _post_events(url, secret)
+    while answer != status and time.monotonic() < deadline:
+        time.sleep(0.25)
+        answer = _post_events(url, secret)
+    return answer
+
+
+def test_the_same_commands_work_against_the_local_runtime(
+    local_runtime: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with urllib.request.urlopen(f"{local_runtime}/_local/settings", timeout=10) as answer:
+        cache_seconds = float(json.load(answer)["secret_cache_seconds"])
+    assert main(["shops", "--local", local_runtime, "create", "acme", "--name", "Acme"]) == 0
+    out = capsys.readouterr().out
+    endpoint = f"{local_runtime}/v1/shops/acme/events"
+    assert endpoint in out
+    secret = _secret(out)
+    # the printed secret signs for the printed endpoint
+    assert _eventually(endpoint, secret, 202, cache_seconds) == 202
+
+    assert main(["shops", "--local", local_runtime, "list"]) == 0
+    listed = capsys.readouterr().out
+    assert {line.split("\t")[0] for line in listed.splitlines()} >= {"acme", "demo"}
+
+    assert main(["shops", "--local", local_runtime, "rotate-secret", "acme", "--drop-previous"]) == 0
+    rotated = _secret(capsys.readouterr().out)
+    assert _eventually(endpoint, rotated, 202, cache_seconds) == 202
+    assert _post_events(endpoint, secret) == 401  # dropped
