@@ -59,6 +59,50 @@ def post_events(shop_id: str, batch: Annotated[EventBatch | None, Body()] = None
     return _respond(current().ingest.receive(shop_id, app.current_event.headers, _raw_body()))
 
 
+PLATFORM_RESPONSES: dict[int, Any] = {
+    200: {"description": "Nothing in this delivery for us (ignored topic, anonymous browsing)", **ERROR},
+    202: {
+        "description": "At least one event accepted",
+        "content": {"application/json": {"model": BatchAnswer}},
+    },
+    400: {"description": "Not JSON", **ERROR},
+    401: {
+        "description": "Missing or invalid platform signature, or no secret set for this platform",
+        **ERROR,
+    },
+    413: {"description": "Body over 256 KB", **ERROR},
+    422: {
+        "description": "Nothing usable in the delivery",
+        "content": {"application/json": {"model": BatchAnswer}},
+    },
+    503: {"description": "The bus refused part of the batch: the platform retries", **ERROR},
+}
+
+
+def _platform(shop_id: str, platform: str) -> Response[Any]:
+    return _respond(
+        current().ingest.receive_platform(shop_id, platform, app.current_event.headers, _raw_body())
+    )
+
+
+@app.post("/v1/shops/<shop_id>/webhooks/shopify", summary="Shopify webhooks (X-Shopify-Hmac-Sha256)",
+          responses=PLATFORM_RESPONSES)  # fmt: skip
+def shopify(shop_id: str) -> Response[Any]:
+    return _platform(shop_id, "shopify")
+
+
+@app.post("/v1/shops/<shop_id>/webhooks/woocommerce", summary="WooCommerce webhooks (X-WC-Webhook-Signature)",
+          responses=PLATFORM_RESPONSES)  # fmt: skip
+def woocommerce(shop_id: str) -> Response[Any]:
+    return _platform(shop_id, "woocommerce")
+
+
+@app.post("/v1/shops/<shop_id>/segment", summary="Segment-spec identify and track calls (X-Signature)",
+          responses=PLATFORM_RESPONSES)  # fmt: skip
+def segment(shop_id: str) -> Response[Any]:
+    return _platform(shop_id, "segment")
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -1,7 +1,7 @@
 """AWS clients, created lazily and cached per process.
 
 Nothing creates a client at import time: tests start moto first, and the local runtime points
-every client at the embedded emulator through `Settings.aws_endpoint_url`. boto3 itself is
+every client at the embedded emulator through `Settings.endpoint_for(service)`. boto3 itself is
 imported on first use, which keeps the import time of every handler module down.
 """
 
@@ -20,7 +20,7 @@ _clients: dict[tuple[str, str, str | None], Any] = {}
 
 
 def client(service: str, settings: Settings) -> BaseClient:
-    key = (service, settings.region, settings.aws_endpoint_url)
+    key = (service, settings.region, settings.endpoint_for(service))
     cached = _clients.get(key)
     if cached is not None:
         return cached
@@ -38,7 +38,7 @@ def client(service: str, settings: Settings) -> BaseClient:
             _clients[key] = boto3.session.Session().client(
                 service,  # type: ignore[call-overload]
                 region_name=settings.region,
-                endpoint_url=settings.aws_endpoint_url,
+                endpoint_url=settings.endpoint_for(service),
                 config=config,
             )
         return _clients[key]
@@ -46,7 +46,7 @@ def client(service: str, settings: Settings) -> BaseClient:
 
 def resource(service: str, settings: Settings) -> Any:
     """A boto3 resource (Powertools' DynamoDBProvider wants one), sharing the client's settings."""
-    key = (f"resource:{service}", settings.region, settings.aws_endpoint_url)
+    key = (f"resource:{service}", settings.region, settings.endpoint_for(service))
     cached = _clients.get(key)
     if cached is not None:
         return cached
@@ -57,7 +57,7 @@ def resource(service: str, settings: Settings) -> Any:
             _clients[key] = boto3.session.Session().resource(
                 service,  # type: ignore[call-overload]
                 region_name=settings.region,
-                endpoint_url=settings.aws_endpoint_url,
+                endpoint_url=settings.endpoint_for(service),
             )
         return _clients[key]
 

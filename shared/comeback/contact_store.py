@@ -65,13 +65,18 @@ class ContactStore:
         self._shards = due_shards
 
     # -- reading -----------------------------------------------------------------------------
-    def get(self, shop_id: str, contact_id: str) -> Profile | None:
-        answer = self._ddb.get_item(
-            TableName=self._table,
-            Key=dynamo.item({keys.PK: keys.contact(shop_id, contact_id), keys.SK: keys.PROFILE}),
-            ConsistentRead=True,
-        )
-        typed = answer.get("Item")
+    def get(self, shop_id: str, contact_id: str, only: tuple[str, ...] | None = None) -> Profile | None:
+        """The profile (consistent read); `only` names the fields wanted, to read less of it."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": dynamo.item({keys.PK: keys.contact(shop_id, contact_id), keys.SK: keys.PROFILE}),
+            "ConsistentRead": True,
+        }
+        if only:
+            names = {f"#p{i}": name for i, name in enumerate(("shop_id", "contact_id", *only))}
+            request["ProjectionExpression"] = ", ".join(names)
+            request["ExpressionAttributeNames"] = names
+        typed = self._ddb.get_item(**request).get("Item")
         return stored(typed).profile if typed else None
 
     def resolve_email(self, shop_id: str, email: str) -> str | None:
@@ -84,11 +89,12 @@ class ContactStore:
         typed = answer.get("Item")
         return dynamo.plain(typed)["contact_id"] if typed else None
 
-    def find(self, shop_id: str, customer: str) -> Profile | None:
+    def find(self, shop_id: str, customer: str, only: tuple[str, ...] | None = None) -> Profile | None:
         """A contact by the shop's customer id, or by email address (following merges)."""
         contact_id = (self.resolve_email(shop_id, customer) if "@" in customer else customer) or ""
+        wanted = (*only, "merged_into") if only else None
         for _ in range(3):
-            profile = self.get(shop_id, contact_id) if contact_id else None
+            profile = self.get(shop_id, contact_id, wanted) if contact_id else None
             if profile is None or not profile.merged_into:
                 return profile
             contact_id = profile.merged_into
@@ -120,6 +126,10 @@ class ContactStore:
 
         if isinstance(event, EventBase) and event.type == "customer.deleted":
             return self._slow(shop_id, contact_id, event, None, playbook, known=False)
+        if is_signup(event):
+            created = self._try_create(shop_id, contact_id, event, playbook)
+            if created is not None:
+                return created
 
         reasons = self._try_fast(shop_id, contact_id, event, playbook)
         if reasons is None:
@@ -170,6 +180,43 @@ class ContactStore:
             return Applied(Outcome.APPLIED_SLOW, contact_id, updated)
         raise ContactConflict(f"contact {contact_id} kept changing while applying {dedupe_sk}")
 
+    def _try_create(
+        self, shop_id: str, contact_id: str, event: EventBase, playbook: Playbook
+    ) -> Applied | None:
+        """A sign-up creates its contact in one transaction, with no read; None if it was not new."""
+        profile = apply(
+            empty(shop_id, contact_id, event.customer.id), event, playbook.loyalty.points_per_unit
+        )
+        pk = keys.contact(shop_id, contact_id)
+        items = [self._activity_put(pk, event), self._profile_put(profile, None, playbook)]
+        if profile.email_address:
+            alias = {
+                keys.PK: keys.email_alias(shop_id, email_key(profile.email_address)),
+                keys.SK: keys.ALIAS,
+                "contact_id": contact_id,
+                "shop_id": shop_id,
+            }
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": dynamo.item(alias),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self._ddb.transact_write_items(TransactItems=items)
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = dynamo.cancellation_reasons(exc)
+            if dynamo.failed_condition(reasons[0]):
+                return Applied(Outcome.DUPLICATE, contact_id)
+            if dynamo.failed_condition(reasons[1]):  # it existed: merge into what is there
+                return self._slow(shop_id, contact_id, event, reasons[1].get("Item"), playbook, known=True)
+            # the address belongs to a contact already: the slow path links or folds it in
+            return self._slow(shop_id, contact_id, event, None, playbook, known=True)
+        return Applied(Outcome.APPLIED_SLOW, contact_id, profile)
+
     def _try_fast(
         self, shop_id: str, contact_id: str, event: EventBase, playbook: Playbook
     ) -> list[dict[str, Any]] | None:
@@ -180,7 +227,7 @@ class ContactStore:
         update.add_delta(change, at)
         if event.is_activity:
             due = lifecycle.due_after_activity(event.occurred_at, playbook)
-            update.set_due(keys.due_shard(shop_id, contact_id, self._shards) if due else None, due)
+            update.set_due(due)
         condition = (
             "attribute_exists(pk) AND #ls < :at AND attribute_not_exists(merged_into)"
             " AND attribute_not_exists(erased_at)"
@@ -367,9 +414,10 @@ class ContactStore:
         body = profile.model_dump(mode="python")
         body.update({keys.PK: keys.contact(profile.shop_id, profile.contact_id), keys.SK: keys.PROFILE})
         body["version"] = version
+        # The shard is the profile's for life; being on the due index is having a due_at.
+        body[keys.DUE_PK] = keys.due_shard(profile.shop_id, profile.contact_id, self._shards)
         due = lifecycle.next_due(profile, playbook)
         if due is not None:
-            body[keys.DUE_PK] = keys.due_shard(profile.shop_id, profile.contact_id, self._shards)
             body[keys.DUE_AT] = isoformat(due)
         return dynamo.item(body)
 
@@ -439,6 +487,17 @@ class _SlowPlan:
     after: list[Any]
 
 
+def is_signup(event: EventBase) -> bool:
+    """A customer.updated that says the customer signed up just now: almost surely a new contact."""
+    signed_up = getattr(event.data, "signed_up_at", None)
+    return (
+        event.type == "customer.updated"
+        and event.customer.id is not None
+        and signed_up is not None
+        and abs((event.occurred_at - signed_up).total_seconds()) <= 3600
+    )
+
+
 @dataclass(frozen=True)
 class Stored:
     """A profile as read, with the version its next write must be conditioned on."""
@@ -498,12 +557,12 @@ class FastUpdate:
                     self.sets.append(f"{path}.{self._name(key)} = {self._value(entry_value)}")
         self.adds.append(f"{self._name('version')} {self._value(1)}")
 
-    def set_due(self, shard: str | None, due: datetime | None) -> None:
-        if shard and due:
-            self.sets.append(f"{self._name(keys.DUE_PK)} = {self._value(shard)}")
+    def set_due(self, due: datetime | None) -> None:
+        """The profile already carries its shard (`due_pk`); `due_at` puts it on the index or off."""
+        if due:
             self.sets.append(f"{self._name(keys.DUE_AT)} = {self._value(isoformat(due))}")
         else:
-            self.removes.extend([self._name(keys.DUE_PK), self._name(keys.DUE_AT)])
+            self.removes.append(self._name(keys.DUE_AT))
 
     def expression(self) -> str:
         parts = []

@@ -24,6 +24,8 @@ from comeback.topology import INGEST_SOURCE
 class SecretSource(Protocol):
     def signing_secrets(self, shop_id: str) -> list[str]: ...
 
+    def platform_secret(self, shop_id: str, platform: str) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class Answer:

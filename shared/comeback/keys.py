@@ -9,7 +9,8 @@
 
 The due index (GSI `due`) is sparse: only items with `due_pk` and `due_at` are in it. `due_pk` is
 `DUE#{shard}`, a hash of the contact spread over `due_shards` partitions, so one hot instant does
-not land on one partition; the sweep queries every shard for `due_at <= now`.
+not land on one partition; every profile carries its shard for life, and is on the index while it
+has a `due_at`. The sweep queries every shard for `due_at <= now`.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from comeback.clock import isoformat, parse_iso
 from comeback.messages import MessageRequest
 from comeback.playbook import Playbook
 from comeback.profile import Lww, Profile
+from comeback.reach import unreachable
 
 STAGES = ("active", "at_risk", "lapsed", "lost")
 
@@ -92,11 +93,16 @@ class Plan:
     messages: tuple[MessageRequest, ...]
     winback: Lww | None  # new win-back progress to store, if a step was taken
     next_due: datetime | None
+    # Steps that came due for a contact no email may reach (no consent, unsubscribed, suppressed):
+    # the lapse moves on without a message, so nothing is queued to be refused at send time.
+    not_asked: tuple[str, ...] = ()
 
 
 def plan(profile: Profile, playbook: Playbook, now: datetime) -> Plan:
-    """Decide what is due now. Messages are asked for; consent and caps are the sender's call."""
+    """Decide what is due now. Messages are asked only for contacts email may reach; the sender
+    checks that again when it sends, and applies caps and quiet hours."""
     messages: list[MessageRequest] = []
+    not_asked: list[str] = []
     progress: Lww | None = None
     wb = playbook.winback
     if wb.enabled and profile.last_activity_at and profile.orders_count >= wb.min_orders:
@@ -108,7 +114,10 @@ def plan(profile: Profile, playbook: Playbook, now: datetime) -> Plan:
         step = sent
         while step < len(wb.steps) and lapse_started + timedelta(days=wb.steps[step].after_days) <= now:
             step += 1
-        if step > sent:
+        blocked = unreachable(profile, "winback", playbook)
+        if step > sent and blocked:
+            not_asked.append(blocked)
+        elif step > sent:
             following = wb.steps[step].after_days if step < len(wb.steps) else None
             messages.append(
                 MessageRequest(
@@ -124,12 +133,18 @@ def plan(profile: Profile, playbook: Playbook, now: datetime) -> Plan:
                     data={"days_since_last_activity": (now - lapse_started).days},
                 )
             )
+        if step > sent:
             progress = winback_progress(step, basis)
     after = profile.model_copy(update={"winback": progress}) if progress else profile
     if progress is None and profile.orders_count < wb.min_orders:
         # Not a win-back candidate (yet): nothing is pending until it orders and lapses.
         return Plan(messages=(), winback=None, next_due=None)
-    return Plan(messages=tuple(messages), winback=progress, next_due=next_due(after, playbook))
+    return Plan(
+        messages=tuple(messages),
+        winback=progress,
+        next_due=next_due(after, playbook),
+        not_asked=tuple(not_asked),
+    )
 
 
 def period_of(moment: datetime) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from comeback import lifecycle
-from comeback.clock import Clock
+from comeback.clock import Clock, parse_iso
 from comeback.contact_store import ContactStore
 from comeback.mailer import Email, Mailer, MailRejected, MailThrottled, tag_value
 from comeback.message_store import MessageStore
@@ -29,12 +29,18 @@ from comeback.outbox import Outbox
 from comeback.playbook import Playbook
 from comeback.profile import Profile
 from comeback.ratelimit import RateLimiter
+from comeback.reach import unreachable
 from comeback.render import RenderError, locale_for, render
 from comeback.settings import Settings
 from comeback.shops import ShopDirectory
 from comeback.tokens import TokenSigner
 
 MAX_BACKOFF_SECONDS = 900
+# What the sender reads of a profile: who may be written to, and what the message says.
+SENDER_READS = (
+    "customer_id", "email", "consent", "fields", "topics", "unsubscribed", "suppressed", "erased_at",
+    "last_activity_at", "points_balance", "lifetime_points", "winback",
+)  # fmt: skip
 
 
 class Result(enum.StrEnum):
@@ -57,19 +63,9 @@ def ineligible(
     profile: Profile | None, request: MessageRequest, playbook: Playbook, now: datetime
 ) -> str | None:
     """Why this message must not go to this contact now, or None if it may."""
-    if profile is None or profile.erased_at or profile.merged_into:
-        return "no_contact"
-    if not profile.email_address:
-        return "no_email"
-    if profile.suppression:
-        return f"suppressed_{profile.suppression}"
-    if profile.is_unsubscribed:
-        return "unsubscribed"
-    if not profile.topic_allowed(request.topic):
-        return f"topic_{request.topic}_declined"
-    consent = profile.accepts_marketing
-    if consent is False or (consent is None and playbook.consent == "explicit"):
-        return "no_consent"
+    reason = unreachable(profile, request.topic, playbook)
+    if reason or profile is None:
+        return reason or "no_contact"
     if request.stale(now):
         return "stale"
     if request.campaign == "winback" and request.basis != profile.last_activity_at:
@@ -111,7 +107,7 @@ class Sender:
         now = self._clock.now()
         config = self._shops.config(request.shop_id)
         playbook = config.playbook if config else self._shops.playbook(request.shop_id)
-        profile = self._contacts.find(request.shop_id, request.contact_id)
+        profile = self._contacts.find(request.shop_id, request.contact_id, SENDER_READS)
         reason = ineligible(profile, request, playbook, now)
         if reason:
             self._messages.skip(request, reason, now)
@@ -172,7 +168,9 @@ class Sender:
         token = self._tokens.issue(request.shop_id, profile.contact_id, request.key)
         unsubscribe_url = f"{self._settings.public_base_url}/v1/unsubscribe/{token}"
         utm = urlencode({"utm_source": "comeback", "utm_medium": "email", "utm_campaign": request.campaign})
+        since = profile.last_activity_at
         context: dict[str, Any] = {
+            "days_since_last_activity": (now - parse_iso(since)).days if since else None,
             **request.data,
             "campaign": request.campaign,
             "step": request.step,

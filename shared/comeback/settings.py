@@ -26,8 +26,14 @@ class Settings(BaseModel):
     # Queue URLs by topology name (contacts, outbox, ses_events ...); producers look theirs up here.
     queue_urls: dict[str, str] = Field(default_factory=dict)
     region: NonEmpty = "us-east-1"
-    # Set only by the local runtime: every AWS client is pointed at the embedded emulator.
+    # Set only by the local runtime: every AWS client is pointed at the embedded emulator
+    # (`aws_endpoints` per service where the emulator runs a service in a process of its own).
     aws_endpoint_url: str | None = None
+    aws_endpoints: dict[str, str] = Field(default_factory=dict)
+
+    def endpoint_for(self, service: str) -> str | None:
+        return self.aws_endpoints.get(service, self.aws_endpoint_url)
+
     # Secrets Manager names: shop signing secrets live under this prefix, one secret per shop.
     shop_secret_prefix: NonEmpty = "comeback/shops/"
     # The key that signs unsubscribe tokens (Secrets Manager secret name).
@@ -57,7 +63,7 @@ class Settings(BaseModel):
             if not key.startswith(PREFIX):
                 continue
             name = key[len(PREFIX) :].lower()
-            if name == "queue_urls":
+            if name in ("queue_urls", "aws_endpoints"):
                 import json
 
                 values[name] = json.loads(raw)

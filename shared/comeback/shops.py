@@ -64,8 +64,8 @@ class ShopDirectory:
             boto3_client=aws.resource("dynamodb", self._settings),
         )
 
-    def signing_secrets(self, shop_id: str) -> list[str]:
-        """The shop's current secrets; empty for an unknown or disabled shop."""
+    def _document(self, shop_id: str) -> dict[str, Any] | None:
+        """The shop's secret document, or None for an unknown or disabled shop."""
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
         try:
@@ -75,10 +75,21 @@ class ShopDirectory:
                 transform="json",
             )
         except GetParameterError:
-            return []
+            return None
         if not isinstance(document, dict) or document.get("status", "active") != "active":
-            return []
+            return None
+        return document
+
+    def signing_secrets(self, shop_id: str) -> list[str]:
+        """The shop's current Standard Webhooks secrets; empty for an unknown or disabled shop."""
+        document = self._document(shop_id) or {}
         return [s for s in document.get("secrets", []) if isinstance(s, str)]
+
+    def platform_secret(self, shop_id: str, platform: str) -> str | None:
+        """The secret a platform (Shopify, WooCommerce, Segment) signs this shop's webhooks with."""
+        document = self._document(shop_id) or {}
+        secret = (document.get("platforms") or {}).get(platform)
+        return secret if isinstance(secret, str) and secret else None
 
     def config(self, shop_id: str) -> ShopConfig | None:
         values = self._configs.get_multiple(
@@ -167,6 +178,18 @@ class ShopAdmin:
         document["secrets"] = [secret, *kept]
         self._sm.put_secret_value(SecretId=self._secret_name(shop_id), SecretString=json.dumps(document))
         return secret
+
+    def set_platform_secret(self, shop_id: str, platform: str, secret: str) -> None:
+        """Store the secret a platform signs this shop's webhooks with (replaces the previous one)."""
+        from comeback.adapters import PLATFORMS
+
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform is one of {', '.join(PLATFORMS)}")
+        if not secret.strip():
+            raise ValueError("a platform secret cannot be empty")
+        document = self._document(shop_id)
+        document.setdefault("platforms", {})[platform] = secret.strip()
+        self._sm.put_secret_value(SecretId=self._secret_name(shop_id), SecretString=json.dumps(document))
 
     def set_status(self, shop_id: str, status: Literal["active", "disabled"]) -> None:
         document = self._document(shop_id)

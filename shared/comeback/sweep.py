@@ -35,6 +35,7 @@ class SweepReport:
     contended: int = 0
     items_read: int = 0
     campaigns: dict[str, int] = field(default_factory=dict)
+    not_asked: dict[str, int] = field(default_factory=dict)
     finished: bool = True
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,26 +85,32 @@ class Sweep:
                 return False
             page = self._ddb.query(**kwargs)
             report.items_read += int(page.get("ScannedCount", 0))
-            for item in page.get("Items", []):
-                self._handle(item, now, report)
+            self._handle_page(page.get("Items", []), now, report)
             if "LastEvaluatedKey" not in page:
                 return True
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _handle(self, item: dict[str, Any], now: datetime, report: SweepReport) -> None:
-        current = stored(item)
-        profile = current.profile
-        report.due += 1
-        plan = lifecycle.plan(profile, self._shops.playbook(profile.shop_id), now)
-        if plan.messages:
-            self._outbox.send(list(plan.messages))
-            report.messages += len(plan.messages)
+    def _handle_page(self, items: list[dict[str, Any]], now: datetime, report: SweepReport) -> None:
+        """Plan every due contact of a page, ask for all their messages, then move each one on."""
+        planned = []
+        for item in items:
+            current = stored(item)
+            report.due += 1
+            plan = lifecycle.plan(current.profile, self._shops.playbook(current.profile.shop_id), now)
+            planned.append((item, current.version, plan))
             for message in plan.messages:
                 report.campaigns[message.campaign] = report.campaigns.get(message.campaign, 0) + 1
-        if self._advance(item, current.version, plan):
-            report.advanced += 1
-        else:
-            report.contended += 1
+            for reason in plan.not_asked:
+                report.not_asked[reason] = report.not_asked.get(reason, 0) + 1
+        messages = [m for _, _, plan in planned for m in plan.messages]
+        if messages:
+            self._outbox.send(messages)  # first: a crash after this asks again, and the key dedupes
+            report.messages += len(messages)
+        for item, version, plan in planned:
+            if self._advance(item, version, plan):
+                report.advanced += 1
+            else:
+                report.contended += 1
 
     def _advance(self, item: dict[str, Any], version: int, plan: lifecycle.Plan) -> bool:
         """Store progress and the next due time, unless the profile moved since we read it."""
@@ -118,8 +125,8 @@ class Sweep:
             values[":due"] = {"S": isoformat(plan.next_due)}
             expression = "SET " + ", ".join(sets) + " ADD #v :one"
         else:
-            names["#dpk"], names["#dat"] = keys.DUE_PK, keys.DUE_AT
-            expression = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE #dpk, #dat ADD #v :one"
+            names["#dat"] = keys.DUE_AT  # without a due_at the profile is off the (sparse) index
+            expression = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE #dat ADD #v :one"
         try:
             self._ddb.update_item(
                 TableName=self._settings.table_name,

@@ -140,6 +140,9 @@ TOPOLOGY = Topology(
     ),
     routes=(
         Route("POST", "/v1/shops/{shop_id}/events", "ingest"),
+        Route("POST", "/v1/shops/{shop_id}/webhooks/shopify", "ingest"),
+        Route("POST", "/v1/shops/{shop_id}/webhooks/woocommerce", "ingest"),
+        Route("POST", "/v1/shops/{shop_id}/segment", "ingest"),
         Route("GET", "/v1/unsubscribe/{token}", "preferences"),
         Route("POST", "/v1/unsubscribe/{token}", "preferences"),
     ),

@@ -214,3 +214,29 @@ def test_any_order_and_duplication_gives_the_profile_of_the_distinct_events(engi
     expected = reduce(lambda p, e: apply(p, parse_event(e), 0.01), distinct, empty("demo", "c-42", "c-42"))
     stored = contact(engine)
     assert stored.model_dump() == expected.model_dump()
+
+
+def test_a_signup_of_a_visitor_known_by_email_is_one_contact(engine):
+    visitor = {"email": "yui@example.com"}
+    apply_events(
+        engine, shop_event("product.viewed", id="v1", occurred_at="2026-01-01T00:00:00Z", customer=visitor)
+    )
+    signup = shop_event(
+        "customer.updated", id="s1", occurred_at="2026-01-02T00:00:00Z", customer={"id": "c-8", **visitor},
+        data={"first_name": "Yui", "signed_up_at": "2026-01-02T00:00:00Z", "accepts_marketing": True},
+    )  # fmt: skip
+    apply_events(engine, signup, signup)
+    profile = contact(engine, "c-8")
+    assert (profile.events_count, profile.field("first_name"), profile.accepts_marketing) == (2, "Yui", True)
+    assert contact(engine, "yui@example.com").contact_id == "c-8"
+
+
+def test_a_signup_for_a_contact_that_exists_merges_into_it(engine):
+    apply_events(engine, order("o1", "2026-01-01T00:00:00Z", HANAKO))
+    signup = shop_event(
+        "customer.updated", id="s2", occurred_at="2026-01-02T00:00:00Z", customer=HANAKO,
+        data={"first_name": "Hanako", "signed_up_at": "2026-01-02T00:00:00Z"},
+    )  # fmt: skip
+    apply_events(engine, signup)
+    profile = contact(engine)
+    assert (profile.orders_count, profile.events_count, profile.field("first_name")) == (1, 2, "Hanako")

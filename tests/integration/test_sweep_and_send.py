@@ -82,10 +82,27 @@ def test_overlapping_sweeps_and_replayed_requests_send_once(engine):
     assert len(engine.sent_emails()) == 1
 
 
-def test_no_email_without_consent_and_the_skip_is_recorded(engine):
+def test_no_email_without_consent_not_even_a_request(engine):
     lapsed_customer(engine, consent=False)
     engine.clock.advance(timedelta(days=91))
+    report = sweep(engine)
+    assert (report["messages"], report["not_asked"]) == (0, {"no_consent": 1})
+    assert engine.queue_size("outbox") == 0 and engine.sent_emails() == []
+    assert engine.runtime.contacts.get("demo", "c-42").winback["v"] == 1  # the lapse moved on
+
+
+def test_consent_withdrawn_between_selection_and_send_wins_and_is_recorded(engine):
+    lapsed_customer(engine)
+    engine.clock.advance(timedelta(days=91))
     sweep(engine)
+    withdrawn = shop_event(
+        "customer.updated",
+        id="no-more",
+        occurred_at="2026-01-06T00:00:00Z",
+        customer=HANAKO,
+        data={"accepts_marketing": False},
+    )
+    apply_events(engine, withdrawn)
     engine.deliver("outbox")
     assert engine.sent_emails() == []
     assert engine.runtime.messages.get("demo", "c-42", "winback#1#2026-01-05")["reason"] == "no_consent"

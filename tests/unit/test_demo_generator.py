@@ -47,7 +47,7 @@ def test_every_event_parses(events: list[dict]) -> None:
 
 def test_volume_is_within_what_the_engine_replays_in_time(shop: DemoShop, events: list[dict]) -> None:
     counts = shop.counts()
-    assert 15_000 <= sum(counts.values()) <= 25_000
+    assert 5_000 <= sum(counts.values()) <= 9_000
     assert sum(counts.values()) == len(events)
     assert counts["order.placed"] > counts["order.refunded"] > 0
     for kind in ("feedback.submitted", "loyalty.joined", "referral.completed", "customer.deleted"):
@@ -92,9 +92,9 @@ def test_around_orders(events: list[dict]) -> None:
     orders = {e["data"]["order_id"]: e for e in events if e["type"] == "order.placed"}
     feedback = [e for e in events if e["type"] == "feedback.submitted"]
     refunds = [e for e in events if e["type"] == "order.refunded"]
-    assert 0.1 < len(feedback) / len(orders) < 0.2
+    assert 0.03 < len(feedback) / len(orders) < 0.1
     assert 0.01 < len(refunds) / len(orders) < 0.04
-    assert len([e for e in events if e["type"] == "checkout.started"]) > 0.7 * len(orders)
+    assert 0.03 < len([e for e in events if e["type"] == "checkout.started"]) / len(orders) < 0.15
     for answer in feedback:
         assert answer["data"]["survey"] == "nps" and 0 <= answer["data"]["score"] <= 10
         waited = at(answer) - at(orders[answer["data"]["order_id"]])
@@ -125,9 +125,9 @@ def test_regulars_keep_ordering_through_the_window(shop: DemoShop, events: list[
     regulars = [
         times
         for times in orders.values()
-        if len(times) >= 6
-        and statistics.median(b - a for a, b in pairwise(times)) <= timedelta(days=45)
-        and (last_day - times[-1].date()).days <= 60
+        if len(times) >= 3
+        and statistics.median(b - a for a, b in pairwise(times)) <= timedelta(days=180)
+        and (last_day - times[-1].date()).days <= 220
     ]
     assert len(regulars) >= 0.05 * shop.customers
 
@@ -148,7 +148,7 @@ def test_profiles_look_like_the_shops_customers(events: list[dict]) -> None:
 def test_some_customers_do_not_accept_marketing_and_some_change_their_mind(events: list[dict]) -> None:
     signups = [e for e in events if e["type"] == "customer.updated" and "signed_up_at" in e["data"]]
     consenting = sum(e["data"]["accepts_marketing"] for e in signups) / len(signups)
-    assert 0.65 < consenting < 0.85
+    assert 0.5 < consenting < 0.7
     changes = [
         e for e in events if e["type"] == "customer.updated" and set(e["data"]) == {"accepts_marketing"}
     ]
@@ -203,7 +203,7 @@ def test_carts_are_sometimes_abandoned(events: list[dict]) -> None:
         for cart in carts
         if not any(at(cart) <= o <= at(cart) + timedelta(hours=2) for o in orders[customer_key(cart)])
     )
-    assert 0.2 < abandoned / len(carts) < 0.4
+    assert 0.55 < abandoned / len(carts) < 0.8  # about 70%, as shops measure it
 
 
 def test_catalog_is_a_tea_shop() -> None:

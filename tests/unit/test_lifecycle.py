@@ -5,14 +5,16 @@ import pytest
 from comeback import lifecycle, playbook
 from comeback.clock import isoformat
 from comeback.lifecycle import plan, stage
-from comeback.profile import empty
+from comeback.profile import empty, lww
 
 PLAYBOOK = playbook.default()
 LAST = datetime(2026, 1, 10, 3, 0, tzinfo=UTC)
 
 
-def customer(orders=1, winback=None):
+def customer(orders=1, winback=None, consent=True):
     profile = empty("s", "c-1", "c-1")
+    profile.email = lww("hanako@example.com", "2025-01-01T00:00:00.000000Z", "u1")
+    profile.consent = lww(consent, "2025-01-01T00:00:00.000000Z", "u1")
     profile.orders_count = orders
     profile.last_activity_at = isoformat(LAST)
     profile.winback = winback
@@ -71,3 +73,10 @@ def test_a_step_goes_stale_when_the_next_one_is_due():
     (message,) = plan(customer(), PLAYBOOK, LAST + timedelta(days=91)).messages
     assert not message.stale(LAST + timedelta(days=134))
     assert message.stale(LAST + timedelta(days=136))
+
+
+def test_a_step_nobody_may_receive_is_not_asked_for_but_the_lapse_moves_on():
+    result = plan(customer(consent=False), PLAYBOOK, LAST + timedelta(days=91))
+    assert result.messages == () and result.not_asked == ("no_consent",)
+    assert result.winback == lifecycle.winback_progress(1, isoformat(LAST))
+    assert result.next_due == LAST + timedelta(days=135)

@@ -40,7 +40,7 @@ PERSONA_SHARES = {LOYAL: 0.10, OCCASIONAL: 0.22, ONE_TIME: 0.36, LAPSING: 0.20, 
 ENGLISH_SHARE = 0.10
 LOS_ANGELES_SHARE = 0.03
 BIRTHDAY_SHARE = 0.60
-MARKETING_CONSENT_SHARE = 0.75
+MARKETING_CONSENT_SHARE = 0.6
 CONSENT_CHANGE_SHARE = 0.04  # a few customers later opt out (mostly) or in
 EMAIL_FIRST_SHARE = 0.05  # known by email (newsletter click) before they sign up
 DELETION_SHARE = 0.003  # erasure requests: rare, and the customer is gone afterwards
@@ -49,14 +49,14 @@ FEMALE_SHARE = 0.65  # a tea shop's customers lean female
 
 # --- what happens around an order -------------------------------------------------------------------
 
-VIEWS_BEFORE_ORDER = ((1, 2, 3, 4), (74, 15, 7, 4))
-CART_BEFORE_ORDER_RATE = 0.25  # the rest buy straight from the product page
+VIEWS_BEFORE_ORDER = ((0, 1), (88, 12))
+CART_BEFORE_ORDER_RATE = 0.05  # the rest buy straight from the product page
 BUY_AGAIN_RATE = 0.45  # regulars often reorder their usual teas from their order history, no browsing
-CHECKOUT_RATE = 0.8
-ABANDONED_CART_PER_ORDER = 0.08  # tuned so that about 30% of carts never become an order
-BROWSE_ONLY_PER_ORDER = 0.06  # a look around without buying: fuel for browse abandonment
+CHECKOUT_RATE = 0.05
+ABANDONED_CART_PER_ORDER = 0.08  # with the rate above, about 70% of carts never become an order, as shops see
+BROWSE_ONLY_PER_ORDER = 0.03  # a look around without buying: fuel for browse abandonment
 REFUND_RATE = 0.02
-FEEDBACK_RATE = 0.15
+FEEDBACK_RATE = 0.06
 NPS_SCORE_WEIGHTS = (1, 1, 1, 1, 2, 3, 4, 8, 14, 24, 26)  # 0..10, skewed positive as NPS answers are
 COMMENT_RATE = 0.4
 WELCOME_CODE_RATE = 0.25
@@ -508,14 +508,14 @@ class _Shop:
             return [day] if day <= last_day else []
         first = c.signup_day if rng.random() < 0.5 else c.signup_day + rng.randint(1, 14)
         if c.persona == LOYAL:
-            cadence = rng.uniform(34, 45)  # each regular has their own rhythm
-            days = _rhythm(first, last_day, lambda: round(rng.gauss(cadence, cadence * 0.15)), 20, 45)
+            cadence = rng.uniform(130, 170)  # each regular has their own rhythm
+            days = _rhythm(first, last_day, lambda: round(rng.gauss(cadence, cadence * 0.15)), 90, 220)
         elif c.persona == OCCASIONAL:
-            cadence = rng.uniform(85, 145)
-            days = _rhythm(first, last_day, lambda: round(rng.gauss(cadence, 20)), 60, 150)
+            cadence = rng.uniform(260, 380)
+            days = _rhythm(first, last_day, lambda: round(rng.gauss(cadence, 25)), 180, 380)
         else:  # lapsing: a few orders early on, then nothing
             last_allowed = self.days - LAPSE_QUIET_DAYS - LAPSE_MARGIN_DAYS
-            planned = rng.choices((2, 3, 4, 5, 6), (45, 28, 14, 8, 5))[0]
+            planned = rng.choices((2, 3), (70, 30))[0]
             days = _rhythm(first, last_allowed, lambda: rng.randint(20, 50), 20, 50)[:planned]
         return sorted(set(days + self._gift_days(c, days)))
 
@@ -523,7 +523,7 @@ class _Shop:
         """Extra orders in the gift seasons from customers who already know the shop."""
         if not days:
             return []
-        chance = {LOYAL: 0.25, OCCASIONAL: 0.12, LAPSING: 0.08}[c.persona]
+        chance = {LOYAL: 0.08, OCCASIONAL: 0.04, LAPSING: 0.03}[c.persona]
         last_active = days[-1] if c.persona == LAPSING else self.days - 1
         extra = []
         for _season, first, last in self.calendar.seasons:
@@ -545,9 +545,9 @@ class _Shop:
         """What non-buyers and one-time buyers do: look around, sometimes fill a cart and leave."""
         rng = self.rng
         if c.persona == BROWSER:
-            sessions = rng.randint(1, 3)
+            sessions = 1
         elif c.persona == ONE_TIME and c.orders:
-            sessions = rng.choices((0, 1, 2), (60, 30, 10))[0]
+            sessions = rng.choices((0, 1), (75, 25))[0]
         else:
             return
         for _ in range(sessions):
@@ -558,7 +558,7 @@ class _Shop:
             if rng.random() < 0.3:
                 self._abandoned_cart(c, at)
             else:
-                self._browse(c, at, rng.randint(1, 4))
+                self._browse(c, at, rng.randint(1, 2))
 
     def _consent_change(self, c: _Customer) -> None:
         first = c.signup_day + 7
@@ -574,7 +574,7 @@ class _Shop:
         rng = self.rng
         day = max(0, c.signup_day - rng.randint(1, 21))
         at = self._moment(c, day)
-        for product in [self._product() for _ in range(rng.randint(1, 3))]:
+        for product in [self._product() for _ in range(rng.randint(1, 2))]:
             self._emit(c, "view", "product.viewed", at, _view_data(product), ref={"email": c.email})
             at += timedelta(seconds=rng.randint(20, 240))
 

@@ -4,10 +4,13 @@ every resource of the topology created the way the CDK stack creates it in AWS."
 from __future__ import annotations
 
 import json
-import logging
 import secrets
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from comeback import keys, playbook
@@ -26,28 +29,70 @@ class Resources:
     dlq_urls: dict[str, str] = field(default_factory=dict)
 
 
-class Emulator:
+# DynamoDB is most of the emulator's work; it gets a process (and so a core) of its own. Everything
+# else stays together: EventBridge delivers to SQS inside one moto, so those two cannot be split.
+OWN_PROCESS = ("dynamodb",)
+
+
+class _Moto:
+    """One moto server in a child process (see `emulator_process`)."""
+
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        from comeback.local import moto_patches
-
-        moto_patches.apply()
-
-        # werkzeug logs every request of the emulator; that is noise for anyone running the engine
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
-        self._clients: dict[str, Any] = {}
+        self.extension = ""
+        self._process: subprocess.Popen[str] | None = None
 
-    def start(self) -> str:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
-        return self.endpoint
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "comeback.local.emulator_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line.startswith("ports "):
+            raise RuntimeError(f"the AWS emulator did not start: {line!r}")
+        moto_port, extension_port = line.split()[1:3]
+        self.endpoint = f"http://127.0.0.1:{moto_port}"
+        self.extension = f"http://127.0.0.1:{extension_port}"
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._process is None:
+            return
+        if self._process.stdin:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+class Emulator:
+    """moto, in child processes, reached through real boto3 over HTTP."""
+
+    def __init__(self) -> None:
+        self._main = _Moto()
+        self._own = {service: _Moto() for service in OWN_PROCESS}
+        self._clients: dict[str, Any] = {}
+
+    @property
+    def endpoint(self) -> str:
+        return self._main.endpoint
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Services served by a process of their own, and where."""
+        return {service: moto.endpoint for service, moto in self._own.items()}
+
+    def start(self) -> str:
+        for moto in (self._main, *self._own.values()):
+            moto.start()
+        return self._main.endpoint
+
+    def stop(self) -> None:
+        for moto in (self._main, *self._own.values()):
+            moto.stop()
 
     def client(self, service: str) -> Any:
         """One client per service (creating one costs ~0.1 s; they are thread-safe)."""
@@ -62,25 +107,32 @@ class Emulator:
         return boto3.session.Session().client(
             service,  # type: ignore[call-overload]
             region_name=REGION,
-            endpoint_url=self.endpoint,
+            endpoint_url=self.endpoints.get(service, self._main.endpoint),
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any credentials
             config=Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 3}),
         )
 
+    def _ask(self, path: str, moto: _Moto | None = None) -> Any:
+        base = (moto or self._main).extension
+        with urllib.request.urlopen(base + path, timeout=30) as answer:  # noqa: S310 - our child
+            return json.loads(answer.read())
+
+    def timings(self) -> dict[str, Any]:
+        """Calls and seconds per AWS action, as each emulator process served them."""
+        merged: dict[str, Any] = {}
+        for moto in (self._main, *self._own.values()):
+            merged.update(self._ask("/timings", moto))
+        return dict(sorted(merged.items(), key=lambda kv: -kv[1]["seconds"]))
+
     def queued(self, queue_urls: dict[str, str]) -> int:
-        """Messages held by these queues, visible, in flight or delayed, read from the emulator's
-        own state: the drain loop asks this every few milliseconds, an HTTP call each time is waste."""
-        from moto.sqs.models import sqs_backends
+        """Messages held by these queues (visible, in flight or delayed), as the emulator counts them."""
+        names = ",".join(url.rstrip("/").rsplit("/", 1)[-1] for url in queue_urls.values())
+        return int(self._ask(f"/queued?names={names}"))
 
-        queues = sqs_backends[ACCOUNT][REGION].queues
-        return sum(len(queues[url.rstrip("/").rsplit("/", 1)[-1]]._messages) for url in queue_urls.values())
-
-    def sent_emails(self) -> list[Any]:
-        """Raw messages SES accepted (moto keeps Raw MIME whole)."""
-        from moto.ses.models import ses_backends
-
-        return list(ses_backends[ACCOUNT][REGION].sent_messages)
+    def sent_emails(self) -> list[SimpleNamespace]:
+        """Raw messages SES accepted (moto keeps Raw MIME whole): objects with `id` and `raw_data`."""
+        return [SimpleNamespace(**m) for m in self._ask("/sent")]
 
 
 def provision(

@@ -18,13 +18,31 @@ class RecordingMailer:
     def __init__(self, inner: Mailer) -> None:
         self._inner = inner
         self._tags: dict[str, dict[str, str]] = {}
+        self._sent_at: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def send(self, email: Email) -> str:
         message_id = self._inner.send(email)
         with self._lock:
             self._tags[message_id] = dict(email.tags)
+            self._sent_at[message_id] = isoformat(email.date)
         return message_id
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Who got which message when, without fetching and parsing every email (for big runs)."""
+        with self._lock:
+            sent = list(self._tags.items())
+        return [
+            {
+                "message_id": message_id,
+                "campaign": tags.get("campaign"),
+                "step": int(tags["step"]) if tags.get("step", "").isdigit() else None,
+                "shop_id": tags.get("shop"),
+                "contact_id": from_tag_value(tags["contact"]) if "contact" in tags else None,
+                "sent_at": self._sent_at.get(message_id),
+            }
+            for message_id, tags in sent
+        ]
 
     def tags(self, message_id: str) -> dict[str, str]:
         with self._lock:

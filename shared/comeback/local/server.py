@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from comeback import observability
+from comeback import aws, observability
 from comeback import runtime as runtimes
 from comeback.bus import EventBridgePublisher
 from comeback.clock import SimulatedClock, isoformat, parse_iso
@@ -42,6 +42,8 @@ from comeback.shops import ShopAdmin
 from comeback.topology import DEFAULT_BUS, SES_SOURCE, TOPOLOGY, Route, Schedule
 from comeback.views import contact_view
 
+POLLERS_PER_QUEUE = 2
+LOCAL_DUE_SHARDS = 2
 DEFAULT_SHOP = ("demo", "whsec_ZGVtby1zZWNyZXQ=")  # the key is the bytes b"demo-secret"
 
 
@@ -84,9 +86,13 @@ class LocalRuntime:
         self.base_url = f"http://{self._host}:{self._http.server_address[1]}"
         self.settings = Settings(
             aws_endpoint_url=endpoint,
+            aws_endpoints=self._emulator.endpoints,
             region=REGION,
             public_base_url=self.base_url,
             secret_cache_seconds=2,  # rotations and new shops take effect within 2 s locally
+            # Shards spread the index's writes over DynamoDB partitions; the emulator has none, and
+            # every shard is one more query per sweep. Two still exercise the sharded sweep.
+            due_shards=LOCAL_DUE_SHARDS,
             stage="local",
         )
         self.resources = provision(
@@ -106,21 +112,31 @@ class LocalRuntime:
             self.settings, clock=self.clock, mailer_override=self.mailer, publisher_override=publisher
         )
         runtimes.install(self.runtime)
+        self.aws_calls: Counter[str] = Counter()
+        for service in ("dynamodb", "sqs", "events", "sesv2", "secretsmanager"):
+            # what the functions ask of AWS, counted from botocore's own events
+            aws.client(service, self.settings).meta.events.register(
+                f"before-call.{aws.client(service, self.settings).meta.service_model.endpoint_prefix}",
+                self._count_call,
+            )
         self._seed_shops()
         for function in TOPOLOGY.functions:
             self._invokers[function.name] = Invoker(function, load_handler(function, self._root))
         sqs = self._emulator.client("sqs")
+        # Lambda runs several pollers per queue; two here keep the emulator busy while a
+        # function waits on it, and make concurrent deliveries to one contact the everyday case.
         for queue in TOPOLOGY.queues:
-            poller = QueuePoller(
-                sqs,
-                queue,
-                self.resources.queue_urls[queue.name],
-                self.resources.queue_arns[queue.name],
-                self._invokers[queue.consumer],
-                REGION,
-            )
-            poller.start()
-            self._pollers.append(poller)
+            for _ in range(POLLERS_PER_QUEUE):
+                poller = QueuePoller(
+                    sqs,
+                    queue,
+                    self.resources.queue_urls[queue.name],
+                    self.resources.queue_arns[queue.name],
+                    self._invokers[queue.consumer],
+                    REGION,
+                )
+                poller.start()
+                self._pollers.append(poller)
         self._scheduler = Scheduler(TOPOLOGY.schedules, self.clock, self._fire)
         if self._run_schedules:
             self._scheduler.start()
@@ -150,6 +166,9 @@ class LocalRuntime:
             if config:
                 verify_sender(self._emulator, str(config.playbook.shop.sender.from_email))
 
+    def _count_call(self, model: Any, **_: Any) -> None:
+        self.aws_calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
     # -- control -----------------------------------------------------------------------------
     def move_clock(self, advance_days: float | None = None, to: str | None = None) -> datetime:
         if to is not None:
@@ -162,9 +181,10 @@ class LocalRuntime:
             self._scheduler.ran(schedule.name, now)
             return self._invokers[schedule.function](scheduled_event(schedule, now))
 
-    def sweep(self, timeout: float = 300) -> dict[str, Any]:
+    def sweep(self, timeout: float = 300, wait: bool = True) -> dict[str, Any]:
+        """Run the sweep now; then wait for every queue to drain (unless `wait` is false)."""
         report = self._fire(TOPOLOGY.schedules[0])
-        drained = self.drain(timeout)
+        drained = self.drain(timeout) if wait else None
         return {"report": report, "drained": drained, "now": isoformat(self.clock.now())}
 
     def queue_depths(self, include_dlqs: bool = True) -> dict[str, dict[str, int]]:
@@ -199,8 +219,11 @@ class LocalRuntime:
             time.sleep(0.01)
         return False
 
-    def outbox(self) -> list[dict[str, Any]]:
-        return [mailbox.entry(m, self.mailer.tags(m.id)) for m in self._emulator.sent_emails()]
+    def outbox(self, last: int | None = None) -> list[dict[str, Any]]:
+        sent = self._emulator.sent_emails()
+        if last is not None:
+            sent = sent[-last:] if last > 0 else []
+        return [mailbox.entry(m, self.mailer.tags(m.id)) for m in sent]
 
     def contact(self, shop_id: str, customer: str) -> dict[str, Any] | None:
         profile = self.runtime.contacts.find(shop_id, customer)
@@ -220,7 +243,12 @@ class LocalRuntime:
         messages: Counter[str] = Counter()
         skipped: Counter[str] = Counter()
         now = self.clock.now()
-        for page in ddb.get_paginator("scan").paginate(TableName=self.settings.table_name):
+        scan = ddb.get_paginator("scan").paginate(
+            TableName=self.settings.table_name,
+            FilterExpression="sk = :profile OR begins_with(sk, :message)",
+            ExpressionAttributeValues={":profile": {"S": "PROFILE"}, ":message": {"S": "MSG#"}},
+        )
+        for page in scan:
             for item in page["Items"]:
                 sk = item["sk"]["S"]
                 if sk == "PROFILE":
@@ -450,7 +478,7 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             try:
                 if path.startswith("/_local/"):
-                    status, payload = self._control(method, path, body)
+                    status, payload = self._control(method, path, body, url.query)
                     self._send(
                         status,
                         {"Content-Type": "application/json"},
@@ -496,7 +524,7 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        def _control(self, method: str, path: str, body: bytes, query: str = "") -> tuple[int, Any]:
             document = json.loads(body) if body.strip() else {}
             if path == "/_local/health":
                 return 200, {"ok": True, "now": isoformat(local.clock.now())}
@@ -512,7 +540,7 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             if path == "/_local/clock":
                 return 200, {"now": isoformat(local.clock.now())}
             if path == "/_local/sweep" and method == "POST":
-                return 200, local.sweep()
+                return 200, local.sweep(wait=bool(document.get("drain", True)))
             if path == "/_local/drain" and method == "POST":
                 drained = local.drain(float(document.get("timeout", 300)))
                 return (200 if drained else 504), {"drained": drained, "queues": local.queue_depths()}
@@ -520,11 +548,20 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                 local.events.arm(int(document.get("bus_refusals", 0)))
                 return 200, {"bus_refusals": int(document.get("bus_refusals", 0))}
             if path == "/_local/outbox" and method == "GET":
-                return 200, local.outbox()
+                # ?summary=1: campaign, step, contact and time only (no MIME), for runs of thousands
+                # ?last=N: only the N most recent, whole
+                params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+                if params.get("summary") == "1":
+                    return 200, local.mailer.summary()
+                return 200, local.outbox(int(params["last"]) if params.get("last", "").isdigit() else None)
             if path == "/_local/queues" and method == "GET":
                 return 200, local.queue_depths()
             if path == "/_local/metrics" and method == "GET":
-                return 200, dict(sorted((observability.local_counts or {}).items()))
+                return 200, {
+                    "business": dict(sorted((observability.local_counts or {}).items())),
+                    "aws_calls": dict(sorted(local.aws_calls.items())),
+                    "emulator": local._emulator.timings(),
+                }
             if path == "/_local/stats" and method == "GET":
                 return 200, local.stats()
             if path == "/_local/dead-letters" and method == "GET":

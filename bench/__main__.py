@@ -1,0 +1,79 @@
+"""`make bench`: what the targets of DESIGN.md §6 measure to, on this machine.
+
+Every figure is measured here, in this run; nothing is asserted. Request counts come from
+botocore's own `before-call` events (what the SDK actually sent), not from our code's counters.
+Results are printed as a Markdown table (pasted into README) and written to bench/results/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bench")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+
+from bench import contacts, imports, local_runtime, sender, sweep
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    start = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    loop = time.perf_counter() - start
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "python_loop_5M_s": f"{loop:.2f}",
+    }
+
+
+def main(argv: list[str]) -> int:
+    only = set(argv)
+    sections = {
+        "contacts": contacts.run,
+        "sweep": sweep.run,
+        "sender": sender.run,
+        "imports": imports.run,
+        "local_runtime": local_runtime.run,
+    }
+    report: dict[str, object] = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for name, run in sections.items():
+        if only and name not in only:
+            continue
+        print(f"== {name}", flush=True)
+        began = time.perf_counter()
+        report[name] = run()
+        print(json.dumps(report[name], indent=2, ensure_ascii=False), flush=True)
+        print(f"   ({time.perf_counter() - began:.0f} s)", flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"machine: {report['machine']}")
+    print(f"written to {RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
