@@ -82,6 +82,30 @@ def _shops(args: argparse.Namespace) -> int:
     return shops_command(args)
 
 
+def _templates(args: argparse.Namespace) -> int:
+    from comeback.previews import available, preview
+    from comeback.render import LOCALES, RenderError
+
+    if args.templates_command == "list":
+        shipped = available()
+        width = max(len("campaign"), *(len(campaign) for campaign in shipped))
+        print("  ".join(["campaign".ljust(width), *(f"{locale:<3}" for locale in LOCALES)]).rstrip())
+        for campaign, locales in shipped.items():
+            marks = ("yes" if locale in locales else "-".ljust(3) for locale in LOCALES)
+            print("  ".join([campaign.ljust(width), *marks]).rstrip())
+        return 0
+    try:
+        output = preview(args.campaign, args.locale, "html" if args.html else "text", step=args.step)
+    except ValueError as exc:
+        print(f"comeback templates preview: {exc}", file=sys.stderr)
+        return 2
+    except RenderError as exc:
+        print(f"comeback templates preview: the template does not render: {exc}", file=sys.stderr)
+        return 1
+    print(output, end="" if output.endswith("\n") else "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="comeback", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     rotate.add_argument("shop_id")
     rotate.add_argument("--drop-previous", action="store_true", help="stop accepting the old secret at once")
     shops.set_defaults(run=_shops)
+
+    templates = commands.add_parser("templates", help="list and preview the shipped message templates")
+    template_commands = templates.add_subparsers(dest="templates_command", required=True)
+    template_commands.add_parser("list", help="campaigns and the locales that have templates for them")
+    show = template_commands.add_parser("preview", help="render a campaign with sample data")
+    show.add_argument("campaign", metavar="CAMPAIGN")
+    show.add_argument("--locale", default="ja", help="ja or en (default: ja)")
+    show.add_argument("--html", action="store_true", help="the HTML part instead of the subject and text")
+    show.add_argument("--step", type=int, default=1, help="the campaign step (win-back has 1 to 4)")
+    templates.set_defaults(run=_templates)
 
     args = parser.parse_args(argv)
     return int(args.run(args))

@@ -66,6 +66,10 @@ class FixedClock:
         self._now += delta
         return self._now
 
+    def set(self, instant: datetime) -> datetime:
+        self._now = utc(instant)
+        return self._now
+
 
 def utc(dt: datetime) -> datetime:
     """Normalise an aware datetime to UTC; naive datetimes are refused (their zone is unknowable)."""

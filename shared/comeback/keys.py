@@ -5,9 +5,11 @@
     SHOP#{shop}#C#{contact}         PROFILE                  the profile (aggregates, consent, due)
     SHOP#{shop}#C#{contact}         EVT#{event id}           one item per applied event (dedupe)
     SHOP#{shop}#C#{contact}         MSG#{campaign}#{step}#{period}   one item per message (exactly once)
+    SHOP#{shop}#C#{contact}         HOLD#{message key}       a message held back by a cap or quiet hours
     SHOP#{shop}#EMAIL#{sha256}      ALIAS                    email -> contact, for events without an id
 
-The due index (GSI `due`) is sparse: only items with `due_pk` and `due_at` are in it. `due_pk` is
+The due index (GSI `due`) is sparse: only items with `due_pk` and `due_at` are in it: profiles
+with something pending, and held messages (until the time they may go out). `due_pk` is
 `DUE#{shard}`, a hash of the contact spread over `due_shards` partitions, so one hot instant does
 not land on one partition; every profile carries its shard for life, and is on the index while it
 has a `due_at`. The sweep queries every shard for `due_at <= now`.
@@ -43,6 +45,13 @@ def event(event_id: str) -> str:
 
 def message(key: str) -> str:
     return f"MSG#{key}"
+
+
+def deferred(key: str) -> str:
+    return f"HOLD#{key}"
+
+
+HOLD_PREFIX = "HOLD#"
 
 
 def email_alias(shop_id: str, email_hash: str) -> str:

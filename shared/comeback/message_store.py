@@ -28,12 +28,22 @@ class Status(enum.StrEnum):
 
 
 RECLAIMABLE = (Status.RETRY.value,)
+# The claim lost because another message took the contact's send slot first (re-read and retry).
+CONTENDED = "contended"
 
 
 @dataclass(frozen=True)
 class Claim:
     won: bool
-    existing: str | None = None  # the status found when the claim was lost
+    existing: str | None = None  # the status found when the claim was lost, or CONTENDED
+
+
+@dataclass(frozen=True)
+class SlotTaken:
+    """The contact's recent sends with this message in them, and the counter they were read at."""
+
+    sends: dict[str, Any]
+    read_seq: int | None
 
 
 class MessageStore:
@@ -63,20 +73,88 @@ class MessageStore:
         }
         return dynamo.item(body)
 
-    def claim(self, request: MessageRequest, now: datetime) -> Claim:
+    def claim(self, request: MessageRequest, now: datetime, slot: SlotTaken | None = None) -> Claim:
+        """Take the message's key; with `slot`, also take the contact's send slot, atomically."""
+        put = {
+            "TableName": self._table,
+            "Item": self._record(request, Status.CLAIMED, now, claimed_at=isoformat(now)),
+            "ConditionExpression": "attribute_not_exists(pk) OR #s IN (:retry)",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":retry": {"S": Status.RETRY.value}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if slot is None:
+            try:
+                self._ddb.put_item(**put)
+            except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+                return Claim(won=False, existing=_status(exc.response.get("Item")))
+            return Claim(won=True)
         try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=self._record(request, Status.CLAIMED, now, claimed_at=isoformat(now)),
-                ConditionExpression="attribute_not_exists(pk) OR #s IN (:retry)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":retry": {"S": Status.RETRY.value}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
-            old = exc.response.get("Item") or {}
-            return Claim(won=False, existing=old.get("status", {}).get("S", "unknown"))
+            self._ddb.transact_write_items(TransactItems=[{"Put": put}, self._take_slot(request, slot)])
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            claim_reason, slot_reason = [*dynamo.cancellation_reasons(exc), {}, {}][:2]
+            if dynamo.failed_condition(claim_reason):
+                return Claim(won=False, existing=_status(claim_reason.get("Item")))
+            if dynamo.failed_condition(slot_reason):
+                return Claim(won=False, existing=CONTENDED)
+            raise
         return Claim(won=True)
+
+    def _take_slot(self, request: MessageRequest, slot: SlotTaken) -> dict[str, Any]:
+        # Conditioned on the counter read with the sends: a sender that took a slot in between
+        # moved it, and this claim is re-decided. `version` moves too, so a contacts write that
+        # read the profile before us retries instead of putting the old sends back.
+        if slot.read_seq is None:
+            condition, values = "attribute_exists(pk) AND attribute_not_exists(#seq)", {}
+        else:
+            condition, values = "#seq = :seq", {":seq": dynamo.value(slot.read_seq)}
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": dynamo.item(
+                    {keys.PK: keys.contact(request.shop_id, request.contact_id), keys.SK: keys.PROFILE}
+                ),
+                "UpdateExpression": "SET #sends = :sends, #seq = :next ADD #v :one",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#sends": "sends", "#seq": "sends_seq", "#v": "version"},
+                "ExpressionAttributeValues": {
+                    ":sends": dynamo.value(slot.sends),
+                    ":next": dynamo.value((slot.read_seq or 0) + 1),
+                    ":one": dynamo.value(1),
+                    **values,
+                },
+            }
+        }
+
+    def defer(self, request: MessageRequest, until: datetime, shard: str, now: datetime) -> None:
+        """Hold a message on the due index until `until`; the sweep puts it back on the outbox then.
+
+        One item per message key: asking again replaces the earlier wait, it never doubles it."""
+        pk = keys.contact(request.shop_id, request.contact_id)
+        body = {
+            keys.PK: pk,
+            keys.SK: keys.deferred(request.key),
+            keys.DUE_PK: shard,
+            keys.DUE_AT: isoformat(until),
+            "priority": request.priority,
+            "request": request.model_dump_json(),
+            "deferred_at": isoformat(now),
+        }
+        self._ddb.put_item(TableName=self._table, Item=dynamo.item(body))
+
+    def release_deferred(self, pk: str, sk: str, due_at: str) -> bool:
+        """Take a held message off the index, unless it was held again (for later) meanwhile."""
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key={keys.PK: {"S": pk}, keys.SK: {"S": sk}},
+                ConditionExpression="#at = :at",
+                ExpressionAttributeNames={"#at": keys.DUE_AT},
+                ExpressionAttributeValues={":at": {"S": due_at}},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def skip(self, request: MessageRequest, reason: str, now: datetime) -> bool:
         """Record a deliberate non-send; never overwrites a record that exists."""
@@ -151,3 +229,7 @@ class MessageStore:
         )
         item = answer.get("Item")
         return dynamo.plain(item) if item else None
+
+
+def _status(item: dict[str, Any] | None) -> str:
+    return str((item or {}).get("status", {}).get("S", "unknown"))

@@ -6,6 +6,7 @@ shop writes only what it changes. Unknown keys are errors: a typo must not silen
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
@@ -88,12 +89,53 @@ class Winback(Strict):
         return self
 
 
+class FrequencyCap(Strict):
+    max: Annotated[int, Field(ge=1, le=100)]
+    days: Annotated[int, Field(ge=1, le=90)]
+
+
+class QuietHours(Strict):
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end at the same time; leave quiet_hours out instead")
+        return self
+
+
+class Messaging(Strict):
+    frequency_caps: Annotated[list[FrequencyCap], Field(max_length=5)]
+    quiet_hours: QuietHours | None
+    # a message held back by a cap or quiet hours that cannot go out within this many days of
+    # being asked for is dropped (unless the campaign set its own, earlier, limit)
+    max_delay_days: Annotated[int, Field(ge=1, le=60)]
+    # shop-written templates, laid over the shipped ones: {"ja/winback.html.j2": "..."}
+    templates: dict[
+        Annotated[str, Field(pattern=r"^(_layout\.(html|txt)|(ja|en)/[a-z]+\.(html|txt))\.j2$")],
+        Annotated[str, Field(max_length=100_000)],
+    ]
+
+    @model_validator(mode="after")
+    def _templates_parse(self) -> Messaging:
+        from comeback.render import RenderError, check_template  # jinja2 only when a shop has some
+
+        for name, source in self.templates.items():
+            try:
+                check_template(source)
+            except RenderError as exc:
+                raise ValueError(f"template {name}: {exc}") from exc
+        return self
+
+
 class Playbook(Strict):
     shop: ShopSettings
     consent: Literal["explicit", "opt_out"]
     loyalty: Loyalty
     lifecycle: Lifecycle
     winback: Winback
+    messaging: Messaging
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

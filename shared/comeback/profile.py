@@ -104,6 +104,11 @@ class Profile(BaseModel):
     soft_bounces: Annotated[int, Merge.SUM] = 0
     last_engaged_at: Annotated[str | None, Merge.MAX] = None
     last_click: Annotated[Lww | None, Merge.LWW] = None  # {"campaign", "step", "period", "link"}
+    # Recent emails, for frequency caps: message key -> {"v": campaign, "at": claimed at, "id": key}.
+    # Written by the sender when it claims a message, together with `sends_seq`, the counter its
+    # next claim is conditioned on, so two senders cannot both take the last free slot.
+    sends: Annotated[dict[str, Lww], Merge.MAP_LWW] = Field(default_factory=dict)
+    sends_seq: Annotated[int | None, Merge.MAX] = None
     erased_at: Annotated[str | None, Merge.MAX] = None
     merged_into: Annotated[str | None, Merge.KEEP] = None
 

@@ -9,7 +9,7 @@ sandbox: they can read the values given to them and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import ChoiceLoader, DictLoader, PackageLoader, StrictUndefined, TemplateError, select_autoescape
@@ -50,6 +50,20 @@ def _shipped() -> ImmutableSandboxedEnvironment:
     return _environment()
 
 
+@lru_cache(maxsize=64)
+def _with_overrides(overrides: tuple[tuple[str, str], ...]) -> ImmutableSandboxedEnvironment:
+    # one environment per distinct set of shop templates: Jinja caches compiled templates in it
+    return _environment(dict(overrides))
+
+
+def check_template(source: str) -> None:
+    """Raise RenderError if a shop-written template does not parse."""
+    try:
+        _shipped().parse(source)
+    except TemplateError as exc:
+        raise RenderError(str(exc)) from exc
+
+
 def locale_for(preferred: str | None, default: str) -> str:
     for candidate in (preferred, default):
         if candidate:
@@ -62,7 +76,7 @@ def locale_for(preferred: str | None, default: str) -> str:
 def render(
     campaign: str, locale: str, context: dict[str, Any], overrides: dict[str, str] | None = None
 ) -> Rendered:
-    env = _environment(overrides) if overrides else _shipped()
+    env = _with_overrides(tuple(sorted(overrides.items()))) if overrides else _shipped()
     try:
         text_template = env.get_template(f"{locale}/{campaign}.txt.j2")
         html_template = env.get_template(f"{locale}/{campaign}.html.j2")

@@ -4,6 +4,8 @@ For each request: re-read the contact (consent and suppression as they are *now*
 it may be sent, claim its key, render, call SES once, mark it sent. What happens on each failure:
 
 - not eligible (unsubscribed, no consent, suppressed, came back, stale ...): recorded as skipped;
+- inside a frequency cap or quiet hours: held on the due index until the next allowed time (the
+  sweep puts it back on the outbox then), or skipped as stale if that is too late;
 - the key was claimed or sent before (replay, overlapping sweep): nothing;
 - SES throttles: the claim is released and the request goes back on the queue with a backoff;
 - SES refuses the message for good: recorded as failed, the batch's other messages go on;
@@ -14,15 +16,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from comeback import lifecycle
+from comeback import keys, lifecycle, pacing
 from comeback.clock import Clock, parse_iso
 from comeback.contact_store import ContactStore
 from comeback.mailer import Email, Mailer, MailRejected, MailThrottled, tag_value
-from comeback.message_store import MessageStore
+from comeback.message_store import CONTENDED, Claim, MessageStore, SlotTaken
 from comeback.messages import MessageRequest
 from comeback.observability import count, logger
 from comeback.outbox import Outbox
@@ -39,17 +41,24 @@ MAX_BACKOFF_SECONDS = 900
 # What the sender reads of a profile: who may be written to, and what the message says.
 SENDER_READS = (
     "customer_id", "email", "consent", "fields", "topics", "unsubscribed", "suppressed", "erased_at",
-    "last_activity_at", "points_balance", "lifetime_points", "winback",
+    "last_activity_at", "points_balance", "lifetime_points", "winback", "sends", "sends_seq",
 )  # fmt: skip
+# How often a claim is re-decided when other messages keep taking the contact's send slot first.
+SLOT_ATTEMPTS = 5
 
 
 class Result(enum.StrEnum):
     SENT = "sent"
+    DEFERRED = "deferred"
     SKIPPED = "skipped"
     DUPLICATE = "duplicate"
     NEEDS_REVIEW = "needs_review"
     RETRYING = "retrying"
     FAILED = "failed"
+
+
+class SlotContention(Exception):
+    """Raised to let the queue redeliver: the contact's sends kept changing under us."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,9 @@ class Sender:
         config = self._shops.config(request.shop_id)
         playbook = config.playbook if config else self._shops.playbook(request.shop_id)
         profile = self._contacts.find(request.shop_id, request.contact_id, SENDER_READS)
+        if profile is not None and profile.contact_id != request.contact_id:
+            # asked for under an id since merged into another contact: the ledger is the survivor's
+            request = request.model_copy(update={"contact_id": profile.contact_id})
         reason = ineligible(profile, request, playbook, now)
         if reason:
             self._messages.skip(request, reason, now)
@@ -116,13 +128,17 @@ class Sender:
             return Outcome(Result.SKIPPED, reason)
         assert profile is not None
 
-        claim = self._messages.claim(request, now)
+        claim = self._claim(request, profile, playbook, now)
+        if isinstance(claim, Outcome):
+            return claim
         if not claim.won:
             if claim.existing == "claimed":
                 # a sender died between SES and the mark: the email may be out; never risk a second
                 count("MessagesNeedReview")
                 logger.warning("message claimed but never marked sent", extra=_log(request))
                 return Outcome(Result.NEEDS_REVIEW, "claimed_without_send")
+            if claim.existing == CONTENDED:
+                raise SlotContention(f"{request.key}: the contact's send slot kept changing")
             count("MessagesDuplicate")
             return Outcome(Result.DUPLICATE, claim.existing)
 
@@ -149,6 +165,46 @@ class Sender:
         count(f"{request.campaign.capitalize()}EmailsSent")
         logger.info("message sent", extra=_log(request, ses_message_id=ses_id))
         return Outcome(Result.SENT, ses_message_id=ses_id)
+
+    def _claim(
+        self, request: MessageRequest, profile: Profile, playbook: Playbook, now: datetime
+    ) -> Claim | Outcome:
+        """Claim the message's key and the contact's send slot, or hold it for a later slot."""
+        claim: Claim | None = None
+        if request.key in profile.sends:
+            # its slot was taken before (a replay, or a retry after throttling): the key decides
+            claim = self._messages.claim(request, now)
+        for _ in range(0 if claim else SLOT_ATTEMPTS):
+            tz = pacing.zone(profile.field("timezone"), playbook.shop.timezone)
+            slot = pacing.next_slot(now, playbook.messaging, profile.sends, tz)
+            if slot > now:
+                return self._hold(request, playbook, slot, now)
+            sends = pacing.record(profile.sends, request.key, request.campaign, now, playbook.messaging)
+            claim = self._messages.claim(request, now, SlotTaken(sends, profile.sends_seq))
+            if claim.existing != CONTENDED:
+                break
+            # another message took the slot first: decide again on what it left
+            fresh = self._contacts.get(request.shop_id, profile.contact_id, SENDER_READS)
+            if fresh is None:
+                break
+            profile = fresh
+        assert claim is not None
+        return claim
+
+    def _hold(self, request: MessageRequest, playbook: Playbook, until: datetime, now: datetime) -> Outcome:
+        deadline = request.requested_at + timedelta(days=playbook.messaging.max_delay_days)
+        if request.not_after is not None:
+            deadline = min(deadline, request.not_after)
+        if until > deadline:
+            self._messages.skip(request, "stale", now)
+            count("MessagesDropped")
+            logger.info("message dropped: it could not go out in time", extra=_log(request, until=until))
+            return Outcome(Result.SKIPPED, "stale")
+        shard = keys.due_shard(request.shop_id, request.contact_id, self._settings.due_shards)
+        self._messages.defer(request, until, shard, now)
+        count("MessagesDeferred")
+        logger.info("message held by a cap or quiet hours", extra=_log(request, until=until.isoformat()))
+        return Outcome(Result.DEFERRED, until.isoformat())
 
     def _retry_later(self, request: MessageRequest, reason: str, now: datetime) -> Outcome:
         if self._outbox is None:
@@ -186,7 +242,7 @@ class Sender:
             "cta_url": f"{shop.url}{'&' if '?' in shop.url else '?'}{utm}",
             "unsubscribe_url": unsubscribe_url,
         }
-        rendered = render(request.campaign, locale, context)
+        rendered = render(request.campaign, locale, context, playbook.messaging.templates)
         assert profile.email_address is not None
         return Email(
             from_name=shop.sender.from_name,

@@ -1,5 +1,8 @@
 """The scheduled sweep: read what is due from the due index, ask for its messages, move it on.
 
+Two kinds of items are due: profiles (a win-back step has come) and held messages (a frequency
+cap or quiet hours kept them back until now).
+
 Each shard of the sparse `due` index is queried for `due_at <= now`; the index projects whole
 profiles, so one item read per due contact is all the sweep needs. For each, `lifecycle.plan`
 decides; the messages go to the outbox first and the profile's progress and next due time are
@@ -18,6 +21,8 @@ from typing import Any
 from comeback import dynamo, keys, lifecycle
 from comeback.clock import Clock, isoformat
 from comeback.contact_store import stored
+from comeback.message_store import MessageStore
+from comeback.messages import MessageRequest
 from comeback.observability import count, logger
 from comeback.outbox import Outbox
 from comeback.settings import Settings
@@ -32,6 +37,7 @@ class SweepReport:
     due: int = 0
     messages: int = 0
     advanced: int = 0
+    released: int = 0  # held messages (caps, quiet hours) put back on the outbox
     contended: int = 0
     items_read: int = 0
     campaigns: dict[str, int] = field(default_factory=dict)
@@ -51,6 +57,7 @@ class Sweep:
         self._shops = shops
         self._outbox = outbox
         self._clock = clock
+        self._messages = MessageStore(ddb, settings.table_name)
 
     def run(
         self, shards: list[str] | None = None, time_left: Callable[[], float] | None = None
@@ -66,6 +73,7 @@ class Sweep:
         logger.info("sweep finished", extra=report.as_dict())
         count("ContactsDue", report.due)
         count("MessagesRequested", report.messages)
+        count("HeldMessagesReleased", report.released)
         return report
 
     def _sweep_shard(
@@ -92,8 +100,13 @@ class Sweep:
 
     def _handle_page(self, items: list[dict[str, Any]], now: datetime, report: SweepReport) -> None:
         """Plan every due contact of a page, ask for all their messages, then move each one on."""
+        held = [item for item in items if item[keys.SK]["S"].startswith(keys.HOLD_PREFIX)]
+        if held:
+            self._release(held, report)
         planned = []
         for item in items:
+            if item[keys.SK]["S"].startswith(keys.HOLD_PREFIX):
+                continue
             current = stored(item)
             report.due += 1
             plan = lifecycle.plan(current.profile, self._shops.playbook(current.profile.shop_id), now)
@@ -111,6 +124,22 @@ class Sweep:
                 report.advanced += 1
             else:
                 report.contended += 1
+
+    def _release(self, held: list[dict[str, Any]], report: SweepReport) -> None:
+        """Put held messages whose time has come back on the outbox: one per contact and sweep,
+        the most important first (a reward before a win-back before a survey); the others wait
+        for the next sweep, when the sender decides again on what the first one left."""
+        first: dict[str, dict[str, Any]] = {}
+        for item in held:
+            rank = (int(item["priority"]["N"]), item[keys.DUE_AT]["S"])
+            best = first.get(item[keys.PK]["S"])
+            if best is None or rank < (int(best["priority"]["N"]), best[keys.DUE_AT]["S"]):
+                first[item[keys.PK]["S"]] = item
+        requests = [MessageRequest.model_validate_json(item["request"]["S"]) for item in first.values()]
+        self._outbox.send(requests)  # first: a crash after this sends it again, and the key dedupes
+        for item in first.values():
+            self._messages.release_deferred(item[keys.PK]["S"], item[keys.SK]["S"], item[keys.DUE_AT]["S"])
+        report.released += len(requests)
 
     def _advance(self, item: dict[str, Any], version: int, plan: lifecycle.Plan) -> bool:
         """Store progress and the next due time, unless the profile moved since we read it."""

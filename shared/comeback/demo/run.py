@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections import Counter, defaultdict, deque
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ SECRET = "whsec_ZGVtby1zZWNyZXQ="
 PLAYBOOK = Path(__file__).with_name("playbook.yaml")
 BATCH = 100
 DRAIN_EVERY_DAYS = 7
+SWEEP_AT = time_of_day(10, 0)  # JST: inside the shop's sending hours
 ATTRIBUTION_DAYS = 30
 SES_PRICE_PER_1000 = 0.10  # USD, SES outbound list price
 
@@ -129,6 +131,9 @@ def run_demo(seed: int = 7, customers: int = 2000, days: int = 548, port: int = 
             # The engine works while the next day's events arrive, as it would in production; a
             # weekly drain keeps what is still in flight (and the skew of send times) under a week.
             weekly = index % DRAIN_EVERY_DAYS == DRAIN_EVERY_DAYS - 1
+            # the daily sweep runs the next morning: at night quiet hours would hold every email
+            morning = datetime.combine(day + timedelta(days=1), SWEEP_AT, tzinfo=JST)
+            api.control("POST", "/_local/clock", {"set": morning.isoformat()})
             swept = api.control("POST", "/_local/sweep", {"drain": weekly})
             timing["posting"] += posted - began_day
             timing["sweeping and draining"] += time.monotonic() - posted

@@ -242,11 +242,16 @@ class LocalRuntime:
         stages: Counter[str] = Counter()
         messages: Counter[str] = Counter()
         skipped: Counter[str] = Counter()
+        held: Counter[str] = Counter()  # messages waiting for a cap or quiet hours, by campaign
         now = self.clock.now()
         scan = ddb.get_paginator("scan").paginate(
             TableName=self.settings.table_name,
-            FilterExpression="sk = :profile OR begins_with(sk, :message)",
-            ExpressionAttributeValues={":profile": {"S": "PROFILE"}, ":message": {"S": "MSG#"}},
+            FilterExpression="sk = :profile OR begins_with(sk, :message) OR begins_with(sk, :held)",
+            ExpressionAttributeValues={
+                ":profile": {"S": "PROFILE"},
+                ":message": {"S": "MSG#"},
+                ":held": {"S": "HOLD#"},
+            },
         )
         for page in scan:
             for item in page["Items"]:
@@ -267,6 +272,8 @@ class LocalRuntime:
                     contacts["points_balance"] += view["points_balance"]
                     contacts["total_spent_minor"] += view["total_spent_minor"]
                     stages[view["stage"]] += 1
+                elif sk.startswith("HOLD#"):
+                    held[sk.split("#")[1]] += 1
                 elif sk.startswith("MSG#"):
                     status = item["status"]["S"]
                     campaign = item["campaign"]["S"]
@@ -279,6 +286,7 @@ class LocalRuntime:
             "stages": dict(stages),
             "messages": dict(messages),
             "skipped": dict(skipped),
+            "held": dict(held),
             "emails_sent": len(self._emulator.sent_emails()),
             "dead_letters": {k: len(v) for k, v in self.dead_letters().items()},
         }
