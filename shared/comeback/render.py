@@ -84,7 +84,7 @@ def render(
         subject = "".join(text_template.blocks["subject"](text_context)).strip()
         text = text_template.render(context)
         html = html_template.render(context)
-    except (TemplateError, KeyError) as exc:
+    except (TemplateError, KeyError, ValueError) as exc:  # ValueError: the money filter's bad currency
         raise RenderError(f"{locale}/{campaign}: {exc}") from exc
     # a subject is one line whatever a template or a profile field put in it
     return Rendered(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)

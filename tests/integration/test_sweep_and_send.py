@@ -55,7 +55,7 @@ def test_a_lapsed_customer_gets_one_winback_email_with_one_click_headers(engine)
     assert mail["List-Unsubscribe"].startswith("<https://api.shop.example.com/v1/unsubscribe/")
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert mail["To"] == "hanako@example.com"
-    assert mail["Subject"] == "Yamada Hanako、お久しぶりです。Your Shopより"
+    assert mail["Subject"] == "【Your Shop】Yamada Hanako 様、お久しぶりです"
     assert "1-2-3 Jingumae" in mail.get_body(("plain",)).get_content()  # the shop's postal address
     record = engine.runtime.messages.get("demo", "c-42", "winback#1#2026-01-05")
     assert record["status"] == "sent" and record["ses_message_id"] == sent.id
