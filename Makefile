@@ -6,8 +6,10 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
+# The CDK CLI, pinned (it must be at least as new as the aws-cdk-lib in uv.lock).
+CDK_CLI := aws-cdk@2.1148.1
 
-.PHONY: install demo serve test unit integration infra-tests e2e lint format typecheck bench synth deploy layer schemas clean
+.PHONY: install demo serve test unit integration infra-tests e2e lint format typecheck bench synth deploy bootstrap layer schemas clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -62,7 +64,10 @@ synth: install  ## synthesize the CloudFormation template into cdk.out/ (cdk-nag
 
 deploy: install  ## deploy to the AWS account of the current credentials (CDK_ARGS="-c key=value ...")
 	$(RUN) python -m infra.packaging build/layer
-	npx --yes aws-cdk@2 deploy --require-approval broadening $(CDK_ARGS)
+	npx --yes $(CDK_CLI) deploy --require-approval broadening $(CDK_ARGS)
+
+bootstrap:  ## bootstrap the current account/region for the CDK (once per account and region)
+	npx --yes $(CDK_CLI) bootstrap
 
 layer: install  ## build the Lambda dependency layer (manylinux aarch64, CPython 3.13) into build/layer
 	$(RUN) python -m infra.packaging build/layer

@@ -51,10 +51,13 @@ BUSINESS_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
         "ingest": ("EventsAccepted", "EventsRejected"),
         "contacts": ("EventsApplied", "EventsDuplicate"),
     },
-    "Sweeps": {"sweep": ("ContactsDue", "MessagesRequested")},
+    "Sweeps": {"sweep": ("ContactsDue", "MessagesRequested", "HeldMessagesReleased")},
     "Emails sent": {"sender": ("EmailsSent", "WinbackEmailsSent")},
     "Messages not sent (yet)": {
-        "sender": ("MessagesSkipped", "MessagesThrottled", "MessagesFailed", "MessagesNeedReview")
+        "sender": (
+            "MessagesSkipped", "MessagesDeferred", "MessagesDropped", "MessagesThrottled", "MessagesFailed",
+            "MessagesNeedReview",
+        )  # fmt: skip
     },
     "SES feedback": {
         "ses_events": tuple(

@@ -1,0 +1,592 @@
+"""What one deployed comeback stack costs per month, computed from usage and AWS list prices.
+
+A pure model: no AWS calls. Two inputs, both in this file and both explicit:
+
+* usage assumptions: per contact and per message (`Usage`, a dataclass: vary it for your shop),
+  plus the request shapes and sizes of the code as built (module constants, each with its source);
+* AWS list prices for us-east-1 (`PRICES`, each with its unit), as published on `PRICES_AS_OF`.
+
+`python -m bench.cost` prints a Markdown table (service x 10k / 100k / 1M contacts, a total and a
+per-1,000-contacts row) and the assumptions under it; `python -m bench.cost --detail 1000000`
+prints every priced quantity of one size, to check a line by hand.
+
+Free tiers are NOT applied, except two named ones: EventBridge Scheduler (14M invocations a month)
+and X-Ray (100k traces recorded a month). The CloudWatch dashboard is assumed to be the account's
+4th (the first 3 are free), so it is charged. Not included: data transfer out, support plans,
+taxes, CloudTrail, SNS alarm notifications, the CDK asset bucket, CloudWatch API reads (dashboard
+views, Logs Insights queries), X-Ray trace retrieval, EventBridge replays.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+
+from comeback.topology import TOPOLOGY
+
+# ---------------------------------------------------------------------------------------------
+# Prices: AWS public list prices, us-east-1, USD, first pricing tier (every quantity here stays in
+# the first tier up to 1M contacts). The date is that of the published prices relied on: the most
+# recent change used is Lambda billing the INIT phase of managed runtimes from 2025-08-01; the
+# DynamoDB on-demand prices are those after the 2024-11-01 reduction.
+# ---------------------------------------------------------------------------------------------
+PRICES_AS_OF = "2025-08-01"
+
+MILLION = 1_000_000
+
+PRICES: dict[str, float] = {
+    # API Gateway HTTP API: USD per request (USD 1.00 per million, first 300M a month; 512 KB = 1 request)
+    "apigw_http_request": 1.00 / MILLION,
+    # Lambda: USD per request (USD 0.20 per million)
+    "lambda_request": 0.20 / MILLION,
+    # Lambda arm64 (Graviton): USD per GB-second of billed duration (first 7.5B GB-s a month)
+    "lambda_arm_gb_second": 0.0000133334,
+    # DynamoDB on-demand: USD per write request unit (USD 0.625 per million, after the Nov 2024 cut)
+    "ddb_wru": 0.625 / MILLION,
+    # DynamoDB on-demand: USD per read request unit (USD 0.125 per million, after the Nov 2024 cut)
+    "ddb_rru": 0.125 / MILLION,
+    # DynamoDB Standard table class: USD per GB-month of storage (table and index data, 100 B/item overhead)
+    "ddb_storage_gb_month": 0.25,
+    # DynamoDB continuous backups (PITR): USD per GB-month of table size (indexes not included)
+    "ddb_pitr_gb_month": 0.20,
+    # EventBridge: USD per custom event put on a bus (USD 1.00 per million; each 64 KB chunk is one event)
+    "eventbridge_custom_event": 1.00 / MILLION,
+    # EventBridge archive: USD per GB of events archived (processing)
+    "eventbridge_archive_gb": 0.10,
+    # EventBridge archive: USD per GB-month of archived events stored
+    "eventbridge_archive_storage_gb_month": 0.023,
+    # EventBridge Scheduler: USD per invocation beyond the free 14M a month (USD 1.00 per million)
+    "scheduler_invocation": 1.00 / MILLION,
+    # SQS standard queue: USD per request (USD 0.40 per million; each 64 KB chunk is one request)
+    "sqs_request": 0.40 / MILLION,
+    # SES outbound email: USD per message (USD 0.10 per 1,000; no attachments, no dedicated IPs)
+    "ses_email": 0.10 / 1000,
+    # KMS: USD per customer-managed key per month (plus USD 1 per month for each of the first 2 rotations)
+    "kms_key_month": 1.00,
+    # KMS: USD per API request (USD 0.03 per 10,000)
+    "kms_request": 0.03 / 10_000,
+    # Secrets Manager: USD per secret per month
+    "secret_month": 0.40,
+    # Secrets Manager: USD per API call (USD 0.05 per 10,000)
+    "secret_api_call": 0.05 / 10_000,
+    # CloudWatch: USD per standard-resolution alarm (one metric) per month
+    "cw_alarm_month": 0.10,
+    # CloudWatch: USD per dashboard per month (the first 3 of an account are free; not applied here)
+    "cw_dashboard_month": 3.00,
+    # CloudWatch: USD per custom metric-month, first 10,000 metrics (EMF metrics too; prorated hourly)
+    "cw_metric_month": 0.30,
+    # CloudWatch Logs: USD per GB ingested (Standard class; also the first tier of Lambda vended logs)
+    "cw_logs_ingest_gb": 0.50,
+    # CloudWatch Logs: USD per GB-month stored (billed compressed; modelled uncompressed: an upper bound)
+    "cw_logs_storage_gb_month": 0.03,
+    # X-Ray: USD per trace recorded beyond the free 100,000 a month (USD 5.00 per million)
+    "xray_trace": 5.00 / MILLION,
+}
+
+# The unit of each price, as the detail table shows quantities.
+UNITS: dict[str, str] = {
+    "apigw_http_request": "requests",
+    "lambda_request": "requests",
+    "lambda_arm_gb_second": "GB-s",
+    "ddb_wru": "WRU",
+    "ddb_rru": "RRU",
+    "ddb_storage_gb_month": "GB-month",
+    "ddb_pitr_gb_month": "GB-month",
+    "eventbridge_custom_event": "events",
+    "eventbridge_archive_gb": "GB",
+    "eventbridge_archive_storage_gb_month": "GB-month",
+    "scheduler_invocation": "invocations",
+    "sqs_request": "requests",
+    "ses_email": "emails",
+    "secret_month": "secret-months",
+    "secret_api_call": "calls",
+    "kms_key_month": "key-months",
+    "kms_request": "requests",
+    "cw_alarm_month": "alarm-months",
+    "cw_dashboard_month": "dashboard-months",
+    "cw_metric_month": "metric-months",
+    "cw_logs_ingest_gb": "GB",
+    "cw_logs_storage_gb_month": "GB-month",
+    "xray_trace": "traces",
+}
+
+# Free tiers applied (the only ones): monthly quantities not charged.
+SCHEDULER_FREE_INVOCATIONS = 14_000_000  # EventBridge Scheduler: 14M invocations a month, always free
+XRAY_FREE_TRACES = 100_000  # X-Ray: 100k traces recorded a month, always free
+
+# ---------------------------------------------------------------------------------------------
+# The system as built, not meant to be varied per shop: DynamoDB request shapes as the benches
+# count them (bench/contacts.py, bench/sender.py, bench/sweep.py), resources as infra/ declares
+# them; item sizes, durations and log volumes are estimates, stated as such.
+# ---------------------------------------------------------------------------------------------
+SECONDS_PER_MONTH = 30 * 24 * 3600  # a 30-day month
+SWEEPS_PER_MONTH = 720  # the sweep schedule is rate(1 hour)
+KB_PER_GB = 1024 * 1024
+
+# DynamoDB item sizes, KB (as stored; DynamoDB adds ITEM_OVERHEAD_KB per item for storage)
+PROFILE_KB = 2.0  # a contact's profile item
+ACTIVITY_KB = 0.4  # one applied shop event (activity item): no TTL, kept Usage.history_months
+MESSAGE_CLAIM_KB = 0.5  # the message item as the sender's transaction creates it (claim)
+MESSAGE_KB = 0.6  # the message item after the sender's UpdateItem (what is stored)
+MARKER_KB = 0.2  # SES event dedupe marker, one per SES event: no TTL either
+ITEM_OVERHEAD_KB = 100 / 1024  # DynamoDB's 100 bytes of per-item storage overhead (table and index)
+SHOP_CONFIG_RRU = 1.0  # one Query of a shop's config items (playbook YAML, <= 8 KB, eventually consistent)
+DUE_SHARDS = 8  # Settings.due_shards: the sweep queries each shard of the due index every hour
+
+# Lambda (python3.13, arm64). Memory and batch sizes come from comeback.topology (what infra deploys).
+MEMORY_MB = {f.name: f.memory_mb for f in TOPOLOGY.functions}
+BATCH = {q.consumer: q.batch_size for q in TOPOLOGY.queues}
+MS_PER_ITEM = {
+    "ingest": 60,  # per webhook request (not per event): verify the signature, PutEvents
+    "contacts": 40,  # per shop event applied (one TransactWriteItems)
+    "sender": 80,  # per message: render, claim, SES SendEmail (the SES call dominates)
+    "ses_events": 30,  # per SES event applied
+    "preferences": 100,  # per page view or unsubscribe: token check, one read, maybe one write (estimate)
+    "sweep": 2,  # per due contact found, on top of SWEEP_BASE_MS per run
+}
+SWEEP_BASE_MS = 1000  # per hourly sweep run: 8 shard queries, shop configs, start-up of the run
+INIT_SECONDS = 1.5  # INIT phase of a cold start (Powertools, pydantic, boto3 imports): billed since 2025-08
+
+# SQS: queues fed by EventBridge (1 SendMessage per event) or by our code (SendMessageBatch of 10)
+EVENT_SOURCE_QUEUES = len(TOPOLOGY.queues)  # contacts, outbox, ses_events: each has a Lambda event source
+POLLERS_PER_QUEUE = 5  # Lambda's minimum pollers per SQS event source
+LONG_POLL_SECONDS = 20  # each idle poller's ReceiveMessage waits 20 s: 3 requests a minute, even when empty
+SECRET_CACHE_SECONDS = 300  # Settings.secret_cache_seconds: Powertools caches secrets and shop configs 5 min
+
+# CloudWatch: what infra/constructs/monitoring.py creates
+# a DLQ alarm per work queue + event delivery + schedules, errors and throttles per function, SES x2, API 5xx
+ALARMS = (len(TOPOLOGY.queues) + 2) + 2 * len(TOPOLOGY.functions) + 3
+DASHBOARDS = 1  # assumed the account's 4th dashboard: charged
+CUSTOM_METRICS = 25  # ~25 metric names in namespace Comeback x 1 dimension set (service): full month each
+KMS_KEYS = 2  # secrets key + alarm topic key (SQS uses SQS-managed SSE, DynamoDB an AWS owned key)
+
+# Log volume, KB of JSON per unit (Powertools structured logs)
+LOG_KB_PER_EVENT = 0.6  # per shop event: ingest + contacts application lines
+LOG_KB_PER_MESSAGE = 1.0  # per message sent
+LOG_KB_PER_SES_EVENT = 0.3  # per SES event applied
+LOG_KB_PER_PREFERENCES = 0.5  # per preferences request
+LOG_KB_PER_SWEEP_RUN = 2.0  # per hourly sweep run (summary lines)
+LOG_KB_PER_INVOCATION = 0.3  # Lambda platform START / END / REPORT lines, every invocation
+EMF_KB_PER_INVOCATION = 0.3  # the EMF metrics blob Powertools flushes per invocation
+LOG_KB_PER_API_REQUEST = 0.5  # API Gateway access log line
+LOG_RETENTION_MONTHS = 1.0  # 30-day retention: about one month of logs is stored at any time
+ARCHIVE_RETENTION_MONTHS = 3.0  # the shop-event archive keeps 90 days
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Behaviour per contact per month and per message (the defaults are the figures README quotes)."""
+
+    # shop events (orders, sign-ups, visits ...) per contact per month
+    events_per_contact: float = 3.0
+    # shop events per webhook request (platforms may batch up to 100; most send one)
+    events_per_request: float = 1.0
+    # emails sent per contact per month
+    emails_per_contact: float = 1.5
+    # SES events published per email, by type (each one reaches the ses_events function)
+    deliveries_per_email: float = 1.0
+    opens_per_email: float = 0.35
+    clicks_per_email: float = 0.04
+    bounces_per_email: float = 0.01
+    complaints_per_email: float = 0.0005
+    # share of contacts that come due in a sweep in a month
+    due_share: float = 0.30
+    # share of profiles on the sparse due index at any time (stored again there: ALL projection)
+    indexed_share: float = 0.30
+    # unsubscribes per email (one-click POST or the page's button)
+    unsubscribes_per_email: float = 0.003
+    # preference page views per email
+    page_views_per_email: float = 0.01
+    # contacts per shop (one signing secret per shop); at least one shop
+    contacts_per_shop: int = 10_000
+    # months of activity items, messages and SES markers kept (no TTL today: the month-12 table)
+    history_months: float = 12.0
+    # KB of one shop event as put on the bus and archived (envelope + detail; under 64 KB: one event)
+    archived_event_kb: float = 1.5
+    # cold starts: this share of invocations, plus so many per function per hour (recycling, idle reclaim)
+    cold_start_share: float = 0.01
+    cold_starts_per_function_hour: float = 1.0
+    # rotations the two KMS keys have had (0 in year one; each of the first 2 adds USD 1 a key-month)
+    kms_rotations: int = 0
+    # whether SES events put on the default bus are billed as custom events (AWS service events: free)
+    ses_events_billed: bool = False
+
+    @property
+    def ses_events_per_email(self) -> float:
+        return (
+            self.deliveries_per_email
+            + self.opens_per_email
+            + self.clicks_per_email
+            + self.bounces_per_email
+            + self.complaints_per_email
+        )
+
+
+@dataclass(frozen=True)
+class Item:
+    """One priced quantity: service, what it is, how many, the unit and the PRICES key."""
+
+    service: str
+    what: str
+    quantity: float
+    unit: str
+    price: str
+
+    @property
+    def usd(self) -> float:
+        return self.quantity * PRICES[self.price]
+
+
+API = "API Gateway (HTTP API)"
+LAMBDA = "Lambda (arm64)"
+DDB = "DynamoDB (on-demand)"
+EVENTBRIDGE = "EventBridge (bus, archive)"
+SCHEDULER = "EventBridge Scheduler"
+SQS = "SQS"
+SES = "SES (outbound email)"
+KMS = "KMS"
+SECRETS = "Secrets Manager"
+CLOUDWATCH = "CloudWatch (logs, metrics, alarms, dashboard)"
+XRAY = "X-Ray"
+SERVICES = (API, LAMBDA, DDB, EVENTBRIDGE, SCHEDULER, SQS, SES, KMS, SECRETS, CLOUDWATCH, XRAY)
+
+
+def _wru(kb: float, *, transactional: bool = False) -> float:
+    """Write request units of one item write: 1 per KB (rounded up), doubled in a transaction."""
+    return math.ceil(kb) * (2 if transactional else 1)
+
+
+def _rru(kb: float) -> float:
+    """Read request units of one strongly consistent GetItem: 1 per 4 KB (rounded up)."""
+    return float(math.ceil(kb / 4))
+
+
+def _cached_fetches(requests: float, keys: float, containers: float) -> float:
+    """Fetches of values cached SECRET_CACHE_SECONDS per container: one per window with a request.
+
+    `requests` spread evenly over `keys` (shops) and `containers`; a (container, key) fetches once
+    in each 5-minute window that has at least one request for it (Poisson arrivals).
+    """
+    if requests <= 0:
+        return 0.0
+    windows = SECONDS_PER_MONTH / SECRET_CACHE_SECONDS * keys * containers
+    return windows * (1 - math.exp(-requests / windows))
+
+
+def _containers(busy_seconds: float) -> float:
+    """Warm containers of a function: its average concurrency, rounded up (at least 1)."""
+    return max(1.0, math.ceil(busy_seconds / SECONDS_PER_MONTH))
+
+
+def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
+    """Every priced quantity of one month at `contacts` contacts."""
+    u = usage
+    out: list[Item] = []
+
+    def add(service: str, what: str, quantity: float, price: str) -> None:
+        out.append(Item(service, what, quantity, UNITS[price], price))
+
+    shops = max(1, math.ceil(contacts / u.contacts_per_shop))
+    events = contacts * u.events_per_contact
+    requests = events / u.events_per_request
+    emails = contacts * u.emails_per_contact
+    ses_events = emails * u.ses_events_per_email
+    due = contacts * u.due_share
+    unsubscribes = emails * u.unsubscribes_per_email
+    page_views = emails * u.page_views_per_email
+    preferences = unsubscribes + page_views
+
+    # API Gateway: every webhook request and every preferences request
+    add(API, "shop webhook requests", requests, "apigw_http_request")
+    add(API, "unsubscribe / preference page requests", preferences, "apigw_http_request")
+
+    # Lambda: invocations and GB-seconds per function
+    def batches(n: float, fn: str) -> float:
+        return n / BATCH.get(fn, 1)
+
+    invocations = {
+        "ingest": requests,
+        "contacts": batches(events, "contacts"),
+        "sender": batches(emails, "sender"),
+        "ses_events": batches(ses_events, "ses_events"),
+        "sweep": float(SWEEPS_PER_MONTH),
+        "preferences": preferences,
+    }
+    busy_seconds = {
+        "ingest": requests * MS_PER_ITEM["ingest"] / 1000,
+        "contacts": events * MS_PER_ITEM["contacts"] / 1000,
+        "sender": emails * MS_PER_ITEM["sender"] / 1000,
+        "ses_events": ses_events * MS_PER_ITEM["ses_events"] / 1000,
+        "sweep": (SWEEPS_PER_MONTH * SWEEP_BASE_MS + due * MS_PER_ITEM["sweep"]) / 1000,
+        "preferences": preferences * MS_PER_ITEM["preferences"] / 1000,
+    }
+    hours = SECONDS_PER_MONTH / 3600
+    for fn, n in invocations.items():
+        gb = MEMORY_MB[fn] / 1024
+        add(LAMBDA, f"{fn}: requests", n, "lambda_request")
+        add(LAMBDA, f"{fn}: duration ({MEMORY_MB[fn]} MB)", busy_seconds[fn] * gb, "lambda_arm_gb_second")
+        cold = min(n, n * u.cold_start_share + hours * u.cold_starts_per_function_hour)
+        add(
+            LAMBDA, f"{fn}: INIT of {cold:,.0f} cold starts", cold * INIT_SECONDS * gb, "lambda_arm_gb_second"
+        )
+
+    # DynamoDB: request units (measured shapes) and storage
+    # a profile on the due index is written there too (ALL projection: any change), as a plain write
+    gsi_wru_per_profile_write = u.indexed_share * _wru(PROFILE_KB)
+    wru_event = _wru(ACTIVITY_KB, transactional=True) + _wru(PROFILE_KB, transactional=True)
+    wru_email = (
+        _wru(MESSAGE_CLAIM_KB, transactional=True) + _wru(PROFILE_KB, transactional=True) + _wru(MESSAGE_KB)
+    )
+    wru_ses = _wru(MARKER_KB, transactional=True) + _wru(PROFILE_KB, transactional=True) + _wru(MESSAGE_KB)
+    # the sweep's UpdateItem moves or removes due_at, an index key: a delete and a put on the index
+    wru_due = _wru(PROFILE_KB) + 2 * _wru(PROFILE_KB)
+    add(
+        DDB,
+        "writes: events applied (TransactWriteItems of 2)",
+        events * (wru_event + gsi_wru_per_profile_write),
+        "ddb_wru",
+    )
+    add(
+        DDB,
+        "writes: messages sent (transaction + UpdateItem)",
+        emails * (wru_email + gsi_wru_per_profile_write),
+        "ddb_wru",
+    )
+    add(
+        DDB,
+        "writes: SES events (transaction + UpdateItem)",
+        ses_events * (wru_ses + gsi_wru_per_profile_write),
+        "ddb_wru",
+    )
+    add(DDB, "writes: sweep (UpdateItem + index delete/put)", due * wru_due, "ddb_wru")
+    add(
+        DDB,
+        "writes: unsubscribes (UpdateItem)",
+        unsubscribes * (_wru(PROFILE_KB) + gsi_wru_per_profile_write),
+        "ddb_wru",
+    )
+    add(DDB, "reads: profile GetItem per message (strong)", emails * _rru(PROFILE_KB), "ddb_rru")
+    add(DDB, "reads: GetItem per SES event (strong)", ses_events * _rru(PROFILE_KB), "ddb_rru")
+    # Query sums item sizes over a page: 2 KB per due contact at 0.5 RRU per 4 KB; an empty page costs 0.5
+    sweep_rru = due * PROFILE_KB / 4 * 0.5 + SWEEPS_PER_MONTH * DUE_SHARDS * 0.5
+    add(DDB, "reads: sweep queries of the due index", sweep_rru, "ddb_rru")
+    add(DDB, "reads: preferences GetItem (strong)", preferences * _rru(PROFILE_KB), "ddb_rru")
+    # each item needs its shop's config (cached per container); each hourly sweep reads every shop's
+    config_reads = SWEEPS_PER_MONTH * shops + sum(
+        _cached_fetches(n, shops, _containers(busy_seconds[fn]))
+        for fn, n in (
+            ("contacts", events),
+            ("sender", emails),
+            ("ses_events", ses_events),
+            ("preferences", preferences),
+        )
+        if n > 0
+    )
+    add(DDB, "reads: shop config (cached 5 min per container)", config_reads * SHOP_CONFIG_RRU, "ddb_rru")
+    history = u.history_months
+    table_kb = (
+        contacts * (PROFILE_KB + ITEM_OVERHEAD_KB)
+        + events * history * (ACTIVITY_KB + ITEM_OVERHEAD_KB)
+        + emails * history * (MESSAGE_KB + ITEM_OVERHEAD_KB)
+        + ses_events * history * (MARKER_KB + ITEM_OVERHEAD_KB)
+    )
+    index_kb = contacts * u.indexed_share * (PROFILE_KB + ITEM_OVERHEAD_KB)
+    add(DDB, f"storage: table (month {history:g})", table_kb / KB_PER_GB, "ddb_storage_gb_month")
+    add(DDB, "storage: due index (ALL projection)", index_kb / KB_PER_GB, "ddb_storage_gb_month")
+    add(DDB, "PITR continuous backup of the table", table_kb / KB_PER_GB, "ddb_pitr_gb_month")
+
+    # EventBridge: shop events on the custom bus (under 64 KB: one event each), the archive; SES
+    # events reach the default bus as AWS service events (free), rule deliveries to SQS are free
+    chunks = math.ceil(u.archived_event_kb / 64)
+    add(EVENTBRIDGE, "PutEvents: shop events on the custom bus", events * chunks, "eventbridge_custom_event")
+    if u.ses_events_billed:
+        add(EVENTBRIDGE, "SES events on the default bus", ses_events, "eventbridge_custom_event")
+    archived_gb = events * u.archived_event_kb / KB_PER_GB
+    add(EVENTBRIDGE, "archive: events archived", archived_gb, "eventbridge_archive_gb")
+    add(
+        EVENTBRIDGE,
+        "archive: storage (90 days kept)",
+        archived_gb * ARCHIVE_RETENTION_MONTHS,
+        "eventbridge_archive_storage_gb_month",
+    )
+
+    # EventBridge Scheduler: the hourly sweep, inside the 14M free invocations
+    add(
+        SCHEDULER,
+        "invocations beyond the free 14M",
+        max(0.0, SWEEPS_PER_MONTH - SCHEDULER_FREE_INVOCATIONS),
+        "scheduler_invocation",
+    )
+
+    # SQS: sends, batched receives and deletes, and the event sources' idle long polls
+    add(
+        SQS,
+        "contacts queue: send (EventBridge) + receive/10 + delete/10",
+        events * (1 + 2 / BATCH["contacts"]),
+        "sqs_request",
+    )
+    add(
+        SQS,
+        "outbox: SendMessageBatch/10 + receive/10 + delete/10",
+        emails * 3 / BATCH["sender"],
+        "sqs_request",
+    )
+    add(
+        SQS,
+        "ses_events queue: send (EventBridge) + receive/10 + delete/10",
+        ses_events * (1 + 2 / BATCH["ses_events"]),
+        "sqs_request",
+    )
+    idle_polls = EVENT_SOURCE_QUEUES * POLLERS_PER_QUEUE * SECONDS_PER_MONTH / LONG_POLL_SECONDS
+    add(
+        SQS,
+        f"idle long polls: {EVENT_SOURCE_QUEUES} queues x {POLLERS_PER_QUEUE} pollers x 20 s",
+        idle_polls,
+        "sqs_request",
+    )
+
+    # SES
+    add(SES, "emails sent", emails, "ses_email")
+
+    # Secrets Manager and KMS: every GetSecretValue decrypts with the customer-managed key
+    secret_calls = _cached_fetches(invocations["ingest"], shops, _containers(busy_seconds["ingest"])) + sum(
+        _cached_fetches(invocations[fn], 1, _containers(busy_seconds[fn]))
+        for fn in ("sender", "preferences")  # the unsubscribe token key
+        if invocations[fn] > 0
+    )
+    add(SECRETS, f"secrets: {shops} shop(s) + the token key", shops + 1, "secret_month")
+    add(SECRETS, "GetSecretValue (cached 5 min per container)", secret_calls, "secret_api_call")
+    key_months = KMS_KEYS * (1 + min(u.kms_rotations, 2))
+    add(KMS, f"{KMS_KEYS} customer-managed keys ({u.kms_rotations} rotations)", key_months, "kms_key_month")
+    add(KMS, "Decrypt on behalf of Secrets Manager", secret_calls, "kms_request")
+
+    # CloudWatch
+    all_invocations = sum(invocations.values())
+    log_kb = (
+        events * LOG_KB_PER_EVENT
+        + emails * LOG_KB_PER_MESSAGE
+        + ses_events * LOG_KB_PER_SES_EVENT
+        + preferences * LOG_KB_PER_PREFERENCES
+        + SWEEPS_PER_MONTH * LOG_KB_PER_SWEEP_RUN
+        + all_invocations * (LOG_KB_PER_INVOCATION + EMF_KB_PER_INVOCATION)
+        + (requests + preferences) * LOG_KB_PER_API_REQUEST
+    )
+    add(CLOUDWATCH, f"{ALARMS} standard alarms", ALARMS, "cw_alarm_month")
+    add(CLOUDWATCH, "dashboard (the account's 4th: charged)", DASHBOARDS, "cw_dashboard_month")
+    add(CLOUDWATCH, "custom metrics (EMF, namespace Comeback)", CUSTOM_METRICS, "cw_metric_month")
+    add(CLOUDWATCH, "logs ingested (functions, EMF, API access)", log_kb / KB_PER_GB, "cw_logs_ingest_gb")
+    add(
+        CLOUDWATCH,
+        "logs stored (30 days)",
+        log_kb / KB_PER_GB * LOG_RETENTION_MONTHS,
+        "cw_logs_storage_gb_month",
+    )
+
+    # X-Ray: every invocation starts a trace; default sampling keeps 1 a second + 5 % of the rest
+    reservoir = float(SECONDS_PER_MONTH)
+    traces = min(all_invocations, reservoir) + 0.05 * max(0.0, all_invocations - reservoir)
+    add(
+        XRAY,
+        f"traces recorded ({traces:,.0f}) beyond the free 100k",
+        max(0.0, traces - XRAY_FREE_TRACES),
+        "xray_trace",
+    )
+    return out
+
+
+def monthly(contacts: int, usage: Usage = Usage()) -> dict[str, float]:
+    """USD per month of each service, for `contacts` contacts (every service present, none negative)."""
+    totals: dict[str, float] = defaultdict(float)
+    for item in items(contacts, usage):
+        totals[item.service] += item.usd
+    return {service: totals[service] for service in SERVICES}
+
+
+def _label(contacts: int) -> str:
+    if contacts >= MILLION and contacts % MILLION == 0:
+        return f"{contacts // MILLION}M"
+    if contacts >= 1000 and contacts % 1000 == 0:
+        return f"{contacts // 1000}k"
+    return f"{contacts:,}"
+
+
+def _usd(value: float, decimals: int = 2) -> str:
+    return f"${value:,.{decimals}f}"
+
+
+def assumptions(usage: Usage = Usage()) -> list[str]:
+    u = usage
+    return [
+        f"Per contact per month: {u.events_per_contact:g} shop events ({u.events_per_request:g} per webhook "
+        f"request), {u.emails_per_contact:g} emails; {u.due_share:.0%} of contacts come due in a sweep.",
+        f"SES events per email: delivery {u.deliveries_per_email:g}, open {u.opens_per_email:g}, click "
+        f"{u.clicks_per_email:g}, bounce {u.bounces_per_email:g}, complaint {u.complaints_per_email:g}; "
+        f"unsubscribes {u.unsubscribes_per_email:.1%} and preference page views "
+        f"{u.page_views_per_email:.0%} of emails.",
+        "Lambda python3.13 arm64, memory from the topology; ms per item: "
+        + ", ".join(f"{fn} {ms}" for fn, ms in MS_PER_ITEM.items())
+        + f" (+ {SWEEP_BASE_MS} ms per hourly run); SQS batches of 10 (full); "
+        f"{u.cold_start_share:.0%} of invocations + {u.cold_starts_per_function_hour:g} per function-hour "
+        f"are cold starts with a billed {INIT_SECONDS:g} s INIT.",
+        f"DynamoDB, measured shapes: event = TransactWriteItems of 2 (0.4 + 2 KB) = 6 WRU; message = 1 "
+        f"strong GetItem + transaction (0.5 + 2 KB) + UpdateItem (0.6 KB) = 1 RRU + 7 WRU; SES event = "
+        f"1 RRU + 7 WRU; due contact = 0.25 RRU + 2 WRU; {u.indexed_share:.0%} of profile writes also "
+        f"write the due index (ALL projection), the sweep's update deletes and puts there.",
+        f"Storage at month {u.history_months:g}: profiles 2 KB, activity 0.4 KB, messages 0.6 KB, SES "
+        f"markers 0.2 KB (+100 B each), none with a TTL; PITR on the table; archive of "
+        f"{u.archived_event_kb:g} KB per shop event kept 90 days; logs kept 30 days "
+        "(stored uncompressed: an upper bound).",
+        f"One shop (one secret) per {u.contacts_per_shop:,} contacts, plus the token key; secrets and shop "
+        "configs cached 5 min per warm container (average concurrency, rounded up).",
+        f"SQS idle cost: {EVENT_SOURCE_QUEUES} event sources x {POLLERS_PER_QUEUE} pollers x a 20 s long poll"
+        f" = {EVENT_SOURCE_QUEUES * POLLERS_PER_QUEUE * SECONDS_PER_MONTH // LONG_POLL_SECONDS:,} "
+        "ReceiveMessage a month, even with no traffic.",
+        f"CloudWatch: {ALARMS} standard alarms, {DASHBOARDS} dashboard charged (assumed the account's 4th), "
+        f"{CUSTOM_METRICS} custom metrics all month; logs 0.6 KB per event, 1 KB per message, 0.3 KB per SES "
+        "event, 0.3 KB platform lines + 0.3 KB EMF per invocation, 0.5 KB per API request.",
+        "X-Ray: every invocation is a trace; default sampling 1/s + 5 % of the rest; 100k traces free. "
+        f"KMS: {KMS_KEYS} keys after {u.kms_rotations} yearly rotations (a rotated key costs $2 in year 2, "
+        "$3 from year 3).",
+        "SES events reach the default bus as AWS service events: not billed by EventBridge; rule "
+        "deliveries to SQS are not billed (the SQS requests are). No other free tier is applied.",
+    ]
+
+
+def table(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), usage: Usage = Usage()) -> str:
+    """The Markdown table: a row per service, a column per size, the total, per 1,000 contacts."""
+    costs = [monthly(n, usage) for n in sizes]
+    head = ["Service", *(f"{_label(n)} contacts" for n in sizes)]
+    rows = [head, ["---", *("---:" for _ in sizes)]]
+    rows += [[service, *(_usd(c[service]) for c in costs)] for service in SERVICES]
+    totals = [sum(c.values()) for c in costs]
+    rows.append(["**Total per month**", *(f"**{_usd(t)}**" for t in totals)])
+    per_thousand = [_usd(t / n * 1000, 3) if n else "-" for t, n in zip(totals, sizes, strict=True)]
+    rows.append(["Per 1,000 contacts", *per_thousand])
+    lines = ["| " + " | ".join(r) + " |" for r in rows]
+    lines += [
+        "",
+        f"USD per month, AWS list prices for us-east-1 as of {PRICES_AS_OF} (`PRICES_AS_OF`), computed by "
+        "`python -m bench.cost`. Assumptions:",
+        "",
+        *(f"- {a}" for a in assumptions(usage)),
+    ]
+    return "\n".join(lines)
+
+
+def detail(contacts: int, usage: Usage = Usage()) -> str:
+    """Every priced quantity of one size, as a Markdown table (to check a line by hand)."""
+    rows = ["| Service | What | Quantity | Unit | USD |", "|---|---|---:|---|---:|"]
+    for item in items(contacts, usage):
+        rows.append(
+            f"| {item.service} | {item.what} | {item.quantity:,.2f} | {item.unit} | {item.usd:,.4f} |"
+        )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--detail":
+        print(detail(int(sys.argv[2])))
+    else:
+        print(table())

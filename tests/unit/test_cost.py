@@ -1,0 +1,143 @@
+"""The monthly cost model (bench/cost.py): arithmetic, shape of the table, sensitivity to usage."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import runpy
+import sys
+
+import pytest
+
+from bench import cost
+from bench.cost import PRICES, PRICES_AS_OF, Usage, items, monthly, table
+
+SIZES = (10_000, 100_000, 1_000_000)
+DEFAULT = Usage()
+
+
+def total(contacts: int, usage: Usage = DEFAULT) -> float:
+    return sum(monthly(contacts, usage).values())
+
+
+def quantity(contacts: int, what: str, usage: Usage = DEFAULT) -> float:
+    return next(i.quantity for i in items(contacts, usage) if i.what.startswith(what))
+
+
+def test_totals_grow_with_contacts() -> None:
+    totals = [total(n) for n in SIZES]
+    assert totals == sorted(totals)
+    assert totals[0] < totals[1] < totals[2]
+    for service in cost.SERVICES:
+        lines = [monthly(n)[service] for n in SIZES]
+        assert lines == sorted(lines), service
+
+
+def test_every_service_is_a_line_and_none_is_negative() -> None:
+    odd = Usage(emails_per_contact=0, events_per_contact=0, due_share=0, kms_rotations=5)
+    for usage in (Usage(), odd):
+        for contacts in (0, 1, *SIZES, 10_000_000):
+            lines = monthly(contacts, usage)
+            assert set(lines) == set(cost.SERVICES)
+            assert all(value >= 0 for value in lines.values()), lines
+            assert all(item.quantity >= 0 for item in items(contacts, usage))
+
+
+def test_ses_is_exactly_emails_per_thousand_times_the_price() -> None:
+    for contacts in SIZES:
+        emails = contacts * Usage().emails_per_contact
+        assert monthly(contacts)[cost.SES] == pytest.approx(emails / 1000 * 0.10)
+        assert monthly(contacts)[cost.SES] == pytest.approx(emails * PRICES["ses_email"])
+    assert monthly(1_000_000)[cost.SES] == pytest.approx(150.0)
+
+
+def test_doubling_emails_doubles_ses_and_moves_only_the_lines_that_depend_on_email() -> None:
+    base = monthly(100_000)
+    doubled = monthly(100_000, Usage(emails_per_contact=3.0))
+    assert doubled[cost.SES] == pytest.approx(2 * base[cost.SES])
+    for service in (cost.DDB, cost.SQS, cost.LAMBDA, cost.CLOUDWATCH):
+        assert doubled[service] > base[service], service
+    for service in (cost.EVENTBRIDGE, cost.SCHEDULER):
+        assert doubled[service] == pytest.approx(base[service]), service
+
+
+def test_fixed_costs_amortise_per_thousand_contacts() -> None:
+    per_thousand = {n: total(n) / n * 1000 for n in SIZES}
+    assert per_thousand[1_000_000] < per_thousand[100_000] < per_thousand[10_000]
+
+
+def test_an_idle_stack_costs_its_fixed_floor() -> None:
+    idle = monthly(0)
+    assert idle[cost.SES] == 0
+    assert idle[cost.API] == 0
+    idle_polls = 3 * 5 * 30 * 24 * 3600 / 20
+    assert idle[cost.SQS] == pytest.approx(idle_polls * PRICES["sqs_request"])
+    assert idle[cost.KMS] == pytest.approx(2 * PRICES["kms_key_month"])
+    assert idle[cost.SECRETS] == pytest.approx(2 * PRICES["secret_month"])  # one shop + the token key
+    alarms, dashboard, metrics = 20 * 0.10, 3.00, 25 * 0.30
+    assert idle[cost.CLOUDWATCH] == pytest.approx(alarms + dashboard + metrics, abs=0.01)
+
+
+def test_dynamodb_request_units_follow_the_measured_shapes() -> None:
+    contacts = 1_000_000
+    events, emails = 3 * contacts, 1.5 * contacts
+    ses_events = emails * (1 + 0.35 + 0.04 + 0.01 + 0.0005)
+    index = 0.3 * 2  # 30 % of profile writes also write the 2 KB index copy
+    assert quantity(contacts, "writes: events applied") == pytest.approx(events * (2 * 1 + 2 * 2 + index))
+    assert quantity(contacts, "writes: messages sent") == pytest.approx(emails * (2 * 1 + 2 * 2 + 1 + index))
+    assert quantity(contacts, "writes: SES events") == pytest.approx(ses_events * (2 * 1 + 2 * 2 + 1 + index))
+    assert quantity(contacts, "reads: profile GetItem per message") == pytest.approx(emails)
+    assert quantity(contacts, "reads: GetItem per SES event") == pytest.approx(ses_events)
+
+
+def test_free_tiers_named_are_applied() -> None:
+    assert monthly(1_000_000)[cost.SCHEDULER] == 0
+    assert monthly(10_000)[cost.XRAY] == 0  # well under 100k traces a month
+    assert monthly(1_000_000)[cost.XRAY] > 0
+
+
+def test_secrets_follow_shops() -> None:
+    assert quantity(10_000, "secrets:") == 2
+    assert quantity(1_000_000, "secrets:") == 101
+    fewer_shops = Usage(contacts_per_shop=100_000)
+    assert monthly(1_000_000, fewer_shops)[cost.SECRETS] < monthly(1_000_000)[cost.SECRETS]
+
+
+def test_the_table_has_three_columns_a_total_and_the_price_date() -> None:
+    text = table()
+    header = text.splitlines()[0]
+    assert header == "| Service | 10k contacts | 100k contacts | 1M contacts |"
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert all(row.count("|") == 5 for row in rows)
+    assert any(row.startswith("| **Total per month**") for row in rows)
+    assert any(row.startswith("| Per 1,000 contacts") for row in rows)
+    for service in cost.SERVICES:
+        assert any(row.startswith(f"| {service} |") for row in rows)
+    assert PRICES_AS_OF in text
+    assert f"${total(1_000_000):,.2f}" in text
+    assert "\n- " in text  # the assumptions are listed under it
+
+
+def test_prices_are_dated_and_each_has_a_unit() -> None:
+    assert PRICES_AS_OF.startswith("2025-")
+    datetime.date.fromisoformat(PRICES_AS_OF)
+    assert set(PRICES) == set(cost.UNITS)
+    assert all(price > 0 for price in PRICES.values())
+
+
+def test_usage_is_frozen_and_replaceable() -> None:
+    usage = Usage()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        usage.emails_per_contact = 2  # type: ignore[misc]
+    assert dataclasses.replace(usage, opens_per_email=0).ses_events_per_email == pytest.approx(1.0505)
+
+
+def test_running_the_module_prints_the_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["cost.py"])
+    runpy.run_path(cost.__file__, run_name="__main__")
+    assert capsys.readouterr().out.strip() == table()
+    monkeypatch.setattr(sys, "argv", ["cost.py", "--detail", "10000"])
+    runpy.run_path(cost.__file__, run_name="__main__")
+    assert "| SES (outbound email) | emails sent | 15,000.00 | emails | 1.5000 |" in capsys.readouterr().out
