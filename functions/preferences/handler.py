@@ -44,8 +44,11 @@ def show(token: str) -> Response[str]:
     description="`List-Unsubscribe=One-Click` unsubscribes at once and answers 200, without a redirect.",
 )
 def submit(token: str) -> Response[str]:
+    headers = app.current_event.headers
     return _html(
-        current().preferences.submit(token, _body(), app.current_event.headers.get("accept-language"))
+        current().preferences.submit(
+            token, _body(), headers.get("accept-language"), headers.get("content-type")
+        )
     )
 
 

@@ -46,6 +46,10 @@ def ses_feedback_metric(event_type: str) -> str:
 
 
 # What each function counts (comeback.observability.count), as graphed on the dashboard.
+NOT_SENT_METRICS = (
+    "MessagesSkipped", "MessagesDeferred", "MessagesDropped", "MessagesThrottled", "MessagesFailed",
+    "MessagesNeedReview",
+)  # fmt: skip
 BUSINESS_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
     "Shop events": {
         "ingest": ("EventsAccepted", "EventsRejected"),
@@ -53,12 +57,7 @@ BUSINESS_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Sweeps": {"sweep": ("ContactsDue", "MessagesRequested", "HeldMessagesReleased")},
     "Emails sent": {"sender": ("EmailsSent", "WinbackEmailsSent")},
-    "Messages not sent (yet)": {
-        "sender": (
-            "MessagesSkipped", "MessagesDeferred", "MessagesDropped", "MessagesThrottled", "MessagesFailed",
-            "MessagesNeedReview",
-        )  # fmt: skip
-    },
+    "Messages not sent (yet)": {"sender": NOT_SENT_METRICS},
     "SES feedback": {
         "ses_events": tuple(
             ses_feedback_metric(t) for t in ("Delivery", "Open", "Click", "Bounce", "Complaint")

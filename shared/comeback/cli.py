@@ -12,11 +12,13 @@ import urllib.request
 from pathlib import Path
 
 
-def _quiet_powertools(log_level: str) -> None:
+def _quiet_powertools(log_level: str | None) -> None:
     """Local runs: logs at the chosen level, no EMF metric documents or X-Ray on the console.
 
     Powertools reads these when the handler modules are imported, so this runs first."""
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", log_level)
+    if log_level:  # asked for on the command line: it wins over the environment
+        os.environ["POWERTOOLS_LOG_LEVEL"] = log_level
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "comeback-local")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--playbook", action="append", metavar="ID=FILE", help="a shop's playbook YAML")
     serve.add_argument("--start", metavar="ISO", help="where simulated time starts (default: now)")
-    serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING (default) or ERROR")
     serve.add_argument(
         "--no-schedules",
         action="store_true",

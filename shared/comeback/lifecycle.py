@@ -57,13 +57,23 @@ def winback_steps_sent(profile: Profile) -> int:
     return 0
 
 
+EXITED_ON_CLICK = "exit-click"
+
+
 def winback_sunset(profile: Profile, playbook: Playbook) -> bool:
     wb = playbook.winback
-    return wb.sunset_after_last_step and winback_steps_sent(profile) >= len(wb.steps)
+    exited = bool(profile.winback and profile.winback["id"] == EXITED_ON_CLICK)
+    return wb.sunset_after_last_step and not exited and winback_steps_sent(profile) >= len(wb.steps)
 
 
 def winback_progress(step: int, basis: str) -> Lww:
     return {"v": step, "at": basis, "id": f"step-{step:03d}"}
+
+
+def clicked_winback_since(profile: Profile, basis: str) -> bool:
+    """Did the contact click a win-back email of this lapse? Then the sequence ends: they heard us."""
+    click = profile.last_click
+    return bool(click and click["v"].get("campaign") == "winback" and click["at"] > basis)
 
 
 def due_after_activity(activity_at: datetime, playbook: Playbook) -> datetime | None:
@@ -109,6 +119,9 @@ def plan(profile: Profile, playbook: Playbook, now: datetime) -> Plan:
         sent = winback_steps_sent(profile)
         basis = profile.last_activity_at
         lapse_started = parse_iso(basis)
+        if sent < len(wb.steps) and clicked_winback_since(profile, basis):
+            exit_progress = {"v": len(wb.steps), "at": basis, "id": EXITED_ON_CLICK}
+            return Plan(messages=(), winback=exit_progress, next_due=None, not_asked=("clicked",))
         # Several steps may have come due at once (a sweep that did not run); send only the latest,
         # so nobody gets a burst of four win-back emails.
         step = sent

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,7 +18,7 @@ from comeback.clock import Clock, isoformat
 from comeback.messages import TOPICS
 from comeback.observability import count, logger
 from comeback.profile import Profile, empty, lww
-from comeback.render import locale_for, page
+from comeback.render import browser_locale, locale_for, page
 from comeback.tokens import BadToken, Subscription, TokenSigner
 
 ONE_CLICK = "One-Click"
@@ -26,6 +28,21 @@ ONE_CLICK = "One-Click"
 class Page:
     status: int
     html: str
+
+
+def read_form(body: str, content_type: str | None) -> dict[str, list[str]]:
+    """Form fields of a urlencoded or multipart body (RFC 8058 allows both for one-click)."""
+    if (content_type or "").lower().startswith("multipart/form-data"):
+        message = BytesParser(policy=policy.default).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body.encode("utf-8", "replace")
+        )
+        fields: dict[str, list[str]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str):
+                fields.setdefault(name, []).append(str(part.get_content()).strip())
+        return fields
+    return parse_qs(body, keep_blank_values=True)
 
 
 class Preferences:
@@ -50,10 +67,13 @@ class Preferences:
     def show(self, token: str, accept_language: str | None = None, saved: bool = False) -> Page:
         found = self._read(token)
         if found is None:
-            return Page(404, page("invalid", locale_for(accept_language, "en"), {}))
+            return Page(404, page("invalid", browser_locale(accept_language), {}))
         subscription, profile = found
         playbook = self._shops.playbook(subscription.shop_id)
-        locale = locale_for(profile.field("locale") or accept_language, playbook.shop.default_locale)
+        locale = locale_for(
+            profile.field("locale") or browser_locale(accept_language, playbook.shop.default_locale),
+            playbook.shop.default_locale,
+        )
         context = {
             "shop": {"name": playbook.shop.name, "postal_address": playbook.shop.postal_address},
             "topics": [{"id": t, "checked": profile.topic_allowed(t)} for t in TOPICS],
@@ -63,12 +83,14 @@ class Preferences:
         }
         return Page(200, page("preferences", locale, context))
 
-    def submit(self, token: str, body: str, accept_language: str | None = None) -> Page:
+    def submit(
+        self, token: str, body: str, accept_language: str | None = None, content_type: str | None = None
+    ) -> Page:
         found = self._read(token)
         if found is None:
-            return Page(404, page("invalid", locale_for(accept_language, "en"), {}))
+            return Page(404, page("invalid", browser_locale(accept_language), {}))
         subscription, profile = found
-        form = parse_qs(body, keep_blank_values=True)
+        form = read_form(body, content_type)
         now = self._clock.now()
         at = isoformat(now)
         ref = "pref:" + hashlib.sha256(f"{token}|{body}|{at}".encode()).hexdigest()[:16]

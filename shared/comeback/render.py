@@ -64,6 +64,23 @@ def check_template(source: str) -> None:
         raise RenderError(str(exc)) from exc
 
 
+def browser_locale(accept_language: str | None, default: str = "en") -> str:
+    """The best of our locales for an `Accept-Language` header (`ja,en-US;q=0.9,en;q=0.8`)."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        short = tag.strip().split("-")[0].lower()
+        if short in LOCALES and quality > 0:
+            ranked.append((-quality, position, short))
+    return min(ranked)[2] if ranked else default
+
+
 def locale_for(preferred: str | None, default: str) -> str:
     for candidate in (preferred, default):
         if candidate:

@@ -41,7 +41,7 @@ MAX_BACKOFF_SECONDS = 900
 # What the sender reads of a profile: who may be written to, and what the message says.
 SENDER_READS = (
     "customer_id", "email", "consent", "fields", "topics", "unsubscribed", "suppressed", "erased_at",
-    "last_activity_at", "points_balance", "lifetime_points", "winback", "sends", "sends_seq",
+    "last_activity_at", "points_balance", "lifetime_points", "winback", "sends", "sends_seq", "last_click",
 )  # fmt: skip
 # How often a claim is re-decided when other messages keep taking the contact's send slot first.
 SLOT_ATTEMPTS = 5
@@ -79,6 +79,12 @@ def ineligible(
         return "stale"
     if request.campaign == "winback" and request.basis != profile.last_activity_at:
         return "came_back"  # the customer was active after the sweep chose them
+    if (
+        request.campaign == "winback"
+        and request.basis
+        and lifecycle.clicked_winback_since(profile, request.basis)
+    ):
+        return "clicked"  # they clicked an earlier step of this win-back: the sequence is over
     return None
 
 

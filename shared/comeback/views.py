@@ -50,6 +50,9 @@ def contact_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[st
         "suppressed": profile.suppression is not None,
         "suppression": profile.suppression,
         "winback_steps_sent": lifecycle.winback_steps_sent(profile),
+        "email_opens": profile.email_opens,
+        "email_clicks": profile.email_clicks,
+        "last_engaged_at": profile.last_engaged_at,
         # what the frequency caps see: the emails of the last days, oldest first
         "recent_emails": sorted(
             ({"campaign": s["v"], "at": s["at"]} for s in profile.sends.values()), key=lambda e: e["at"]

@@ -80,3 +80,27 @@ def test_a_step_nobody_may_receive_is_not_asked_for_but_the_lapse_moves_on():
     assert result.messages == () and result.not_asked == ("no_consent",)
     assert result.winback == lifecycle.winback_progress(1, isoformat(LAST))
     assert result.next_due == LAST + timedelta(days=135)
+
+
+def clicked(profile, at, campaign="winback"):
+    profile.last_click = lww(
+        {"campaign": campaign, "step": 1, "period": "p", "link": "x"}, isoformat(at), "k"
+    )
+    return profile
+
+
+def test_a_click_on_a_winback_email_ends_the_sequence_without_a_sunset():
+    someone = clicked(
+        customer(winback=lifecycle.winback_progress(1, isoformat(LAST))), LAST + timedelta(days=95)
+    )
+    result = plan(someone, PLAYBOOK, LAST + timedelta(days=135, hours=1))
+    assert result.messages == () and result.next_due is None and result.not_asked == ("clicked",)
+    after = someone.model_copy(update={"winback": result.winback})
+    assert "sunset" not in lifecycle.tags(after, PLAYBOOK, LAST + timedelta(days=200))
+
+
+def test_a_click_from_an_earlier_lapse_or_another_campaign_does_not_end_this_one():
+    old_click = clicked(customer(), LAST - timedelta(days=10))
+    other = clicked(customer(), LAST + timedelta(days=20), campaign="reward")
+    for profile in (old_click, other):
+        assert [m.step for m in plan(profile, PLAYBOOK, LAST + timedelta(days=91)).messages] == [1]

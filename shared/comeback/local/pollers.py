@@ -43,7 +43,7 @@ class QueuePoller(threading.Thread):
         self._arn = arn
         self._invoke = invoke
         self._region = region
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._busy = threading.Event()
         self.invocations = 0
         self.failures = 0
@@ -53,13 +53,15 @@ class QueuePoller(threading.Thread):
         return self._busy.is_set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
                 self._poll_once()
             except Exception:
+                if self._stopping.is_set():
+                    return  # the emulator went away because the runtime is stopping: not a failure
                 logger.exception("local poller failed", extra={"queue": self.queue.name})
                 time.sleep(0.5)
 

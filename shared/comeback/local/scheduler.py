@@ -53,11 +53,11 @@ class Scheduler(threading.Thread):
         self._schedules = {s.name: s for s in schedules}
         start = clock.now()
         self._last: dict[str, datetime] = {s.name: start for s in schedules}
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def ran(self, name: str, at: datetime) -> None:
         """Someone ran this schedule's target by hand (POST /_local/sweep): that counts."""
@@ -65,7 +65,7 @@ class Scheduler(threading.Thread):
             self._last[name] = max(self._last[name], at)
 
     def run(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._stopping.wait(0.5):
             now = self._clock.now()
             for name, schedule in self._schedules.items():
                 with self._lock:

@@ -146,6 +146,8 @@ class LocalRuntime:
     def stop(self) -> None:
         for poller in self._pollers:
             poller.stop()
+        for poller in self._pollers:
+            poller.join(timeout=3)  # a poller waits at most a second for messages
         self._scheduler.stop()
         if self._http:
             self._http.shutdown()
