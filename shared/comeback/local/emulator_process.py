@@ -83,24 +83,56 @@ def _time_actions() -> None:
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
 
 
-def main() -> int:
-    from moto.server import ThreadedMotoServer
+def _direct_dynamodb(app: Any) -> Any:
+    """The moto server's WSGI app, with DynamoDB requests handed straight to moto's DynamoDB handler.
 
+    moto routes every request through a per-service Flask app (routing, request context, CORS)
+    before the same `DynamoHandler.dispatch` call; for the engine's busiest service that detour
+    was a tenth of the emulator's time. Everything else goes the usual way."""
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.moto_server.werkzeug_app import BackendRequest
+    from werkzeug.wrappers import Response
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_20120810."):
+            request = BackendRequest(environ)
+            status, headers, body = DynamoHandler.dispatch(request, request.raw_url, dict(request.headers))
+            return Response(body, status, headers)(environ, start_response)
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def _serve(port: int = 0) -> tuple[Any, int]:
+    """moto's ThreadedMotoServer, minus the thread wrapper: our WSGI app in front of moto's."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app = _direct_dynamodb(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def main() -> int:
     from comeback.local import moto_patches
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    sys.setswitchinterval(0.001)  # hand the GIL over sooner: requests wait less behind each other
     moto_patches.apply()
     _time_actions()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    _, moto_port = server.get_host_and_port()
+    server, moto_port = _serve()
     extension = ThreadingHTTPServer(("127.0.0.1", 0), Extension)
     extension.daemon_threads = True
     threading.Thread(target=extension.serve_forever, daemon=True).start()
     print(f"ports {moto_port} {extension.server_address[1]}", flush=True)  # noqa: T201 - read by the parent
     sys.stdin.read()  # returns when the parent closes our stdin (or dies)
     extension.shutdown()
-    server.stop()
+    server.shutdown()
     return 0
 
 

@@ -11,10 +11,9 @@
 3. Queries that read what they query. moto answers every Query by sorting the whole table and
    testing each item; with 25k items one Query of the due index took half a second here. A
    Query of the table now looks at its partition only, and a Query of an index at the items
-   carrying the index's partition value (items grouped by that value in one pass, the grouping
-   reused until a write names that attribute; deleted or replaced items are left out); moto's
-   own code then does the rest (range
-   conditions, order, pages, filters), so answers are unchanged.
+   carrying the index's partition value (items grouped by that value in one pass, new items
+   joining their group as they are stored, deleted or replaced items left out); moto's own code
+   then does the rest (range conditions, order, pages, filters), so answers are unchanged.
 4. EventBridge input paths parsed once. moto delivers each event to a target by parsing the
    same JSONPath expressions again with a freshly generated parser (tens of ms per event); the
    parsed expressions are immutable, so they are cached.
@@ -55,21 +54,33 @@ _lock = threading.RLock()
 
 LOCKED = ("put_item", "update_item", "delete_item", "batch_write_item", "get_item", "query", "scan")
 WRITES = frozenset({"put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"})
-# Index groupings (items by the value of an index's partition key) are reused until a write names
-# that attribute: only such a write can add an item to a group. A write that removes the
-# attribute leaves a stale member behind, which moto's own key check drops; a deleted or replaced
-# item is left out by `_alive`.
+# Index groupings (items by the value of an index's partition key) are kept up to date as items
+# land: every item a put stores joins its group (`_group_put`). Only an update expression that
+# names the attribute can move an existing item to another group; such a write regroups (a new
+# version). A write that removes the attribute leaves a stale member behind, which moto's own key
+# check drops; a deleted or replaced item is left out by `_alive`.
 _versions: dict[str, int] = {}
 _groupings: dict[tuple[int, str], tuple[int, dict[Any, list[Any]]]] = {}
 
 
-def _note_write(request: Any) -> None:
-    if not _versions:
-        return
+def _note_write(request: Any, action: str) -> None:
+    if not _versions or action in ("put_item", "delete_item", "batch_write_item"):
+        return  # puts join their groups as they land; deleted items are left out when read
+    if action == "transact_write_items":
+        request = [entry for entry in request if "Update" in entry]
     text = repr(request)
     for name in _versions:
         if name in text:
             _versions[name] += 1
+
+
+def _group_put(table: Any, item: Any) -> None:
+    for (table_id, name), (_, groups) in _groupings.items():
+        if table_id != id(table):
+            continue
+        attribute = item.attrs.get(name)
+        if attribute is not None and not isinstance(attribute.value, dict | list):
+            groups.setdefault((attribute.type, attribute.value), []).append(item)
 
 
 class _NoTableCopies:
@@ -153,7 +164,11 @@ def _candidates(table: Any, hash_key: Any, index_name: str | None, conditions: A
                 groups.setdefault((attribute.type, attribute.value), []).append(item)
         cached = (version, groups)
         _groupings[(id(table), name)] = cached
-    return [item for item in cached[1].get((value.type, value.value), []) if _alive(table, item)]
+    members = cached[1].get((value.type, value.value), [])
+    alive = [item for item in members if _alive(table, item)]
+    if len(alive) < len(members) // 2:
+        members[:] = alive  # replaced items pile up in a busy group: let them go
+    return alive
 
 
 def _alive(table: Any, item: Any) -> bool:
@@ -264,7 +279,7 @@ def _atomic_requests_and_cheap_transactions() -> None:
     @functools.wraps(original_transact)
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         with _lock:
-            _note_write(transact_items)
+            _note_write(transact_items, "transact_write_items")
             saved = _touched(self, transact_items)
             try:
                 original_transact(self, transact_items)
@@ -277,12 +292,10 @@ def _atomic_requests_and_cheap_transactions() -> None:
     for name in LOCKED:
         original = getattr(DynamoDBBackend, name)
 
-        def locked(
-            self: Any, *args: Any, __original: Any = original, __write: bool = name in WRITES, **kwargs: Any
-        ) -> Any:
+        def locked(self: Any, *args: Any, __original: Any = original, __op: str = name, **kwargs: Any) -> Any:
             with _lock:
-                if __write:
-                    _note_write((args, kwargs))
+                if __op in WRITES:
+                    _note_write((args, kwargs), __op)
                 return __original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
@@ -290,6 +303,17 @@ def _atomic_requests_and_cheap_transactions() -> None:
 
 def _partition_queries() -> None:
     from moto.dynamodb.models.table import Table
+
+    original_put = Table.put_item
+
+    @functools.wraps(original_put)
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        item = original_put(self, *args, **kwargs)
+        if item is not None and _groupings:
+            _group_put(self, item)
+        return item
+
+    Table.put_item = put_item  # type: ignore[method-assign]
 
     original_query = Table.query
 
