@@ -110,17 +110,17 @@ class Sweep:
             current = stored(item)
             report.due += 1
             plan = lifecycle.plan(current.profile, self._shops.playbook(current.profile.shop_id), now)
-            planned.append((item, current.version, plan))
+            planned.append((item, plan))
             for message in plan.messages:
                 report.campaigns[message.campaign] = report.campaigns.get(message.campaign, 0) + 1
             for reason in plan.not_asked:
                 report.not_asked[reason] = report.not_asked.get(reason, 0) + 1
-        messages = [m for _, _, plan in planned for m in plan.messages]
+        messages = [m for _, plan in planned for m in plan.messages]
         if messages:
             self._outbox.send(messages)  # first: a crash after this asks again, and the key dedupes
             report.messages += len(messages)
-        for item, version, plan in planned:
-            if self._advance(item, version, plan):
+        for item, plan in planned:
+            if self._advance(item, plan):
                 report.advanced += 1
             else:
                 report.contended += 1
@@ -141,9 +141,27 @@ class Sweep:
             self._messages.release_deferred(item[keys.PK]["S"], item[keys.SK]["S"], item[keys.DUE_AT]["S"])
         report.released += len(requests)
 
-    def _advance(self, item: dict[str, Any], version: int, plan: lifecycle.Plan) -> bool:
-        """Store progress and the next due time, unless the profile moved since we read it."""
-        sets, names, values = [], {"#v": "version"}, {":v": {"N": str(version)}, ":one": {"N": "1"}}
+    def _advance(self, item: dict[str, Any], plan: lifecycle.Plan) -> bool:
+        """Store progress and the next due time, unless the contact did something since we read it.
+
+        Conditioned on the last activity and the win-back progress as read, not on the version:
+        the sender taking a send slot moves the version too, and must not undo the sweep's work.
+        The version still moves, so a contacts write that read the profile before retries."""
+        sets, names = [], {"#v": "version", "#la": "last_activity_at", "#wbc": "winback"}
+        values: dict[str, Any] = {":one": {"N": "1"}}
+        conditions = ["attribute_exists(pk)"]
+        if "last_activity_at" in item:
+            conditions.append("#la = :la")
+            values[":la"] = item["last_activity_at"]
+        else:
+            conditions.append("attribute_not_exists(#la)")
+        if "winback" in item:
+            conditions.append("#wbc.#id = :wbid AND #wbc.#at = :wbat")
+            names["#id"], names["#at"] = "id", "at"
+            values[":wbid"] = item["winback"]["M"]["id"]
+            values[":wbat"] = item["winback"]["M"]["at"]
+        else:
+            conditions.append("attribute_not_exists(#wbc)")
         if plan.winback is not None:
             sets.append("#wb = :wb")
             names["#wb"] = "winback"
@@ -161,7 +179,7 @@ class Sweep:
                 TableName=self._settings.table_name,
                 Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
                 UpdateExpression=expression,
-                ConditionExpression="#v = :v",
+                ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )

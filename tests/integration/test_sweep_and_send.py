@@ -238,3 +238,40 @@ def test_the_sample_sender_event_is_understood(engine):
     request = MessageRequest.model_validate_json(event["Records"][0]["body"])
     assert engine.invoke("sender", event) == {"batchItemFailures": []}
     assert engine.runtime.messages.get("demo", request.contact_id, request.key)["reason"] == "no_contact"
+
+
+def test_a_send_between_selection_and_advance_does_not_undo_the_sweeps_progress(engine, monkeypatch):
+    """The sender takes a slot (the profile's version moves); the sweep must still store its step."""
+    lapsed_customer(engine)
+    engine.clock.advance(timedelta(days=91))
+    sweep_service = engine.runtime.sweep
+    outbox = sweep_service._outbox
+    real_send = outbox.send
+
+    def send_then_deliver(messages, **kwargs):
+        real_send(messages, **kwargs)
+        engine.deliver("outbox")  # the sender is quick: it claims before the sweep advances
+
+    monkeypatch.setattr(outbox, "send", send_then_deliver)
+    report = sweep(engine)
+    assert (report["advanced"], report["contended"]) == (1, 0)
+    monkeypatch.setattr(outbox, "send", real_send)
+    assert sweep(engine)["messages"] == 0  # nothing asked twice
+    assert len(engine.sent_emails()) == 1
+
+
+def test_activity_between_selection_and_advance_wins(engine, monkeypatch):
+    lapsed_customer(engine)
+    engine.clock.advance(timedelta(days=91))
+    outbox = engine.runtime.sweep._outbox
+    real_send = outbox.send
+
+    def send_then_order(messages, **kwargs):
+        real_send(messages, **kwargs)
+        apply_events(engine, order("o-back", engine.clock.now().isoformat(), HANAKO))
+
+    monkeypatch.setattr(outbox, "send", send_then_order)
+    assert sweep(engine)["contended"] == 1  # the new activity's due time stays
+    monkeypatch.setattr(outbox, "send", real_send)
+    engine.deliver("outbox")
+    assert engine.sent_emails() == []  # and the sender sees the customer came back
