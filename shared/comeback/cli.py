@@ -31,7 +31,6 @@ def _quiet_powertools(log_level: str | None) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     _quiet_powertools(args.log_level)
-    sys.setswitchinterval(0.001)  # many I/O-bound threads (pollers, gateway): hand the GIL over sooner
     from comeback.clock import parse_iso
     from comeback.local.server import DEFAULT_SHOP, LocalRuntime, ShopSeed
 

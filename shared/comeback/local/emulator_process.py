@@ -122,7 +122,6 @@ def main() -> int:
     from comeback.local import moto_patches
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    sys.setswitchinterval(0.001)  # hand the GIL over sooner: requests wait less behind each other
     moto_patches.apply()
     _time_actions()
     server, moto_port = _serve()
