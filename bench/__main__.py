@@ -59,7 +59,10 @@ def main(argv: list[str]) -> int:
         "imports": imports.run,
         "local_runtime": local_runtime.run,
     }
-    report: dict[str, object] = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    report: dict[str, object] = {}
+    if only and (RESULTS / "latest.json").exists():  # a partial run updates its sections only
+        report = json.loads((RESULTS / "latest.json").read_text())
+    report.update({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S")})
     for name, run in sections.items():
         if only and name not in only:
             continue

@@ -23,9 +23,9 @@ def run(messages: int = 300) -> dict[str, Any]:
                 "customer": customer,
                 "data": {"first_name": "Hanako", "last_name": "Yamada",
                          "locale": "ja" if i % 3 else "en", "accepts_marketing": True}}), pb)  # fmt: skip
-            requests.append(MessageRequest(shop_id="demo", contact_id=f"c-{i}", campaign="winback", step=1,
+            requests.append(MessageRequest(shop_id="demo", contact_id=f"c-{i}", campaign="reward", step=1,
                                            period="2025-10-01", requested_at=e.clock.now(),
-                                           basis="2025-10-01T00:00:00.000000Z"))  # fmt: skip
+                                           data={"points": 500, "code": "THANKS10"}))  # fmt: skip
         ses_calls = CallCounter()
         aws.client("sesv2", e.settings).meta.events.register("before-call.sesv2", ses_calls)
         e.invoke("sender", sqs_event([requests[0].model_dump_json()], "outbox"))  # warm (cold start)
@@ -37,8 +37,14 @@ def run(messages: int = 300) -> dict[str, Any]:
                 "sender", sqs_event([r.model_dump_json() for r in requests[start : start + 10]], "outbox")
             )
         seconds = time.perf_counter() - began
+        outcomes = e.runtime.messages
+        sent = sum(
+            outcomes.get("demo", f"c-{i}", requests[i].key)["status"] == "sent"
+            for i in range(1, messages + 1)
+        )
         return {
             "messages": messages,
+            "sent": sent,
             "messages_per_second_in_process": round(messages / seconds, 1),
             "ses_calls_per_message": round(ses_calls.calls.get("SendEmail", 0) / messages, 3),
             "dynamodb_reads_per_message": round(e.ddb_calls.reads / messages, 3),

@@ -26,7 +26,8 @@ def _fill(e: Any, contacts: int, due_share: float, activity_per_contact: int) ->
         at = isoformat(now - timedelta(days=91 if lapsed else 10))
         profile = empty("demo", f"c-{i}", f"c-{i}").model_copy(
             update={"orders_count": 1, "last_activity_at": at, "last_seen_at": at, "first_seen_at": at,
-                    "email": {"v": f"c{i}@example.com", "at": at, "id": "e"}, "spent": {"JPY": 4980}}
+                    "email": {"v": f"c{i}@example.com", "at": at, "id": "e"}, "spent": {"JPY": 4980},
+                    "consent": {"v": True, "at": at, "id": "e"}}
         )  # fmt: skip
         requests.append({"PutRequest": {"Item": store.profile_item(profile, 1, pb)}})
         for n in range(activity_per_contact):

@@ -36,6 +36,11 @@
    recursively) each time one attribute is set, to refuse items over 400 KB: quadratic in the
    attributes, 6 % of the emulator's time. The whole-item check now runs only when the value
    being set is itself large (over 32 KB), where an item can come near the limit at all.
+11. SQS requests one at a time. moto's queues are plain Python lists and sets changed by every
+   receive, delete and send; two pollers receiving from one queue at once could mark a batch in
+   flight that neither got back, stalling it for a whole visibility timeout. Receives, deletes,
+   visibility changes and sends are serialised (the local pollers short-poll, so nothing waits
+   inside the lock).
 
 Applied once per process by `apply()`; both the local runtime and the integration tests use it.
 """
@@ -216,6 +221,7 @@ def apply() -> None:
         _atomic_requests_and_cheap_transactions()
         _answers_as_written()
         _cheap_item_sizes()
+        _sqs_one_at_a_time()
         _partition_queries()
         _parse_once()
         _applied = True
@@ -252,6 +258,26 @@ def _answers_as_written() -> None:
         return original(self, action_result)
 
     DynamoHandler.serialized = serialized  # type: ignore[method-assign]
+
+
+_sqs_lock = threading.RLock()
+SQS_LOCKED = (
+    "receive_message", "delete_message", "delete_message_batch", "change_message_visibility",
+    "change_message_visibility_batch", "send_message", "send_message_batch", "get_queue_attributes",
+)  # fmt: skip
+
+
+def _sqs_one_at_a_time() -> None:
+    from moto.sqs.models import SQSBackend
+
+    for name in SQS_LOCKED:
+        original = getattr(SQSBackend, name)
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _sqs_lock:
+                return __original(self, *args, **kwargs)
+
+        setattr(SQSBackend, name, functools.wraps(original)(locked))
 
 
 def _cheap_item_sizes() -> None:

@@ -69,12 +69,13 @@ class QueuePoller(threading.Thread):
         answer = self._sqs.receive_message(
             QueueUrl=self._url,
             MaxNumberOfMessages=self.queue.batch_size,
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=0,  # short polls: the emulator serialises SQS requests (moto_patches)
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
         messages = answer.get("Messages", [])
         if not messages:
+            self._stopping.wait(0.05)
             return
         self._busy.set()
         try:
