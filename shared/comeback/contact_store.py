@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from comeback import dynamo, keys, lifecycle
-from comeback.clock import isoformat
+from comeback.clock import isoformat, parse_iso
 from comeback.events import EventBase
 from comeback.playbook import Playbook
 from comeback.profile import (
@@ -159,7 +159,9 @@ class ContactStore:
                 return Applied(Outcome.IGNORED, contact_id)
             updated = merge(current.profile, change.model_copy(update={"contact_id": contact_id}))
             pk = keys.contact(shop_id, contact_id)
-            marker = {keys.PK: pk, keys.SK: dedupe_sk, "occurred_at": at}
+            # SES redelivers within hours; after 90 days the marker has done its job (table TTL)
+            expires = int((parse_iso(at) + MARKER_LIFETIME).timestamp())
+            marker = {keys.PK: pk, keys.SK: dedupe_sk, "occurred_at": at, keys.TTL: expires}
             try:
                 self._ddb.transact_write_items(
                     TransactItems=[
@@ -485,6 +487,9 @@ class _SlowPlan:
     outcome: Outcome
     profile: Profile | None
     after: list[Any]
+
+
+MARKER_LIFETIME = timedelta(days=90)
 
 
 def is_signup(event: EventBase) -> bool:

@@ -1,0 +1,104 @@
+"""The ses_events and preferences functions in-process on moto, with the event shapes AWS delivers."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from email import message_from_string, policy
+
+from comeback import keys
+from comeback.local.mailbox import entry
+from comeback.local.server import ses_eventbridge_event
+from comeback.mailer import tag_value
+from tests.integration.test_sweep_and_send import HANAKO, lapsed_customer, sweep
+from tests.support import load_json
+
+
+def one_winback(engine):
+    lapsed_customer(engine)
+    engine.clock.advance(timedelta(days=91))
+    sweep(engine)
+    engine.deliver("outbox")
+    (sent,) = engine.sent_emails()
+    return sent
+
+
+def ses_event(engine, sent, event_type):
+    tags = {
+        "shop": "demo", "campaign": "winback", "step": "1",
+        "period": tag_value("2026-01-05"), "contact": tag_value(HANAKO["id"]),
+    }  # fmt: skip
+    return ses_eventbridge_event(entry(sent, tags), event_type, engine.clock.now())
+
+
+def feed(engine, *events):
+    engine.send_to("ses_events", list(events))
+    return engine.deliver("ses_events")
+
+
+def contact(engine):
+    return engine.runtime.contacts.find("demo", HANAKO["id"])
+
+
+def test_the_sample_sqs_event_of_ses_events_is_understood(engine):
+    answer = engine.invoke("ses_events", copy.deepcopy(load_json("lambda/ses-events-sqs.json")))
+    assert answer == {"batchItemFailures": []}  # a message we never sent: nothing to change
+
+
+def test_a_permanent_bounce_suppresses_once_however_often_it_is_delivered(engine):
+    sent = one_winback(engine)
+    bounce = ses_event(engine, sent, "Bounce")
+    assert feed(engine, bounce, bounce) == [{"batchItemFailures": []}]
+    assert contact(engine).suppression == "bounce"
+    record = engine.runtime.messages.get("demo", HANAKO["id"], "winback#1#2026-01-05")
+    assert record["bounce_at"] and record["bounce_type"] == "Permanent"
+    (marker,) = [i for i in engine.table_items() if i[keys.SK]["S"].startswith("SES#")]
+    expires = int(marker[keys.TTL]["N"])  # the dedupe marker leaves with the table's TTL
+    assert expires == int((engine.clock.now() + timedelta(days=90)).timestamp())
+
+
+def test_a_complaint_suppresses_and_unsubscribes(engine):
+    sent = one_winback(engine)
+    feed(engine, ses_event(engine, sent, "Complaint"))
+    profile = contact(engine)
+    assert profile.suppression == "complaint" and profile.is_unsubscribed
+
+
+def test_opens_and_clicks_count_once_each_and_a_click_ends_the_winback(engine):
+    sent = one_winback(engine)
+    click = ses_event(engine, sent, "Click")
+    feed(engine, ses_event(engine, sent, "Open"), click, click)
+    profile = contact(engine)
+    assert (profile.email_opens, profile.email_clicks) == (1, 1)
+    assert profile.last_click["v"]["campaign"] == "winback" and profile.last_engaged_at
+    engine.clock.advance(timedelta(days=45))  # step 2 is due: the click ended the sequence
+    assert sweep(engine)["messages"] == 0
+
+
+def test_the_one_click_post_and_the_preference_page_through_the_handler(engine):
+    sent = one_winback(engine)
+    mail = message_from_string(sent.raw_data, policy=policy.default)
+    token = mail["List-Unsubscribe"].strip("<>").rsplit("/", 1)[1]
+    get = copy.deepcopy(load_json("lambda/preferences-apigw-get.json"))
+    get["pathParameters"] = {"token": token}
+    get["rawPath"] = get["requestContext"]["http"]["path"] = f"/v1/unsubscribe/{token}"
+    page = engine.invoke("preferences", get)
+    assert page["statusCode"] == 200 and "rewards" in page["body"]
+    post = copy.deepcopy(load_json("lambda/preferences-apigw-post.json"))
+    post["pathParameters"] = {"token": token}
+    post["rawPath"] = post["requestContext"]["http"]["path"] = f"/v1/unsubscribe/{token}"
+    answer = engine.invoke("preferences", post)
+    assert answer["statusCode"] == 200 and "location" not in {k.lower() for k in answer.get("headers", {})}
+    assert contact(engine).is_unsubscribed
+
+
+def test_a_forged_token_changes_nothing(engine):
+    one_winback(engine)
+    post = copy.deepcopy(load_json("lambda/preferences-apigw-post.json"))
+    forged = "eyJzIjoiZGVtbyIsImMiOiJjLTQyIn0.AAAAAAAAAAAAAAAAAAAAAA"
+    post["pathParameters"] = {"token": forged}
+    post["rawPath"] = post["requestContext"]["http"]["path"] = f"/v1/unsubscribe/{forged}"
+    answer = engine.invoke("preferences", post)
+    assert 400 <= answer["statusCode"] < 500
+    assert not contact(engine).is_unsubscribed
+    assert answer["headers"]["Content-Type"].startswith("text/html")  # our page, not a stack trace
