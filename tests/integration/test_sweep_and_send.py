@@ -129,7 +129,7 @@ def test_suppression_landing_between_selection_and_send_wins(engine):
     change = empty("demo", "c-42")
     change.suppressed = lww("complaint", "2026-04-03T00:00:00.000000Z", "ses:x")
     engine.runtime.contacts.apply_delta(
-        "demo", "c-42", change, "SES#x", engine.runtime.shops.playbook("demo"), "x"
+        "demo", "c-42", change, "SES#x", engine.runtime.shops.playbook("demo"), "2026-04-03T00:00:00.000000Z"
     )
     engine.deliver("outbox")
     assert engine.sent_emails() == []
