@@ -14,15 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bench")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+from comeback.local import offline_environment
 
-from bench import contacts, imports, local_runtime, sender, sweep
+offline_environment("bench", log_level="ERROR")
+
+from bench import contacts, imports, local_runtime, sender, sweep  # noqa: E402 - after the environment
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 from typing import Any
 
+from comeback.clock import parse_iso
 from comeback.demo.generator import generate
-from comeback.local.lambdas import REPO_ROOT
+from comeback.local.launch import local_serve
 from comeback.signing import signed_headers
 
 SECRET = "whsec_ZGVtby1zZWNyZXQ="
@@ -28,21 +26,14 @@ def _call(
 def run(events_wanted: int = 2_000) -> dict[str, Any]:
     shop = generate(seed=3, customers=400, days=365)
     events = list(shop.all_events())[:events_wanted]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "comeback.cli", "local", "serve", "--port", "0", "--no-schedules",
-         "--start", "2025-05-01T00:00:00+09:00"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        base = next(line.rsplit(" ", 1)[-1].strip() for line in process.stdout if "listening on" in line)
+    serve_args = ("--port", "0", "--no-schedules", "--start", "2025-05-01T00:00:00+09:00")
+    with local_serve(*serve_args) as base:
         latencies = []
         began = time.perf_counter()
         for start in range(0, len(events), 100):
             body = json.dumps({"events": events[start : start + 100]}).encode()
             now = _call(base, "GET", "/_local/clock")["now"]
-            stamp = int(time.mktime(time.strptime(now[:19], "%Y-%m-%dT%H:%M:%S"))) - time.timezone
+            stamp = int(parse_iso(now).timestamp())
             headers = {**signed_headers(SECRET, body, f"b{start}", stamp), "content-type": "application/json"}
             sent = time.perf_counter()
             _call(base, "POST", "/v1/shops/demo/events", body, headers)
@@ -60,6 +51,3 @@ def run(events_wanted: int = 2_000) -> dict[str, Any]:
             "seconds_posting": round(posted, 1),
             "seconds_until_drained": round(total, 1),
         }
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -214,26 +214,8 @@ class Monitoring(Construct):
             )
         )
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Queue depth",
-                width=8,
-                left=[
-                    q.metric_approximate_number_of_messages_visible(
-                        label=name, period=PERIOD, statistic="Maximum"
-                    )
-                    for name, q in work_queues.items()
-                ],
-            ),
-            cloudwatch.GraphWidget(
-                title="Dead letters",
-                width=8,
-                left=[
-                    q.metric_approximate_number_of_messages_visible(
-                        label=name, period=PERIOD, statistic="Maximum"
-                    )
-                    for name, q in dead_letter_queues.items()
-                ],
-            ),
+            _queue_depths("Queue depth", work_queues),
+            _queue_depths("Dead letters", dead_letter_queues),
             cloudwatch.GraphWidget(
                 title="SES reputation",
                 width=8,
@@ -266,3 +248,14 @@ class Monitoring(Construct):
 def _ses(name: str) -> cloudwatch.Metric:
     """Account-level SES reputation (AWS/SES, no dimensions), as published every few minutes."""
     return cloudwatch.Metric(namespace="AWS/SES", metric_name=name, statistic="Maximum", period=PERIOD)
+
+
+def _queue_depths(title: str, queues: Mapping[str, sqs.IQueue]) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(
+        title=title,
+        width=8,
+        left=[
+            q.metric_approximate_number_of_messages_visible(label=name, period=PERIOD, statistic="Maximum")
+            for name, q in queues.items()
+        ],
+    )

@@ -13,20 +13,11 @@ from pathlib import Path
 
 
 def _quiet_powertools(log_level: str | None) -> None:
-    """Local runs: logs at the chosen level, no EMF metric documents or X-Ray on the console.
+    from comeback.local import offline_environment
 
-    Powertools reads these when the handler modules are imported, so this runs first."""
     if log_level:  # asked for on the command line: it wins over the environment
         os.environ["POWERTOOLS_LOG_LEVEL"] = log_level
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "comeback-local")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_DEV", "false")
-    # The emulator takes any credentials; these keep boto3 from looking for real ones.
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    offline_environment("comeback-local")
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -77,14 +77,11 @@ def ineligible(
         return reason or "no_contact"
     if request.stale(now):
         return "stale"
-    if request.campaign == "winback" and request.basis != profile.last_activity_at:
-        return "came_back"  # the customer was active after the sweep chose them
-    if (
-        request.campaign == "winback"
-        and request.basis
-        and lifecycle.clicked_winback_since(profile, request.basis)
-    ):
-        return "clicked"  # they clicked an earlier step of this win-back: the sequence is over
+    if request.campaign == "winback":
+        if request.basis != profile.last_activity_at:
+            return "came_back"  # the customer was active after the sweep chose them
+        if request.basis and lifecycle.clicked_winback_since(profile, request.basis):
+            return "clicked"  # they clicked an earlier step of this win-back: the sequence is over
     return None
 
 
@@ -180,8 +177,8 @@ class Sender:
         if request.key in profile.sends:
             # its slot was taken before (a replay, or a retry after throttling): the key decides
             claim = self._messages.claim(request, now)
+        tz = pacing.zone(profile.field("timezone"), playbook.shop.timezone)
         for _ in range(0 if claim else SLOT_ATTEMPTS):
-            tz = pacing.zone(profile.field("timezone"), playbook.shop.timezone)
             slot = pacing.next_slot(now, playbook.messaging, profile.sends, tz)
             if slot > now:
                 return self._hold(request, playbook, slot, now)

@@ -129,15 +129,16 @@ class Sweep:
         """Put held messages whose time has come back on the outbox: one per contact and sweep,
         the most important first (a reward before a win-back before a survey); the others wait
         for the next sweep, when the sender decides again on what the first one left."""
-        first: dict[str, dict[str, Any]] = {}
+        by_contact: dict[str, list[dict[str, Any]]] = {}
         for item in held:
-            rank = (int(item["priority"]["N"]), item[keys.DUE_AT]["S"])
-            best = first.get(item[keys.PK]["S"])
-            if best is None or rank < (int(best["priority"]["N"]), best[keys.DUE_AT]["S"]):
-                first[item[keys.PK]["S"]] = item
-        requests = [MessageRequest.model_validate_json(item["request"]["S"]) for item in first.values()]
+            by_contact.setdefault(item[keys.PK]["S"], []).append(item)
+        first = [
+            min(items, key=lambda i: (int(i["priority"]["N"]), i[keys.DUE_AT]["S"]))
+            for items in by_contact.values()
+        ]
+        requests = [MessageRequest.model_validate_json(item["request"]["S"]) for item in first]
         self._outbox.send(requests)  # first: a crash after this sends it again, and the key dedupes
-        for item in first.values():
+        for item in first:
             self._messages.release_deferred(item[keys.PK]["S"], item[keys.SK]["S"], item[keys.DUE_AT]["S"])
         report.released += len(requests)
 

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import ROOT
+from comeback.local.launch import local_serve
 
 
 def free_port() -> int:
@@ -55,46 +51,5 @@ class Client:
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[Client]:
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "comeback.cli",
-            "local",
-            "serve",
-            "--port",
-            str(port),
-            "--start",
-            "2026-01-05T12:00:00+09:00",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 90
-    base = None
-    lines = []
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "listening on" in line:
-            base = line.rsplit(" ", 1)[-1].strip()
-            break
-    if base is None:
-        process.kill()
-        pytest.fail("local runtime did not start:\n" + "".join(lines))
-    try:
+    with local_serve("--port", str(free_port()), "--start", "2026-01-05T12:00:00+09:00") as base:
         yield Client(base)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()

@@ -19,11 +19,7 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,8 +30,9 @@ from urllib.parse import quote, urlencode, urlsplit
 import boto3
 import pytest
 
+from comeback.local.launch import local_serve
 from tests.e2e.conftest import Client, free_port
-from tests.support import ROOT, order, shop_event, signed
+from tests.support import order, shop_event, signed
 
 pytestmark = pytest.mark.e2e
 
@@ -77,51 +74,11 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log = tmp_path_factory.mktemp("messaging") / "local-serve.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # tests/conftest.py sets POWERTOOLS_LOG_LEVEL=WARNING for every layer, and the CLI lets the
-    # environment win over --log-level: drop it so the flag below decides.
-    env.pop("POWERTOOLS_LOG_LEVEL", None)
-    port = free_port()
-    with log.open("w", encoding="utf-8") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "comeback.cli",
-                "local",
-                "serve",
-                "--port",
-                str(port),
-                "--start",
-                START,
-                "--log-level",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    base = None
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.poll() is None:
-        found = re.search(r"listening on (\S+)", log.read_text(encoding="utf-8", errors="replace"))
-        if found:
-            base = found.group(1)
-            break
-        time.sleep(0.1)
-    if base is None:
-        process.kill()
-        pytest.fail("local runtime did not start:\n" + log.read_text(encoding="utf-8", errors="replace"))
-    try:
+    with (
+        log.open("w", encoding="utf-8") as sink,
+        local_serve("--port", str(free_port()), "--start", START, "--log-level", "INFO", output=sink) as base,
+    ):
         yield Served(Client(base), log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

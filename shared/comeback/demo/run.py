@@ -10,20 +10,18 @@ why) and what win-back brought in.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
 from comeback.demo.generator import JST, DemoShop, generate
+from comeback.local.launch import local_serve
 from comeback.money import format_money
 from comeback.signing import signed_headers
 
@@ -60,37 +58,6 @@ class LocalApi:
         return answer
 
 
-def _start_runtime(start: datetime, port: int) -> tuple[subprocess.Popen[str], LocalApi]:
-    command = [
-        sys.executable, "-m", "comeback.cli", "local", "serve", "--port", str(port),
-        "--start", start.isoformat(), "--shop", f"{SHOP}:{SECRET}", "--playbook", f"{SHOP}={PLAYBOOK}",
-        "--no-schedules",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "listening on" in line:
-            # keep reading what it prints, or a full pipe would stop the runtime mid-write
-            threading.Thread(target=_keep_tail, args=(process.stdout,), daemon=True).start()
-            return process, LocalApi(line.rsplit(" ", 1)[-1].strip())
-        _TAIL.append(line)
-    raise RuntimeError("the local runtime did not start:\n" + "".join(_TAIL))
-
-
-_TAIL: deque[str] = deque(maxlen=50)
-
-
-def _keep_tail(stream: Any) -> None:
-    for line in stream:
-        _TAIL.append(line)
-
-
 def _progress(done: int, total: int, label: str, width: int = 30) -> None:
     filled = int(width * done / total)
     sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {100 * done // total:3d}%  {label:<60}")
@@ -109,6 +76,35 @@ def _post_day(api: LocalApi, events: tuple[dict[str, Any], ...], at: datetime, t
             tally["rejected"] += len(answer["rejected"])
 
 
+def _replay(api: LocalApi, shop: DemoShop, tally: Counter[str], timing: Counter[str]) -> None:
+    """Each day: post its events, move to the next morning, sweep (and drain once a week)."""
+    sweeps: Counter[str] = Counter()
+    for index, (day, events) in enumerate(shop.events_by_day):
+        end_of_day = datetime.combine(day, datetime.max.time().replace(microsecond=0), tzinfo=JST)
+        api.control("POST", "/_local/clock", {"set": end_of_day.isoformat()})
+        began_day = time.monotonic()
+        _post_day(api, events, end_of_day, tally)
+        posted = time.monotonic()
+        # The engine works while the next day's events arrive, as it would in production; a
+        # weekly drain keeps what is still in flight (and the skew of send times) under a week.
+        weekly = index % DRAIN_EVERY_DAYS == DRAIN_EVERY_DAYS - 1
+        # the daily sweep runs the next morning: at night quiet hours would hold every email
+        morning = datetime.combine(day + timedelta(days=1), SWEEP_AT, tzinfo=JST)
+        api.control("POST", "/_local/clock", {"set": morning.isoformat()})
+        swept = api.control("POST", "/_local/sweep", {"drain": weekly})
+        timing["posting"] += posted - began_day
+        timing["sweeping and draining"] += time.monotonic() - posted
+        for campaign, n in (swept["report"] or {}).get("campaigns", {}).items():
+            sweeps[campaign] += n
+        if index % 3 == 0 or index == len(shop.events_by_day) - 1:
+            _progress(
+                index + 1,
+                len(shop.events_by_day),
+                f"{day}  {tally['accepted']:,} events  {sum(sweeps.values()):,} messages asked",
+            )
+    sys.stderr.write("\n")
+
+
 def run_demo(seed: int = 7, customers: int = 2000, days: int = 548, port: int = 0) -> int:
     began = time.monotonic()
     print(f"comeback demo: generating a shop (seed {seed}, {customers:,} customers, {days} days) ...")
@@ -116,43 +112,20 @@ def run_demo(seed: int = 7, customers: int = 2000, days: int = 548, port: int = 
     counts = shop.counts()
     print(f"  {sum(counts.values()):,} events: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     start = datetime.combine(shop.start, datetime.min.time(), tzinfo=JST)
-    process, api = _start_runtime(start, port)
-    print(f"  local runtime at {api.base} (embedded AWS emulator); replaying day by day:")
     tally: Counter[str] = Counter()
-    sweeps: Counter[str] = Counter()
     timing: Counter[str] = Counter()
-    try:
-        for index, (day, events) in enumerate(shop.events_by_day):
-            end_of_day = datetime.combine(day, datetime.max.time().replace(microsecond=0), tzinfo=JST)
-            api.control("POST", "/_local/clock", {"set": end_of_day.isoformat()})
-            began_day = time.monotonic()
-            _post_day(api, events, end_of_day, tally)
-            posted = time.monotonic()
-            # The engine works while the next day's events arrive, as it would in production; a
-            # weekly drain keeps what is still in flight (and the skew of send times) under a week.
-            weekly = index % DRAIN_EVERY_DAYS == DRAIN_EVERY_DAYS - 1
-            # the daily sweep runs the next morning: at night quiet hours would hold every email
-            morning = datetime.combine(day + timedelta(days=1), SWEEP_AT, tzinfo=JST)
-            api.control("POST", "/_local/clock", {"set": morning.isoformat()})
-            swept = api.control("POST", "/_local/sweep", {"drain": weekly})
-            timing["posting"] += posted - began_day
-            timing["sweeping and draining"] += time.monotonic() - posted
-            for campaign, n in (swept["report"] or {}).get("campaigns", {}).items():
-                sweeps[campaign] += n
-            if index % 3 == 0 or index == len(shop.events_by_day) - 1:
-                _progress(
-                    index + 1,
-                    len(shop.events_by_day),
-                    f"{day}  {tally['accepted']:,} events  {sum(sweeps.values()):,} messages asked",
-                )
-        sys.stderr.write("\n")
+    serve_args = (
+        "--port", str(port), "--start", start.isoformat(), "--shop", f"{SHOP}:{SECRET}",
+        "--playbook", f"{SHOP}={PLAYBOOK}", "--no-schedules",
+    )  # fmt: skip
+    with local_serve(*serve_args) as base:
+        api = LocalApi(base)
+        print(f"  local runtime at {api.base} (embedded AWS emulator); replaying day by day:")
+        _replay(api, shop, tally, timing)
         api.control("POST", "/_local/drain")
         stats = api.control("GET", "/_local/stats")
         outbox = api.control("GET", "/_local/outbox?summary=1")
         latest = api.control("GET", "/_local/outbox?last=1")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     _summary(shop, tally, stats, outbox, time.monotonic() - began)
     if latest:
         _show(latest[0])
