@@ -102,3 +102,24 @@ def test_a_forged_token_changes_nothing(engine):
     assert 400 <= answer["statusCode"] < 500
     assert not contact(engine).is_unsubscribed
     assert answer["headers"]["Content-Type"].startswith("text/html")  # our page, not a stack trace
+
+
+def test_delivery_delays_and_rejects_are_recorded_on_the_message_and_change_no_contact(engine):
+    sent = one_winback(engine)
+    delayed = ses_event(engine, sent, "Delivery")
+    delayed["detail-type"], delayed["detail"]["eventType"] = "Email Delivery Delayed", "DeliveryDelay"
+    delayed["detail"]["deliveryDelay"] = {
+        "timestamp": delayed["detail"]["delivery"].pop("timestamp"),
+        "delayType": "TransientCommunicationFailure",
+        "delayedRecipients": [{"emailAddress": HANAKO["email"], "status": "4.4.1"}],
+    }
+    del delayed["detail"]["delivery"]
+    rejected = ses_event(engine, sent, "Delivery")
+    rejected["detail-type"], rejected["detail"]["eventType"] = "Email Rejected", "Reject"
+    rejected["detail"]["reject"] = {"reason": "Bad content"}
+    del rejected["detail"]["delivery"]
+    assert feed(engine, delayed, rejected) == [{"batchItemFailures": []}]
+    record = engine.runtime.messages.get("demo", HANAKO["id"], "winback#1#2026-01-05")
+    assert record["delivery_delayed_at"] and record["reject_at"]
+    profile = contact(engine)
+    assert profile.suppression is None and not profile.is_unsubscribed

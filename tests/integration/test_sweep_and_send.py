@@ -275,3 +275,28 @@ def test_activity_between_selection_and_advance_wins(engine, monkeypatch):
     monkeypatch.setattr(outbox, "send", real_send)
     engine.deliver("outbox")
     assert engine.sent_emails() == []  # and the sender sees the customer came back
+
+
+def test_a_shops_own_template_is_used_and_a_broken_one_is_refused(engine):
+    from comeback.shops import ShopAdmin
+
+    admin = ShopAdmin(engine.settings)
+    config = admin.get("demo")
+    own = (
+        '{% extends "_layout.txt.j2" %}{% block subject %}新茶の季節です、{{ contact.name }} 様{% endblock %}'
+        "{% block content %}また遊びに来てください。{% endblock %}"
+    )
+    playbook_yaml = "messaging:\n  templates:\n    ja/winback.txt.j2: " + json.dumps(own, ensure_ascii=False)
+    admin.save_config(config.model_copy(update={"playbook_yaml": playbook_yaml}))
+    lapsed_customer(engine)
+    engine.clock.advance(timedelta(days=91))
+    sweep(engine)
+    engine.deliver("outbox")
+    (sent,) = engine.sent_emails()
+    mail = message_from_string(sent.raw_data, policy=policy.default)
+    assert mail["Subject"] == "新茶の季節です、Yamada Hanako 様"
+    assert "また遊びに来てください。" in mail.get_body(("plain",)).get_content()
+    assert "<html" in mail.get_body(("html",)).get_content()  # the shipped HTML part still goes
+    broken = "messaging:\n  templates:\n    ja/winback.txt.j2: '{% if %}'"
+    with pytest.raises(ValueError, match=r"template ja/winback.txt.j2"):
+        admin.save_config(config.model_copy(update={"playbook_yaml": broken}))
