@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 class Runtime:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    # Real time, whatever `clock` says: what signature freshness is judged on (DESIGN.md §4.1).
+    wall_clock: Clock = field(default_factory=SystemClock)
     # Overrides for tests and the local runtime; None means "build the real one".
     publisher_override: Publisher | None = None
     mailer_override: Mailer | None = None
@@ -66,6 +68,7 @@ class Runtime:
             self.clock,
             self.settings.max_body_bytes,
             self.settings.signature_tolerance_seconds,
+            signature_clock=self.wall_clock,
         )
 
     @cached_property

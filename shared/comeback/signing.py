@@ -1,4 +1,4 @@
-"""Standard Webhooks signatures (standardwebhooks.com), checked against our clock.
+"""Standard Webhooks signatures (standardwebhooks.com), checked against the real clock.
 
 `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{raw body}")>`, several
 space-separated signatures allowed (key rotation); the shop secret is `whsec_<base64 key>` and a
@@ -74,8 +74,8 @@ def verify(
         raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature")
     if not stamp.isdigit() or len(stamp) > 12:
         raise SignatureError("webhook-timestamp is not unix seconds")
-    timestamp = int(stamp)
-    if abs(now.timestamp() - timestamp) > tolerance_seconds:
+    # whole seconds on both sides, so the window is symmetric: -300 s and +300 s are both inside
+    if abs(int(now.timestamp()) - int(stamp)) > tolerance_seconds:
         raise SignatureError("webhook-timestamp is outside the tolerance")
 
     offered: list[bytes] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import datetime
 
 import pytest
@@ -22,7 +23,7 @@ def now(local) -> datetime:
 def send(local, events=None, raw=None, secret=DEMO_SECRET, shop="demo", skew=0, headers=None):
     body = raw if raw is not None else json.dumps({"events": events}, ensure_ascii=False).encode()
     sent_headers = (
-        headers if headers is not None else signed(body, secret=secret, at=int(now(local).timestamp()) + skew)
+        headers if headers is not None else signed(body, secret=secret, at=int(time.time()) + skew)
     )
     return local.call("POST", f"/v1/shops/{shop}/events", body, sent_headers)
 
@@ -145,3 +146,13 @@ def test_91_days_later_two_sweeps_send_exactly_one_winback_with_one_click_header
     assert email["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "Hanako" in email["subject"] and email["text"] and email["html"]
     assert local.get("/_local/contacts/demo/c-42")["winback_steps_sent"] == 1
+
+
+def test_signatures_are_judged_on_real_time_after_the_simulated_clock_moves(local):
+    # a shop's signer stamps with real time: moving business time must not make its requests stale
+    local.post("/_local/clock", {"advance_days": 30})
+    at = now(local).isoformat()
+    event = order("after-clock-move", at, {"id": "clock-1", "email": "clock@example.com"})
+    assert send(local, [event])[0] == 202
+    assert send(local, [event], skew=-301)[0] == 401
+    assert send(local, [event], skew=300)[0] == 202

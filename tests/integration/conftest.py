@@ -153,7 +153,8 @@ def engine() -> Iterator[Engine]:
             due_shards=4,
         )
         clock = FixedClock(START)
-        runtimes.install(Runtime(settings, clock=clock))
+        # one fixed clock for business time and for signature freshness: tests sign with it
+        runtimes.install(Runtime(settings, clock=clock, wall_clock=clock))
         ShopAdmin(settings).create("demo", "Demo Shop", START, secret=DEMO_SECRET)
         try:
             yield Engine(settings, clock, resources)

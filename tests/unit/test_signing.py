@@ -77,3 +77,10 @@ def test_a_changed_body_id_or_timestamp_breaks_the_signature():
 def test_unknown_shop_has_no_secrets_and_is_refused():
     with pytest.raises(SignatureError):
         verify([], signed_headers(SECRET, BODY, "m", TS), BODY, NOW)
+
+
+@pytest.mark.parametrize("skew", [-300, 300])
+def test_the_window_is_symmetric_in_whole_seconds_whatever_the_fraction_of_now(skew):
+    # a clock at .999 of a second used to refuse -300 s while accepting +300 s
+    late_in_the_second = NOW.replace(microsecond=999_999)
+    assert verify([SECRET], signed_headers(SECRET, BODY, "m", TS + skew), BODY, late_in_the_second) == "m"
