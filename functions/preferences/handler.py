@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 
 from comeback.observability import logger, metrics, tracer
@@ -23,6 +24,15 @@ PAGE_HEADERS = {
 }
 
 
+def _page(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+# The invalid-token page is a 404, in the reader's language: the token is not ours, was tampered
+# with, or its contact has been erased (a link in an old email must not say which).
+INVALID_TOKEN = _page("Unknown or tampered token, or the contact was erased: the invalid-link page")
+
+
 def _html(page: Page) -> Response[str]:
     return Response(page.status, content_types.TEXT_HTML + "; charset=utf-8", page.html, headers=PAGE_HEADERS)
 
@@ -33,21 +43,42 @@ def _body() -> str:
     return base64.b64decode(raw).decode("utf-8", "replace") if event.is_base64_encoded else raw
 
 
-@app.get("/v1/unsubscribe/<token>", summary="Preference centre", include_in_schema=True)
+@app.get(
+    "/v1/unsubscribe/<token>",
+    summary="Preference centre",
+    responses={200: _page("The preference page"), 404: INVALID_TOKEN},
+)
 def show(token: str) -> Response[str]:
-    return _html(current().preferences.show(token, app.current_event.headers.get("accept-language")))
+    event = app.current_event
+    return _html(
+        current().preferences.show(
+            token, event.headers.get("accept-language"), lang=event.get_query_string_value("lang")
+        )
+    )
 
 
 @app.post(
     "/v1/unsubscribe/<token>",
     summary="One-click unsubscribe (RFC 8058) or save preferences",
-    description="`List-Unsubscribe=One-Click` unsubscribes at once and answers 200, without a redirect.",
+    description=(
+        "`List-Unsubscribe=One-Click` unsubscribes at once and answers 200, without a redirect; the "
+        "page's own form saves topics. Anything else answers 400 and changes nothing."
+    ),
+    responses={
+        200: _page("Unsubscribed, or the preferences saved: the preference page again"),
+        400: _page("Neither an RFC 8058 one-click body nor the page's form: nothing changed"),
+        404: INVALID_TOKEN,
+    },
 )
 def submit(token: str) -> Response[str]:
     headers = app.current_event.headers
     return _html(
         current().preferences.submit(
-            token, _body(), headers.get("accept-language"), headers.get("content-type")
+            token,
+            _body(),
+            headers.get("accept-language"),
+            headers.get("content-type"),
+            lang=app.current_event.get_query_string_value("lang"),
         )
     )
 

@@ -18,7 +18,7 @@ from comeback.clock import Clock, isoformat
 from comeback.messages import TOPICS
 from comeback.observability import count, logger
 from comeback.profile import Profile, empty, lww
-from comeback.render import browser_locale, locale_for, page
+from comeback.render import LOCALES, browser_locale, locale_for, page
 from comeback.tokens import BadToken, Subscription, TokenSigner
 
 ONE_CLICK = "One-Click"
@@ -28,6 +28,11 @@ ONE_CLICK = "One-Click"
 class Page:
     status: int
     html: str
+
+
+def chosen_locale(lang: str | None) -> str | None:
+    """The locale a `?lang=` asks for, when it is one we have."""
+    return lang if lang in LOCALES else None
 
 
 def read_form(body: str, content_type: str | None) -> dict[str, list[str]]:
@@ -43,6 +48,23 @@ def read_form(body: str, content_type: str | None) -> dict[str, list[str]]:
                 fields.setdefault(name, []).append(str(part.get_content()).strip())
         return fields
     return parse_qs(body, keep_blank_values=True)
+
+
+def form_action(form: dict[str, list[str]]) -> str | None:
+    """What a POST asks for: "one_click", "leave_all", "save"; None when it is none of them.
+
+    Only what RFC 8058 or our own page sends counts: anything else (an empty body, a scanner's probe,
+    unknown topics) must change nothing rather than be read as "no topic ticked".
+    """
+    if form.get("List-Unsubscribe") == [ONE_CLICK]:
+        return "one_click"
+    if "List-Unsubscribe" in form or not set(form.get("topic", [])) <= set(TOPICS):
+        return None
+    if "leave_all" in form:
+        return "leave_all"
+    if "save" in form:
+        return "save"
+    return None
 
 
 class Preferences:
@@ -64,13 +86,16 @@ class Preferences:
             return None
         return subscription, profile
 
-    def show(self, token: str, accept_language: str | None = None, saved: bool = False) -> Page:
+    def show(
+        self, token: str, accept_language: str | None = None, saved: bool = False, lang: str | None = None
+    ) -> Page:
         found = self._read(token)
         if found is None:
-            return Page(404, page("invalid", browser_locale(accept_language), {}))
+            return Page(404, page("invalid", chosen_locale(lang) or browser_locale(accept_language), {}))
         subscription, profile = found
         playbook = self._shops.playbook(subscription.shop_id)
-        locale = locale_for(
+        # the page's own language switch (?lang=) first, then the contact's, then the browser's
+        locale = chosen_locale(lang) or locale_for(
             profile.field("locale") or browser_locale(accept_language, playbook.shop.default_locale),
             playbook.shop.default_locale,
         )
@@ -84,18 +109,28 @@ class Preferences:
         return Page(200, page("preferences", locale, context))
 
     def submit(
-        self, token: str, body: str, accept_language: str | None = None, content_type: str | None = None
+        self,
+        token: str,
+        body: str,
+        accept_language: str | None = None,
+        content_type: str | None = None,
+        lang: str | None = None,
     ) -> Page:
         found = self._read(token)
         if found is None:
-            return Page(404, page("invalid", browser_locale(accept_language), {}))
+            return Page(404, page("invalid", chosen_locale(lang) or browser_locale(accept_language), {}))
         subscription, profile = found
         form = read_form(body, content_type)
+        action = form_action(form)
+        if action is None:
+            count("PreferenceFormsRefused")
+            locale = chosen_locale(lang) or locale_for(profile.field("locale"), browser_locale(accept_language))
+            return Page(400, page("bad_request", locale, {}))
         now = self._clock.now()
         at = isoformat(now)
         ref = "pref:" + hashlib.sha256(f"{token}|{body}|{at}".encode()).hexdigest()[:16]
         change = empty(subscription.shop_id, profile.contact_id)
-        if form.get("List-Unsubscribe") == [ONE_CLICK] or "leave_all" in form:
+        if action in ("one_click", "leave_all"):
             change.unsubscribed = lww(True, at, ref)
             count("ContactsUnsubscribed")
         else:
@@ -119,4 +154,4 @@ class Preferences:
                 "message_key": subscription.message_key,
             },
         )
-        return self.show(token, accept_language, saved=True)
+        return self.show(token, accept_language, saved=True, lang=lang)

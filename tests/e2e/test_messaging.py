@@ -247,6 +247,11 @@ def test_one_click_post_unsubscribes_at_once_without_a_redirect_and_only_once(lo
     after = view(local, YUI)
     assert after["subscribed"] is False
     assert after["accepts_marketing"] is True  # the shop's consent record is not rewritten
+    # ... and the view says which of the two decides
+    assert after["consent"]["recipient_unsubscribed"] is True
+    assert after["consent"]["unsubscribed_via"] == "preference_centre"
+    assert after["consent"]["shop_accepts_marketing"] is True
+    assert "wins over the shop's accepts_marketing" in after["consent"]["why"]
 
     status, headers, _ = raw(local, "POST", path, ONE_CLICK, FORM)
     assert status == 200 and "location" not in headers, (status, headers)
@@ -314,6 +319,34 @@ def test_leaving_one_topic_keeps_the_others(local, step1):
     assert contact["subscribed"] is True
     shown = raw(local, "GET", path)[2]
     assert re.findall(r'name="topic" value="([a-z]+)" checked', shown) == kept
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",  # an empty POST (a scanner's probe): once read as "no topic ticked, leave everything"
+        b"hello",
+        b"List-Unsubscribe=Yes",  # not RFC 8058's value
+        b"topic=rewards",  # no button of ours pressed
+        b"topic=bitcoin&save=1",  # a topic we do not have
+    ],
+)
+def test_a_post_that_is_neither_one_click_nor_our_form_is_400_and_changes_nothing(local, step1, body):
+    before = view(local, FIONA)
+    status, headers, page = raw(local, "POST", link(step1[FIONA.id]), body, FORM)
+    assert status == 400 and headers["content-type"].startswith("text/html"), (status, page)
+    assert "Nothing was changed" in page
+    assert view(local, FIONA) == before
+
+
+def test_the_page_language_can_be_chosen_with_lang(local, step1):
+    path = link(step1[YUI.id])  # Yui's own locale is ja
+    status, _, en = raw(local, "GET", path + "?lang=en")
+    assert status == 200 and '<html lang="en">' in en and "email preferences" in en
+    status, _, ja = raw(local, "GET", link(step1[ARCHIE.id]) + "?lang=ja")
+    assert status == 200 and '<html lang="ja">' in ja
+    # a language we do not have falls back to the usual choice
+    assert '<html lang="ja">' in raw(local, "GET", path + "?lang=fr")[2]
 
 
 FORGERIES = (
@@ -414,6 +447,8 @@ def test_a_complaint_suppresses_and_unsubscribes_once(local, step1):
     contact = view(local, MISAKI)
     assert contact["suppressed"] is True and contact["suppression"] == "complaint", contact
     assert contact["subscribed"] is False
+    assert contact["consent"]["unsubscribed_via"] == "complaint"
+    assert "spam" in contact["consent"]["why"]
     after = stats(local)["contacts"]
     assert after["suppressed"] == counted["suppressed"] + 1
     assert after["subscribed"] == counted["subscribed"] - 1

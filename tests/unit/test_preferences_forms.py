@@ -34,3 +34,23 @@ def test_urlencoded_topics_are_read():
     assert read_form("topic=rewards&topic=news", "application/x-www-form-urlencoded") == {
         "topic": ["rewards", "news"]
     }
+
+
+@pytest.mark.parametrize(
+    ("form", "action"),
+    [
+        ({"List-Unsubscribe": ["One-Click"]}, "one_click"),
+        ({"leave_all": ["1"]}, "leave_all"),
+        ({"save": ["1"], "topic": ["rewards", "news"]}, "save"),
+        ({"save": ["1"]}, "save"),  # every box unticked, on purpose
+        ({}, None),  # an empty body is not "no topic ticked"
+        ({"topic": ["rewards"]}, None),  # no button pressed
+        ({"save": ["1"], "topic": ["crypto"]}, None),
+        ({"List-Unsubscribe": ["one-click"]}, None),  # RFC 8058's value is exact
+        ({"List-Unsubscribe": ["Yes"], "leave_all": ["1"]}, None),
+    ],
+)
+def test_only_one_click_or_our_own_form_is_an_action(form, action):
+    from comeback.preferences import form_action
+
+    assert form_action(form) == action
