@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from comeback.views import contact_view
 
 POLLERS_PER_QUEUE = 2
 LOCAL_DUE_SHARDS = 2
+SES_EVENT_TYPES = ("Bounce", "Complaint", "Delivery", "Open", "Click")
 DEFAULT_SHOP = ("demo", "whsec_ZGVtby1zZWNyZXQ=")  # the key is the bytes b"demo-secret"
 
 
@@ -308,8 +310,8 @@ class LocalRuntime:
         sent = next((m for m in self._emulator.sent_emails() if m.id == message_id), None)
         if sent is None:
             raise LookupError(f"no sent message {message_id!r}")
-        if event_type not in {"Bounce", "Complaint", "Delivery", "Open", "Click"}:
-            raise ValueError("type is one of Bounce, Complaint, Delivery, Open, Click")
+        if event_type not in SES_EVENT_TYPES:
+            raise ValueError(f"type is one of {', '.join(SES_EVENT_TYPES)}")
         view = mailbox.entry(sent, self.mailer.tags(message_id))
         event = ses_eventbridge_event(view, event_type, self.clock.now())
         answer = self._emulator.client("events").put_events(
@@ -467,33 +469,134 @@ def _route_pattern(path: str) -> re.Pattern[str]:
 ROUTES = [(route, _route_pattern(route.path)) for route in TOPOLOGY.routes]
 
 
+class ControlError(ValueError):
+    """A `/_local/*` request whose body or query the endpoint cannot use: a 400, never a 500."""
+
+
+# What API Gateway HTTP APIs answer themselves, before any function runs: a request whose method
+# and path match no route (an unknown path, or a known path with another method: HTTP APIs match
+# whole route keys and have no 405), a body over the 10 MB payload quota, a malformed request.
+NOT_FOUND = b'{"message":"Not Found"}'
+TOO_LARGE = b'{"message":"Request Entity Too Large"}'
+BAD_REQUEST = b'{"message":"Bad Request"}'
+MAX_BODY = 10 * 1024 * 1024
+JSON = {"Content-Type": "application/json"}
+
+# Bounds of the simulated clock: any business scenario fits, and date arithmetic on it (due dates,
+# windows of years) stays far from datetime's year-9999 edge, where it would overflow.
+CLOCK_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+CLOCK_MAX = datetime(3000, 1, 1, tzinfo=UTC)
+MAX_ADVANCE_DAYS = 36_500
+MAX_DRAIN_SECONDS = 900
+MAX_BUS_REFUSALS = 1_000_000
+CONTROL_POSTS = {"/_local/clock", "/_local/sweep", "/_local/drain", "/_local/faults", "/_local/ses-event"}
+
+
+class _Malformed(Exception):
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status, self.body = status, body
+
+
+def _control_document(body: bytes, fields: set[str]) -> dict[str, Any]:
+    """The JSON object of a control request, with only the fields its endpoint knows."""
+    if not body.strip():
+        return {}
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # not UTF-8 or not JSON, a 5,000-digit integer, deep nesting
+        raise ControlError("the body is not JSON") from None
+    if not isinstance(document, dict):
+        raise ControlError("the body must be a JSON object")
+    unknown = sorted(set(document) - fields)
+    if unknown:
+        # a typo such as "advance_day" must not silently do nothing
+        raise ControlError(f"unknown field {unknown[0]!r}; expected one of: {', '.join(sorted(fields))}")
+    return document
+
+
+def _number(document: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = document.get(key, default)
+    # bool is an int to Python, not a number to a caller; 1e400 parses as infinity
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ControlError(f"{key} must be a number from {low:g} to {high:g}")
+    if not low <= value <= high:
+        raise ControlError(f"{key} must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _integer(document: dict[str, Any], key: str, high: int) -> int:
+    value = document.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise ControlError(f"{key} must be an integer from 0 to {high}")
+    return value
+
+
+def _flag(document: dict[str, Any], key: str, default: bool) -> bool:
+    value = document.get(key, default)
+    if not isinstance(value, bool):
+        raise ControlError(f"{key} must be true or false")
+    return value
+
+
+def _text(document: dict[str, Any], key: str) -> str:
+    value = document.get(key)
+    if not isinstance(value, str) or not value:
+        raise ControlError(f"{key} is required, as a string")
+    return value
+
+
+def _instant(text: str) -> datetime:
+    try:
+        instant = parse_iso(text)
+    except (ValueError, OverflowError):
+        raise ControlError(f"set must be an ISO 8601 instant with a UTC offset, not {text[:40]!r}") from None
+    if not CLOCK_MIN <= instant < CLOCK_MAX:
+        raise ControlError(f"set must be from {CLOCK_MIN.year} to {CLOCK_MAX.year - 1}")
+    return instant
+
+
 def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
     class Gateway(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "comeback-local"
+        # a client that announces a body and never sends it releases its thread after a minute
+        timeout = 60
+        # a request line that cannot be read gets its 400 with a status line, not as HTTP/0.9
+        default_request_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-        def do_GET(self) -> None:
-            self._dispatch("GET")
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # Only http.server's own request parsing calls this, for requests it cannot read (an
+            # HTTP/2.0 request line gets its 505): the fault is the client's, the answer a 4xx.
+            super().send_error(code if code < 500 else 400, message, explain)
 
-        def do_POST(self) -> None:
-            self._dispatch("POST")
+        def __getattr__(self, name: str) -> Any:
+            # http.server answers 501 for any method without a do_<METHOD>; API Gateway routes every
+            # method (TRACE, PUT, PROPFIND...) and answers 404 when no route has it.
+            if name.startswith("do_"):
+                return lambda: self._dispatch(name[3:])
+            raise AttributeError(name)
 
         def _dispatch(self, method: str) -> None:
+            try:
+                body = self._read_body()
+            except _Malformed as malformed:
+                # what is left of the request on the socket cannot be trusted as the next request
+                self.close_connection = True
+                self._send(malformed.status, {**JSON, "Connection": "close"}, malformed.body)
+                return
             url = urlsplit(self.path)
             path = url.path
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
             try:
                 if path.startswith("/_local/"):
-                    status, payload = self._control(method, path, body, url.query)
-                    self._send(
-                        status,
-                        {"Content-Type": "application/json"},
-                        json.dumps(payload, ensure_ascii=False).encode(),
-                    )
+                    try:
+                        status, payload = self._control(method, path, body, url.query)
+                    except ControlError as error:
+                        status, payload = 400, {"error": str(error)}
+                    self._send(status, JSON, json.dumps(payload, ensure_ascii=False).encode())
                     return
                 for route, pattern in ROUTES:
                     match = pattern.match(path)
@@ -513,12 +616,57 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                         answer = local.invoke_route(route, params, request)
                         self._send_lambda(answer)
                         return
-                self._send(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
+                self._send(404, JSON, NOT_FOUND)
             except Exception as exc:
+                # only a bug gets here: every answer a client can provoke is decided above
                 logger.exception("local gateway error")
-                self._send(
-                    500, {"Content-Type": "application/json"}, json.dumps({"error": str(exc)}).encode()
-                )
+                self._send(500, JSON, json.dumps({"error": str(exc)}).encode())
+
+        def _read_body(self) -> bytes:
+            lengths = self.headers.get_all("Content-Length") or []
+            chunked = self.headers.get("Transfer-Encoding", "").strip().lower()
+            if chunked:
+                # both framings at once is how requests are smuggled past a proxy
+                if chunked != "chunked" or lengths:
+                    raise _Malformed(400, BAD_REQUEST)
+                return self._read_chunks()
+            if not lengths:
+                return b""
+            if len(set(lengths)) != 1 or not lengths[0].strip().isdigit() or not lengths[0].isascii():
+                raise _Malformed(400, BAD_REQUEST)
+            length = int(lengths[0])
+            if length > MAX_BODY:
+                raise _Malformed(413, TOO_LARGE)
+            body = self.rfile.read(length) if length else b""
+            if len(body) != length:  # the client closed the connection mid-body
+                raise _Malformed(400, BAD_REQUEST)
+            return body
+
+        def _read_chunks(self) -> bytes:
+            body = bytearray()
+            while True:
+                line = self.rfile.readline(1024)
+                size_text = line.split(b";", 1)[0].strip()
+                if (
+                    not line.endswith(b"\n")
+                    or not size_text
+                    or not re.fullmatch(rb"[0-9a-fA-F]{1,8}", size_text)
+                ):
+                    raise _Malformed(400, BAD_REQUEST)
+                size = int(size_text, 16)
+                if len(body) + size > MAX_BODY:
+                    raise _Malformed(413, TOO_LARGE)
+                if size == 0:
+                    break
+                chunk = self.rfile.read(size)
+                if len(chunk) != size or self.rfile.readline(3).strip():
+                    raise _Malformed(400, BAD_REQUEST)
+                body += chunk
+            for _ in range(100):  # trailer fields, up to the empty line
+                trailer = self.rfile.readline(8192)
+                if trailer in (b"\r\n", b"\n", b""):
+                    return bytes(body)
+            raise _Malformed(400, BAD_REQUEST)
 
         def _send_lambda(self, answer: dict[str, Any]) -> None:
             body = answer.get("body") or ""
@@ -528,42 +676,32 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
             self.send_response(status)
             for name, value in headers.items():
-                if name.lower() not in ("content-length", "connection"):
+                if name.lower() != "content-length":
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":  # a HEAD answer has the headers of the body it does not carry
+                self.wfile.write(data)
 
         def _control(self, method: str, path: str, body: bytes, query: str = "") -> tuple[int, Any]:
-            document = json.loads(body) if body.strip() else {}
+            post = method == "POST"
             if path == "/_local/health":
                 return 200, {"ok": True, "now": isoformat(local.clock.now())}
             if path == "/_local/settings":
                 # what an operator tool needs to act on this runtime's emulated AWS (comeback shops --local)
                 return 200, {**local.settings.model_dump(), "stage": "local"}
-            if path == "/_local/clock" and method == "POST":
-                if "set" in document:
-                    now = local.move_clock(to=str(document["set"]))
-                else:
-                    now = local.move_clock(advance_days=float(document.get("advance_days", 0)))
-                return 200, {"now": isoformat(now)}
+            if post and path in CONTROL_POSTS:
+                return self._control_post(path, body)
             if path == "/_local/clock":
                 return 200, {"now": isoformat(local.clock.now())}
-            if path == "/_local/sweep" and method == "POST":
-                return 200, local.sweep(wait=bool(document.get("drain", True)))
-            if path == "/_local/drain" and method == "POST":
-                drained = local.drain(float(document.get("timeout", 300)))
-                return (200 if drained else 504), {"drained": drained, "queues": local.queue_depths()}
-            if path == "/_local/faults" and method == "POST":
-                local.events.arm(int(document.get("bus_refusals", 0)))
-                return 200, {"bus_refusals": int(document.get("bus_refusals", 0))}
             if path == "/_local/outbox" and method == "GET":
                 # ?summary=1: campaign, step, contact and time only (no MIME), for runs of thousands
                 # ?last=N: only the N most recent, whole
                 params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
                 if params.get("summary") == "1":
                     return 200, local.mailer.summary()
-                return 200, local.outbox(int(params["last"]) if params.get("last", "").isdigit() else None)
+                last = params.get("last", "")
+                return 200, local.outbox(int(last) if last.isascii() and last.isdigit() else None)
             if path == "/_local/queues" and method == "GET":
                 return 200, local.queue_depths()
             if path == "/_local/metrics" and method == "GET":
@@ -578,17 +716,52 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                 return 200, local.dead_letters()
             if path.startswith("/_local/contacts/") and method == "GET":
                 parts = [unquote(p) for p in path.split("/")[3:]]
-                if len(parts) != 2:
+                if len(parts) != 2 or not all(parts):
                     return 400, {"error": "use /_local/contacts/{shop_id}/{customer_id or email}"}
                 view = local.contact(*parts)
                 return (200, view) if view else (404, {"error": "no such contact"})
-            if path == "/_local/ses-event" and method == "POST":
+            return 404, {"error": f"no control endpoint {method} {path}"}
+
+        def _control_post(self, path: str, body: bytes) -> tuple[int, Any]:
+            if path == "/_local/clock":
+                document = _control_document(body, {"advance_days", "set"})
+                if "set" in document and "advance_days" in document:
+                    raise ControlError("give either set or advance_days, not both")
+                if "set" in document:
+                    if not isinstance(document["set"], str):
+                        raise ControlError("set must be an ISO 8601 instant with a UTC offset")
+                    now = local.move_clock(to=isoformat(_instant(document["set"])))
+                else:
+                    days = _number(document, "advance_days", 0, 0, MAX_ADVANCE_DAYS)
+                    if local.clock.now() + timedelta(days=days) >= CLOCK_MAX:
+                        raise ControlError(f"the clock stays before {CLOCK_MAX.year}")
+                    now = local.move_clock(advance_days=days)
+                return 200, {"now": isoformat(now)}
+            if path == "/_local/sweep":
+                document = _control_document(body, {"drain"})
+                return 200, local.sweep(wait=_flag(document, "drain", True))
+            if path == "/_local/drain":
+                document = _control_document(body, {"timeout"})
+                # at least a second: the runtime must look idle twice in a row to count as drained
+                drained = local.drain(_number(document, "timeout", 300, 1, MAX_DRAIN_SECONDS))
+                # 409, not a 5xx: the runtime is fine, its queues were still busy when the time ran out
+                return (200 if drained else 409), {"drained": drained, "queues": local.queue_depths()}
+            if path == "/_local/faults":
+                document = _control_document(body, {"bus_refusals"})
+                refusals = _integer(document, "bus_refusals", MAX_BUS_REFUSALS)
+                local.events.arm(refusals)
+                return 200, {"bus_refusals": refusals}
+            if path == "/_local/ses-event":
+                document = _control_document(body, {"message_id", "type"})
+                message_id, kind = _text(document, "message_id"), _text(document, "type")
+                if kind not in SES_EVENT_TYPES:
+                    raise ControlError(f"type is one of {', '.join(SES_EVENT_TYPES)}")
                 try:
-                    return 200, local.ses_event(str(document.get("message_id")), str(document.get("type")))
+                    return 200, local.ses_event(message_id, kind)
                 except LookupError as exc:
                     return 404, {"error": str(exc)}
                 except ValueError as exc:
                     return 400, {"error": str(exc)}
-            return 404, {"error": f"no control endpoint {method} {path}"}
+            raise AssertionError(path)  # every path of CONTROL_POSTS is answered above
 
     return Gateway
