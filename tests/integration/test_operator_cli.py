@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import io
 import json
 import re
 import time
@@ -110,12 +114,14 @@ def test_refusals_exit_non_zero_with_a_message(
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     main(["shops", "--stack", STACK, "create", "acme", "--name", "Acme"])
     capsys.readouterr()
-    assert main(["shops", "--stack", STACK, "create", "acme", "--name", "Again"]) == 1
-    assert "already exists" in capsys.readouterr().out
-    assert main(["shops", "--stack", STACK, "rotate-secret", "nobody"]) == 1
-    assert "no shop 'nobody'" in capsys.readouterr().out
-    assert main(["shops", "--stack", "not-deployed", "list"]) == 1
-    assert "error:" in capsys.readouterr().out
+    # DESIGN.md §4.5: errors are one clear line (on stderr) and exit status 2
+    assert main(["shops", "--stack", STACK, "create", "acme", "--name", "Again"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["shops", "--stack", STACK, "rotate-secret", "nobody"]) == 2
+    assert "no shop 'nobody'" in capsys.readouterr().err
+    assert main(["shops", "--stack", "not-deployed", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("comeback: error: ") and len(err.strip().splitlines()) == 1
 
 
 @pytest.fixture
@@ -188,3 +194,105 @@ def test_the_same_commands_work_against_the_local_runtime(
     rotated = _secret(capsys.readouterr().out)
     assert _eventually(endpoint, rotated, 202, cache_seconds) == 202
     assert _post_events(endpoint, secret) == 401  # dropped
+
+
+# --- set-platform-secret (issue 7 §1) ----------------------------------------------------------
+
+
+def test_set_platform_secret_stores_it_for_the_platform_and_prints_the_webhook_url_not_the_secret(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    main(["shops", "--stack", STACK, "create", "acme", "--name", "Acme"])
+    signing = _secret(capsys.readouterr().out)
+
+    command = ["shops", "--stack", STACK, "set-platform-secret", "acme"]
+    assert main([*command, "shopify", "--secret", "shpss_from_the_flag"]) == 0
+    out = capsys.readouterr().out
+    assert f"{API}/v1/shops/acme/webhooks/shopify" in out
+    assert "shpss_from_the_flag" not in out
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("wc secret from stdin\n"))
+    assert main([*command, "woocommerce"]) == 0
+    assert f"{API}/v1/shops/acme/webhooks/woocommerce" in capsys.readouterr().out
+
+    document = _document(deployed["sm"], "acme")
+    assert document["platforms"] == {"shopify": "shpss_from_the_flag", "woocommerce": "wc secret from stdin"}
+    assert document["secrets"] == [signing]  # the shop's own signing secret is untouched
+
+    assert main([*command, "shopify", "--secret", "shpss_rotated"]) == 0  # a new one replaces it
+    assert _document(deployed["sm"], "acme")["platforms"]["shopify"] == "shpss_rotated"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "stdin", "message"),
+    [
+        (["acme", "magento", "--secret", "x"], "", "unknown platform 'magento'"),
+        (["nobody", "shopify", "--secret", "x"], "", "no shop"),
+        (["acme", "segment"], "", "no secret given"),
+        (["acme", "segment", "--secret", "   "], "", "no secret given"),
+    ],
+)
+def test_set_platform_secret_errors_are_one_line_on_stderr_and_status_2(
+    deployed: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    arguments: list[str],
+    stdin: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    main(["shops", "--stack", STACK, "create", "acme", "--name", "Acme"])
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert main(["shops", "--stack", STACK, "set-platform-secret", *arguments]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert "platforms" not in _document(deployed["sm"], "acme")
+
+
+def _post_shopify(url: str, secret: str) -> int:
+    body = json.dumps(
+        {
+            "id": 820982911946154508,
+            "email": "jon@example.com",
+            "created_at": "2026-01-04T10:00:00-05:00",
+            "currency": "USD",
+            "total_price": "10.00",
+            "customer": {"id": 115310627314723954, "email": "jon@example.com"},
+        }
+    ).encode()
+    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Hmac-Sha256": digest,
+        "X-Shopify-Webhook-Id": f"cli-{time.monotonic_ns()}",
+    }
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # our own local runtime
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_set_platform_secret_against_the_local_runtime_makes_its_webhooks_verify(
+    local_runtime: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with urllib.request.urlopen(f"{local_runtime}/_local/settings", timeout=10) as answer:
+        cache_seconds = float(json.load(answer)["secret_cache_seconds"])
+    url = f"{local_runtime}/v1/shops/demo/webhooks/shopify"
+    assert _post_shopify(url, "shpss_local") == 401  # no Shopify secret set yet
+
+    command = ["shops", "--local", local_runtime, "set-platform-secret", "demo", "shopify"]
+    assert main([*command, "--secret", "shpss_local"]) == 0
+    assert url in capsys.readouterr().out
+    deadline = time.monotonic() + cache_seconds + 5
+    status = _post_shopify(url, "shpss_local")
+    while status != 202 and time.monotonic() < deadline:  # the runtime caches secrets briefly
+        time.sleep(0.25)
+        status = _post_shopify(url, "shpss_local")
+    assert status == 202
+    assert _post_shopify(url, "shpss_someone_else") == 401
