@@ -27,8 +27,9 @@ demo: install  ## run a generated shop through the engine on the embedded AWS an
 serve: install  ## run the whole engine locally on http://127.0.0.1:8080
 	$(RUN) comeback local serve --port 8080
 
-test: install  ## every test layer: unit, integration (moto), infra (CDK + cdk-nag + cfn-lint), e2e
+test: install  ## ruff, mypy, then every test layer: unit, integration (moto), infra (CDK + cdk-nag + cfn-lint), e2e
 	$(RUN) ruff check .
+	$(RUN) mypy
 	$(RUN) pytest
 
 unit: install
@@ -58,19 +59,18 @@ bench: install  ## measure DynamoDB requests per event, throughput, sweep reads,
 schemas: install  ## regenerate events/schemas/*.json and events/openapi.json from the models
 	$(RUN) comeback schemas write
 
+# The app (cdk.json's "app") brings build/layer up to date itself, so these are what `npx cdk` runs.
 synth: install  ## synthesize the CloudFormation template into cdk.out/ (cdk-nag checked; no AWS account needed)
-	$(RUN) python -m infra.packaging build/layer
 	$(RUN) python -m infra.app
 
 deploy: install  ## deploy to the AWS account of the current credentials (CDK_ARGS="-c key=value ...")
-	$(RUN) python -m infra.packaging build/layer
 	npx --yes $(CDK_CLI) deploy --require-approval broadening $(CDK_ARGS)
 
 bootstrap:  ## bootstrap the current account/region for the CDK (once per account and region)
 	npx --yes $(CDK_CLI) bootstrap
 
-layer: install  ## build the Lambda dependency layer (manylinux aarch64, CPython 3.13) into build/layer
-	$(RUN) python -m infra.packaging build/layer
+layer: install  ## build the Lambda layer (manylinux aarch64, CPython 3.13 .pyc) into build/layer if stale
+	$(RUN) python -m infra.packaging build/layer $(LAYER_ARGS)
 
 clean:
 	rm -rf .venv .tools cdk.out build .pytest_cache .ruff_cache .mypy_cache .hypothesis

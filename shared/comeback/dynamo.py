@@ -66,7 +66,8 @@ def error_code(exc: ClientError) -> str:
 
 def cancellation_reasons(exc: ClientError) -> list[dict[str, Any]]:
     """Per-item reasons of a cancelled transaction (in TransactItems order)."""
-    return list(exc.response.get("CancellationReasons") or [])
+    reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons") or []  # type: ignore[assignment]
+    return list(reasons)
 
 
 def failed_condition(reason: dict[str, Any]) -> bool:

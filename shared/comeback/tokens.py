@@ -83,10 +83,14 @@ def key_source(settings: Settings) -> Callable[[], bytes]:
 
     from comeback import aws
 
-    provider = SecretsProvider(boto3_client=aws.client("secretsmanager", settings))
+    provider = SecretsProvider(boto3_client=aws.client("secretsmanager", settings))  # type: ignore[arg-type]
 
     def key() -> bytes:
         value = provider.get(settings.token_key_secret, max_age=max(settings.secret_cache_seconds, 60))
-        return value.encode() if isinstance(value, str) else bytes(value)
+        if isinstance(value, str):
+            return value.encode()
+        if isinstance(value, bytes):
+            return value
+        raise ValueError(f"secret {settings.token_key_secret} holds no key")
 
     return key

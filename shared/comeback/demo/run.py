@@ -77,7 +77,7 @@ def _post_day(api: LocalApi, events: tuple[dict[str, Any], ...], at: datetime, t
             tally["rejected"] += len(answer["rejected"])
 
 
-def _replay(api: LocalApi, shop: DemoShop, tally: Counter[str], timing: Counter[str]) -> None:
+def _replay(api: LocalApi, shop: DemoShop, tally: Counter[str], timing: dict[str, float]) -> None:
     """Each day: post its events, move to the next morning, sweep (and drain once a week)."""
     sweeps: Counter[str] = Counter()
     for index, (day, events) in enumerate(shop.events_by_day):
@@ -114,7 +114,7 @@ def run_demo(seed: int = 7, customers: int = 2000, days: int = 548, port: int = 
     print(f"  {sum(counts.values()):,} events: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     start = datetime.combine(shop.start, datetime.min.time(), tzinfo=JST)
     tally: Counter[str] = Counter()
-    timing: Counter[str] = Counter()
+    timing: dict[str, float] = defaultdict(float)
     serve_args = (
         "--port", str(port), "--start", start.isoformat(), "--shop", f"{SHOP}:{SECRET}",
         "--playbook", f"{SHOP}={PLAYBOOK}", "--no-schedules",
