@@ -10,6 +10,7 @@ import sys
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,9 +43,14 @@ class _Moto:
         self.extension = ""
         self._process: subprocess.Popen[str] | None = None
 
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "comeback.local.emulator_process"],
+    def start(self, restore: Path | None = None) -> None:
+        self._process = subprocess.Popen(  # noqa: S603 - our own module, our own paths
+            [
+                sys.executable,
+                "-m",
+                "comeback.local.emulator_process",
+                *(["--restore", str(restore)] if restore else []),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -85,9 +91,23 @@ class Emulator:
         """Services served by a process of their own, and where."""
         return {service: moto.endpoint for service, moto in self._own.items()}
 
-    def start(self) -> str:
-        for moto in (self._main, *self._own.values()):
-            moto.start()
+    @property
+    def _processes(self) -> dict[str, _Moto]:
+        return {"main": self._main, **self._own}
+
+    @property
+    def process_names(self) -> list[str]:
+        return list(self._processes)
+
+    def start(self, restore: dict[str, Path] | None = None) -> str:
+        """Start every process; with `restore`, each first loads its pickled state (by process name)."""
+        restore = restore or {}
+        if restore and set(restore) != set(self._processes):
+            raise ValueError(
+                f"saved state is for emulator processes {sorted(restore)}, not {self.process_names}"
+            )
+        for name, moto in self._processes.items():
+            moto.start(restore.get(name))
         return self._main.endpoint
 
     def stop(self) -> None:
@@ -117,6 +137,23 @@ class Emulator:
         base = (moto or self._main).extension
         with urllib.request.urlopen(base + path, timeout=30) as answer:  # noqa: S310 - our child
             return json.loads(answer.read())
+
+    def snapshot(self, paths: dict[str, Path]) -> dict[str, int]:
+        """Each process pickles its moto state to its path (atomically); bytes written per process."""
+        sizes = {}
+        for name, moto in self._processes.items():
+            request = urllib.request.Request(  # noqa: S310 - our child's http:// URL
+                moto.extension + "/snapshot",
+                data=json.dumps({"path": str(paths[name])}).encode(),
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=300) as answer:  # noqa: S310 - our child
+                sizes[name] = int(json.loads(answer.read())["bytes"])
+        return sizes
+
+    def changes(self) -> int:
+        """State-changing AWS actions served so far, over every process."""
+        return sum(int(self._ask("/changes", moto)) for moto in self._processes.values())
 
     def timings(self) -> dict[str, Any]:
         """Calls and seconds per AWS action, as each emulator process served them."""
@@ -189,6 +226,20 @@ def provision(
         ses.create_email_identity(EmailIdentity=domain)
 
     client("secretsmanager").create_secret(Name=token_key_secret, SecretString=secrets.token_urlsafe(32))
+    return resources
+
+
+def existing(client: Callable[[str], Any], topology: Topology = TOPOLOGY) -> Resources:
+    """The queues a restored emulator already holds, found the way `provision` records them."""
+    resources = Resources()
+    sqs = client("sqs")
+    for queue in topology.queues:
+        url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+        resources.queue_urls[queue.name] = url
+        resources.dlq_urls[queue.name] = sqs.get_queue_url(QueueName=queue.dlq_name)["QueueUrl"]
+        resources.queue_arns[queue.name] = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
     return resources
 
 

@@ -1,9 +1,12 @@
 """The embedded AWS, in its own process: `python -m comeback.local.emulator_process`.
 
-It runs moto's ThreadedMotoServer (with our fixes applied) beside a tiny read-only HTTP endpoint
+It runs moto's ThreadedMotoServer (with our fixes applied) beside a tiny HTTP endpoint
 for what only the emulator knows and no AWS API tells: the raw emails SES accepted, and how many
 messages the queues hold (the local runtime's drain asks that every few milliseconds). The
 handlers run in the parent process, so the engine and the emulator use two cores, not one.
+
+With `--restore FILE` it first loads the moto state a snapshot pickled (`POST /snapshot` writes
+one: see `persistence`), so a restored emulator is never provisioned again.
 
 It prints `ports <moto> <extension>` once both answer, and exits when its stdin closes, so it
 never outlives the runtime that started it.
@@ -11,16 +14,140 @@ never outlives the runtime that started it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import pickle
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+
+
+# Actions that change nothing a restore would bring back (a received message is handed out again
+# after a restore anyway): they do not make a snapshot due.
+READS = ("Get", "List", "Describe", "Query", "Scan", "BatchGet", "TransactGet", "Receive")
+
+
+class Gate:
+    """Many may pass at once; `closed()` waits until nobody is inside and lets nobody in meanwhile.
+
+    Passing is reentrant per thread (a function that ends up passing again must not wait for a
+    snapshot that waits for it)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._inside = 0
+        self._closing = False
+        self._mine = threading.local()
+
+    @contextlib.contextmanager
+    def passing(self) -> Iterator[None]:
+        depth = getattr(self._mine, "depth", 0)
+        if depth == 0:
+            with self._condition:
+                while self._closing:
+                    self._condition.wait()
+                self._inside += 1
+        self._mine.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._mine.depth = depth
+            if depth == 0:
+                with self._condition:
+                    self._inside -= 1
+                    if not self._inside:
+                        self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def closed(self) -> Iterator[None]:
+        with self._condition:
+            while self._closing:  # one closer at a time
+                self._condition.wait()
+            self._closing = True  # newcomers wait from now on, so the closer is never starved
+            while self._inside:
+                self._condition.wait()
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._closing = False
+                self._condition.notify_all()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """The file has the old content or the new, whatever happens; the new survives a power cut."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    temporary.replace(path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself
+    finally:
+        os.close(directory)
+
+
+# -- inside an emulator process -------------------------------------------------------------------
+def dump_backends(path: Path) -> int:
+    """Pickle every moto backend this process has used; call with requests held (`Gate.closed`)."""
+    from moto.core.base_backend import BackendDict
+
+    state = {
+        (backends.backend.__module__, backends.service_name): {
+            account: dict(regions) for account, regions in backends.items()
+        }
+        # the BackendDicts moto has handed out, i.e. the services in use (read off the class:
+        # mypy cannot type a class-level list declared with the dict's own type variable)
+        for backends in list(vars(BackendDict)["_instances"])
+    }
+    data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    write_atomically(path, data)
+    return len(data)
+
+
+def load_backends(path: Path) -> None:
+    """Put the pickled backends back where moto looks for them, before the first request."""
+    import importlib
+
+    from moto.core.base_backend import BackendDict
+
+    state = pickle.loads(path.read_bytes())  # noqa: S301 - written by dump_backends on this machine
+    for (module_name, service), accounts in state.items():
+        module = importlib.import_module(module_name)
+        backends = next(
+            value
+            for value in vars(module).values()
+            if isinstance(value, BackendDict) and value.service_name == service
+        )
+        for account, regions in accounts.items():
+            specific = backends[account]  # registers the BackendDict as in use, as moto does
+            for region, backend in regions.items():
+                specific[region] = backend
+    _hand_out_again()
+
+
+def _hand_out_again() -> None:
+    """Messages in flight at the snapshot were held by functions that no longer run: make them
+    visible now rather than a visibility timeout later (their receive count stays)."""
+    from moto.sqs.models import sqs_backends
+
+    for regions in sqs_backends.values():
+        for backend in regions.values():
+            for queue in backend.queues.values():
+                for message in queue._pending_messages:
+                    message.visible_at = 0.0
+                queue._pending_messages.clear()
 
 
 class Extension(BaseHTTPRequestHandler):
@@ -47,6 +174,8 @@ class Extension(BaseHTTPRequestHandler):
             queues = sqs_backends[ACCOUNT][REGION].queues
             names = parse_qs(url.query).get("names", [""])[0].split(",")
             body = sum(len(queues[name]._messages) for name in names if name in queues)
+        elif url.path == "/changes":
+            body = CHANGES[0]
         else:
             self.send_error(404)
             return
@@ -57,8 +186,26 @@ class Extension(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_POST(self) -> None:
+        """POST /snapshot {"path": FILE}: this process's moto state, pickled to FILE atomically."""
+        if urlsplit(self.path).path != "/snapshot":
+            self.send_error(404)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        target = Path(json.loads(self.rfile.read(length))["path"])
+        with REQUESTS.closed():  # no request half applied while moto's objects are pickled
+            size = dump_backends(target)
+        data = json.dumps({"bytes": size}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
 
 TIMINGS: dict[str, tuple[int, float]] = {}
+CHANGES = [0]  # actions served that change state (GET /changes): is a snapshot due?
+REQUESTS = Gate()  # every AWS request passes; a snapshot closes it
 
 
 def _time_actions() -> None:
@@ -79,6 +226,8 @@ def _time_actions() -> None:
             )
             calls, seconds = TIMINGS.get(name, (0, 0.0))
             TIMINGS[name] = (calls + 1, seconds + time.perf_counter() - began)
+            if not self._get_action().startswith(READS):
+                CHANGES[0] += 1
 
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
 
@@ -94,11 +243,15 @@ def _direct_dynamodb(app: Any) -> Any:
     from werkzeug.wrappers import Response
 
     def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_20120810."):
-            request = BackendRequest(environ)
-            status, headers, body = DynamoHandler.dispatch(request, request.raw_url, dict(request.headers))
-            return Response(body, status, headers)(environ, start_response)
-        return app(environ, start_response)
+        with REQUESTS.passing():
+            if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_20120810."):
+                request = BackendRequest(environ)
+                status, headers, body = DynamoHandler.dispatch(
+                    request, request.raw_url, dict(request.headers)
+                )
+                return Response(body, status, headers)(environ, start_response)
+            # moto answers with a list of byte strings: nothing is produced lazily after we leave
+            return app(environ, start_response)
 
     return wsgi
 
@@ -118,11 +271,14 @@ def _serve(port: int = 0) -> tuple[Any, int]:
     return server, server.server_address[1]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from comeback.local import moto_patches
 
+    args = sys.argv[1:] if argv is None else argv
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto_patches.apply()
+    if args[:1] == ["--restore"]:
+        load_backends(Path(args[1]))  # before the first request, so nothing is provisioned twice
     _time_actions()
     server, moto_port = _serve()
     extension = ThreadingHTTPServer(("127.0.0.1", 0), Extension)

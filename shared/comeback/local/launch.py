@@ -1,8 +1,9 @@
 """Run `comeback local serve` as a child process: for the demo, the benchmarks and the e2e tests.
 
 `local_serve(...)` starts it, waits for the line that names its URL, yields that URL, and stops the
-process on the way out. Its output keeps being read (and copied to `output`, if given) so a full
-pipe never stalls the runtime mid-write.
+process on the way out (SIGTERM: a clean stop, which `--data` snapshots). `started`, if given, is
+handed the process first (a test can kill it harder). Its output keeps being read (and copied
+to `output`, if given) so a full pipe never stalls the runtime mid-write.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
@@ -21,7 +22,10 @@ from comeback.local.lambdas import REPO_ROOT
 
 @contextmanager
 def local_serve(
-    *args: str, output: IO[str] | None = None, env: dict[str, str] | None = None
+    *args: str,
+    output: IO[str] | None = None,
+    env: dict[str, str] | None = None,
+    started: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> Iterator[str]:
     process = subprocess.Popen(  # noqa: S603 - our own CLI, arguments from our own code
         [sys.executable, "-m", "comeback.cli", "local", "serve", *args],
@@ -32,6 +36,8 @@ def local_serve(
         text=True,
     )
     assert process.stdout is not None
+    if started is not None:
+        started(process)
     seen: deque[str] = deque(maxlen=50)
     base = None
     for line in process.stdout:  # ends when the process exits without ever answering

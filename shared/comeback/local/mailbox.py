@@ -44,6 +44,16 @@ class RecordingMailer:
             for message_id, tags in sent
         ]
 
+    def state(self) -> dict[str, Any]:
+        """What `--data` keeps of the mailer (moto keeps the emails themselves)."""
+        with self._lock:
+            return {"tags": dict(self._tags), "sent_at": dict(self._sent_at)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        with self._lock:
+            self._tags.update(state.get("tags", {}))
+            self._sent_at.update(state.get("sent_at", {}))
+
     def tags(self, message_id: str) -> dict[str, str]:
         with self._lock:
             return dict(self._tags.get(message_id, {}))

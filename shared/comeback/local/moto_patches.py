@@ -41,6 +41,9 @@
    flight that neither got back, stalling it for a whole visibility timeout. Receives, deletes,
    visibility changes and sends are serialised (the local pollers short-poll, so nothing waits
    inside the lock).
+12. Queues that pickle. A queue keeps a `threading.Condition`, which cannot be pickled, so
+   `--data` could not snapshot SQS; the condition is left out of the pickle and a new one made
+   when the queue is loaded (nobody can be waiting on a queue that is being loaded).
 
 Applied once per process by `apply()`; both the local runtime and the integration tests use it.
 """
@@ -52,7 +55,7 @@ import functools
 import pickle
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 _applied = False
 _lock = threading.RLock()
@@ -222,6 +225,7 @@ def apply() -> None:
         _answers_as_written()
         _cheap_item_sizes()
         _sqs_one_at_a_time()
+        _picklable_queues()
         _partition_queries()
         _parse_once()
         _applied = True
@@ -278,6 +282,20 @@ def _sqs_one_at_a_time() -> None:
                 return __original(self, *args, **kwargs)
 
         setattr(SQSBackend, name, functools.wraps(original)(locked))
+
+
+def _picklable_queues() -> None:
+    from moto.sqs.models import Queue
+
+    def __getstate__(self: Any) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_messages_lock"}
+
+    def __setstate__(self: Any, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._messages_lock = threading.Condition()
+
+    Queue.__getstate__ = __getstate__  # type: ignore[method-assign]
+    Queue.__setstate__ = __setstate__  # type: ignore[attr-defined]
 
 
 def _cheap_item_sizes() -> None:
@@ -372,13 +390,21 @@ def _partition_queries() -> None:
     Table.query = query  # type: ignore[method-assign]
 
 
+_T = TypeVar("_T")
+
+
 def _parse_once() -> None:
+    import importlib
+
     import jsonpath_ng.ext
     from moto import backends
     from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
-    parse_update = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    # imported by name: mypy's reading of this moto module stops short of the parser classes
+    UpdateExpressionParser = importlib.import_module(
+        "moto.dynamodb.parsing.expressions"
+    ).UpdateExpressionParser
+    parse_update = UpdateExpressionParser.make.__func__
     images: dict[int, bytes] = {}
 
     @functools.lru_cache(maxsize=2048)
@@ -387,19 +413,20 @@ def _parse_once() -> None:
         images[id(tree)] = pickle.dumps(tree)  # the cache keeps `tree` alive, so its id stays its own
         return tree
 
-    def private_copy(value: Any, memo: Any = None) -> Any:
-        image = images.get(id(value))
-        return pickle.loads(image) if image is not None else copy.deepcopy(value, memo)  # noqa: S301 - our own bytes
+    # deepcopy's own signature, parameter names included: it stands in for deepcopy
+    def private_copy(x: _T, memo: dict[int, Any] | None = None, _nil: Any = None) -> _T:
+        image = images.get(id(x))
+        return pickle.loads(image) if image is not None else copy.deepcopy(x, memo)  # type: ignore[no-any-return]  # noqa: S301 - our own bytes
 
-    UpdateExpressionParser.make = classmethod(lambda cls, expression: parsed_update(expression))  # type: ignore[method-assign,assignment]
-    validators.deepcopy = private_copy  # type: ignore[attr-defined]
+    UpdateExpressionParser.make = classmethod(lambda cls, expression: parsed_update(expression))
+    validators.deepcopy = private_copy
 
     from moto.sqs import models as sqs_models
 
-    def message_copy(value: Any, memo: Any = None) -> Any:
-        return copy.copy(value) if isinstance(value, sqs_models.Message) else copy.deepcopy(value, memo)
+    def message_copy(x: _T, memo: dict[int, Any] | None = None, _nil: Any = None) -> _T:
+        return copy.copy(x) if isinstance(x, sqs_models.Message) else copy.deepcopy(x, memo)
 
-    sqs_models.deepcopy = message_copy  # type: ignore[attr-defined]
+    sqs_models.deepcopy = message_copy
     original_millis = sqs_models.unix_time_millis
 
     def unix_time_millis(dt: Any = None) -> float:

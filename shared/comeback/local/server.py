@@ -28,8 +28,8 @@ from comeback import aws, observability
 from comeback import runtime as runtimes
 from comeback.bus import EventBridgePublisher
 from comeback.clock import SimulatedClock, isoformat, parse_iso
-from comeback.local import mailbox
-from comeback.local.emulator import ACCOUNT, REGION, Emulator, provision, verify_sender
+from comeback.local import mailbox, persistence
+from comeback.local.emulator import ACCOUNT, REGION, Emulator, existing, provision, verify_sender
 from comeback.local.faults import FaultyEvents
 from comeback.local.lambdas import REPO_ROOT, Invoker, load_handler
 from comeback.local.pollers import QueuePoller
@@ -66,7 +66,15 @@ class LocalRuntime:
         functions_root: Path = REPO_ROOT,
         host: str = "127.0.0.1",
         schedules: bool = True,
+        data: Path | None = None,
     ) -> None:
+        # --data DIR: the emulated AWS and this runtime's clock and outbox survive a restart
+        self.data = persistence.DataDir(data) if data is not None else None
+        self.restored: persistence.Saved | None = None
+        self._gate = persistence.Gate()  # functions pass; a snapshot closes it
+        self._snapshot_lock = threading.Lock()
+        self._snapshots: persistence.Periodic | None = None
+        self._saved_mark: tuple[int, int] | None = None
         self._run_schedules = schedules
         self._requested_port = port
         self._host = host
@@ -82,7 +90,8 @@ class LocalRuntime:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> str:
-        endpoint = self._emulator.start()
+        self.restored = self.data.open() if self.data else None  # DataDirError: a one-line refusal
+        endpoint = self._emulator.start(self.restored.moto if self.restored else None)
         self._http = ThreadingHTTPServer((self._host, self._requested_port), _handler_for(self))
         self._http.daemon_threads = True
         self.base_url = f"http://{self._host}:{self._http.server_address[1]}"
@@ -97,12 +106,15 @@ class LocalRuntime:
             due_shards=LOCAL_DUE_SHARDS,
             stage="local",
         )
-        self.resources = provision(
-            self._emulator.client,
-            self.settings.table_name,
-            self.settings.ses_configuration_set,
-            self.settings.token_key_secret,
-        )
+        if self.restored:  # the emulator holds the topology already: provisioning again would fail
+            self.resources = existing(self._emulator.client)
+        else:
+            self.resources = provision(
+                self._emulator.client,
+                self.settings.table_name,
+                self.settings.ses_configuration_set,
+                self.settings.token_key_secret,
+            )
         self.settings = self.settings.model_copy(update={"queue_urls": dict(self.resources.queue_urls)})
         self.mailer = mailbox.RecordingMailer(
             SesMailer(self._emulator.client("sesv2"), self.settings.ses_configuration_set)
@@ -121,9 +133,12 @@ class LocalRuntime:
                 f"before-call.{aws.client(service, self.settings).meta.service_model.endpoint_prefix}",
                 self._count_call,
             )
+        if self.restored:
+            self._restore_runtime(self.restored.runtime)
         self._seed_shops()
         for function in TOPOLOGY.functions:
-            self._invokers[function.name] = Invoker(function, load_handler(function, self._root))
+            module = load_handler(function, self._root)
+            self._invokers[function.name] = persistence.GatedInvoker(function, module, self._gate)
         sqs = self._emulator.client("sqs")
         # Lambda runs several pollers per queue; two here keep the emulator busy while a
         # function waits on it, and make concurrent deliveries to one contact the everyday case.
@@ -143,9 +158,14 @@ class LocalRuntime:
         if self._run_schedules:
             self._scheduler.start()
         threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
+        if self.data:
+            self._snapshots = persistence.Periodic(self.snapshot, self._changed, persistence.PERIOD_SECONDS)
+            self._snapshots.start()
         return self.base_url
 
     def stop(self) -> None:
+        if self._snapshots:
+            self._snapshots.stop()
         for poller in self._pollers:
             poller.stop()
         for poller in self._pollers:
@@ -153,25 +173,66 @@ class LocalRuntime:
         self._scheduler.stop()
         if self._http:
             self._http.shutdown()
+        if self.data:
+            try:
+                self.snapshot()  # nothing runs any more: this one holds everything
+            except Exception:
+                logger.exception("the last snapshot failed; --data keeps the one before")
+            self.data.close()
         self._emulator.stop()
         runtimes.install(None)
 
     def _seed_shops(self) -> None:
         admin = ShopAdmin(self.settings)
         for seed in self._seeds:
-            admin.create(
-                seed.shop_id,
-                seed.name or seed.shop_id,
-                self.clock.now(),
-                secret=seed.secret,
-                playbook_yaml=seed.playbook_yaml,
-            )
+            if not (self.restored and admin.get(seed.shop_id)):  # a restored shop keeps what it holds
+                admin.create(
+                    seed.shop_id,
+                    seed.name or seed.shop_id,
+                    self.clock.now(),
+                    secret=seed.secret,
+                    playbook_yaml=seed.playbook_yaml,
+                )
             config = admin.get(seed.shop_id)
             if config:
                 verify_sender(self._emulator, str(config.playbook.shop.sender.from_email))
 
     def _count_call(self, model: Any, **_: Any) -> None:
         self.aws_calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    # -- --data DIR ------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Write the whole state to --data now, every function paused meanwhile (see persistence)."""
+        if self.data is None:
+            raise LookupError("state is in memory: start with --data DIR to keep it")
+        with self._snapshot_lock, self._gate.closed():
+            mark = self._mark()
+            written = self.data.write(
+                self._emulator.snapshot,
+                self._emulator.process_names,
+                {
+                    "clock": isoformat(self.clock.now()),
+                    "mailer": self.mailer.state(),
+                    "business": dict(observability.local_counts or {}),
+                    "aws_calls": dict(self.aws_calls),
+                },
+            )
+            self._saved_mark = mark
+            return written
+
+    def _restore_runtime(self, state: dict[str, Any]) -> None:
+        self.clock.set(parse_iso(state["clock"]))  # time stood still while the runtime was down
+        self.mailer.restore(state.get("mailer", {}))
+        if observability.local_counts is not None:
+            observability.local_counts.update(state.get("business", {}))
+        self.aws_calls.update(state.get("aws_calls", {}))
+
+    def _mark(self) -> tuple[int, int]:
+        """Changes the emulator served, and the clock's offset in whole seconds (it jitters)."""
+        return self._emulator.changes(), round((self.clock.now() - datetime.now(UTC)).total_seconds())
+
+    def _changed(self) -> bool:
+        return self._mark() != self._saved_mark
 
     # -- control -----------------------------------------------------------------------------
     def move_clock(self, advance_days: float | None = None, to: str | None = None) -> datetime:
@@ -556,6 +617,14 @@ def _instant(text: str) -> datetime:
     return instant
 
 
+def _snapshot(local: LocalRuntime, _: dict[str, Any]) -> tuple[int, Any]:
+    """POST /_local/snapshot: write --data now; 409 when the state is in memory only."""
+    try:
+        return 200, local.snapshot()
+    except LookupError as exc:
+        return 409, {"error": str(exc)}
+
+
 def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
     class Gateway(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -690,6 +759,8 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             if path == "/_local/settings":
                 # what an operator tool needs to act on this runtime's emulated AWS (comeback shops --local)
                 return 200, {**local.settings.model_dump(), "stage": "local"}
+            if path == "/_local/snapshot" and post:
+                return _snapshot(local, _control_document(body, set()))
             if post and path in CONTROL_POSTS:
                 return self._control_post(path, body)
             if path == "/_local/clock":
