@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 
 from comeback.events import BatchAnswer, EventBatch
@@ -17,11 +18,11 @@ from comeback.runtime import current
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
-ERROR = {
-    "content": {
-        "application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}
-    }
-}
+
+def _error(description: str) -> OpenAPIResponse:
+    """A documented answer whose body is `{"error": "..."}`."""
+    schema = {"type": "object", "properties": {"error": {"type": "string"}}}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _raw_body() -> bytes:
@@ -47,11 +48,11 @@ def _respond(answer: Answer) -> Response[Any]:
             "description": "At least one event accepted",
             "content": {"application/json": {"model": BatchAnswer}},
         },
-        400: {"description": "Not JSON, or no events list", **ERROR},
-        401: {"description": "Missing or invalid signature, stale timestamp or unknown shop", **ERROR},
-        413: {"description": "Body over 256 KB", **ERROR},
+        400: _error("Not JSON, or no events list"),
+        401: _error("Missing or invalid signature, stale timestamp or unknown shop"),
+        413: _error("Body over 256 KB"),
         422: {"description": "Every event invalid", "content": {"application/json": {"model": BatchAnswer}}},
-        503: {"description": "The bus refused part of the batch: retry it", **ERROR},
+        503: _error("The bus refused part of the batch: retry it"),
     },
 )
 def post_events(shop_id: str, batch: Annotated[EventBatch | None, Body()] = None) -> Response[Any]:
@@ -59,23 +60,20 @@ def post_events(shop_id: str, batch: Annotated[EventBatch | None, Body()] = None
     return _respond(current().ingest.receive(shop_id, app.current_event.headers, _raw_body()))
 
 
-PLATFORM_RESPONSES: dict[int, Any] = {
-    200: {"description": "Nothing in this delivery for us (ignored topic, anonymous browsing)", **ERROR},
+PLATFORM_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: _error("Nothing in this delivery for us (ignored topic, anonymous browsing)"),
     202: {
         "description": "At least one event accepted",
         "content": {"application/json": {"model": BatchAnswer}},
     },
-    400: {"description": "Not JSON", **ERROR},
-    401: {
-        "description": "Missing or invalid platform signature, or no secret set for this platform",
-        **ERROR,
-    },
-    413: {"description": "Body over 256 KB", **ERROR},
+    400: _error("Not JSON"),
+    401: _error("Missing or invalid platform signature, or no secret set for this platform"),
+    413: _error("Body over 256 KB"),
     422: {
         "description": "Nothing usable in the delivery",
         "content": {"application/json": {"model": BatchAnswer}},
     },
-    503: {"description": "The bus refused part of the batch: the platform retries", **ERROR},
+    503: _error("The bus refused part of the batch: the platform retries"),
 }
 
 

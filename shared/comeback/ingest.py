@@ -4,6 +4,13 @@ Checks run cheapest-first and nothing is written before all of them pass: size (
 signature (401, the same answer for every reason), JSON and shape (400), then each event on its own
 (422 when none is valid). Valid events go on the bus; if the bus still refuses some after retries
 the answer is 503 and the shop retries the batch (event ids make the retry harmless).
+
+Platform webhooks (Shopify, WooCommerce, Segment) take the same road in their own dialect: the
+platform's signature with the shop's secret for that platform, then the adapter's mapping, then the
+same `accept`. Their redeliveries are harmless because the adapters derive event ids from the
+platform's object ids (or message ids), so a redelivered order is the same event, deduplicated
+downstream like any repeated id. Topics we don't use answer 200: platforms remove or disable
+endpoints that keep failing.
 """
 
 from __future__ import annotations
@@ -11,8 +18,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Protocol
 
+from comeback.adapters import AdapterError, adapter, woocommerce
 from comeback.bus import BusEntry, Publisher, PublishError
 from comeback.clock import Clock
 from comeback.events import MAX_EVENTS_PER_BATCH, EventEnvelope, InvalidEvent, parse_event
@@ -100,7 +109,9 @@ class Ingest:
                 continue
             envelope = EventEnvelope(shop_id=shop_id, received_at=received_at, event=event)
             entries.append(
-                BusEntry(INGEST_SOURCE, event.type, envelope.model_dump(mode="json", exclude_none=True))
+                BusEntry(
+                    INGEST_SOURCE, envelope.event.type, envelope.model_dump(mode="json", exclude_none=True)
+                )
             )
         answer = {"accepted": len(entries), "rejected": rejected}
         if not entries:
@@ -119,3 +130,106 @@ class Ingest:
             "events accepted", extra={"shop_id": shop_id, "accepted": len(entries), "rejected": len(rejected)}
         )
         return Answer(202, answer)
+
+    def receive_platform(
+        self, shop_id: str, platform: str, headers: Mapping[str, str], body: bytes
+    ) -> Answer:
+        """A webhook in a platform's native form ("shopify", "woocommerce" or "segment")."""
+        if len(body) > self._max_body:
+            return Answer(413, {"error": f"body over {self._max_body} bytes"})
+        if platform == "woocommerce" and woocommerce.is_ping(headers, body):
+            # unsigned by design and carries nothing; the same 200 for every shop, known or not
+            return Answer(200, {"ignored": "WooCommerce webhook ping"})
+        module = adapter(platform)
+        secret = self._secrets.platform_secret(shop_id, platform)
+        if not secret or not module.verify(secret, body, headers):
+            logger.info(
+                "platform request refused",
+                extra={
+                    "shop_id": shop_id,
+                    "platform": platform,
+                    "reason": "no secret" if not secret else "signature",
+                },
+            )
+            count("RequestsRefused")
+            return UNAUTHORIZED
+        try:
+            payload = _load_json(body)
+        except ValueError as exc:
+            return Answer(400, {"error": str(exc)})
+        delivery = module.delivery_id(headers, payload)
+        if platform == "shopify":  # privacy topics are requests for the contacts function, not events
+            from comeback.privacy import platform_entries
+
+            try:
+                privacy = platform_entries(shop_id, platform, headers, payload, self._clock.now())
+            except AdapterError as exc:
+                return Answer(422, {"accepted": 0, "rejected": [{"index": 0, "error": str(exc)}]})
+            if privacy:
+                try:
+                    self._publisher.publish(privacy)
+                except PublishError:
+                    return Answer(503, {"error": "the event bus is unavailable; retry the delivery"})
+                count("PrivacyRequestsAccepted")
+                return Answer(202, {"accepted": len(privacy), "rejected": []})
+        events, origins, rejected = _map_platform(module, headers, payload)
+        if not events and not rejected:
+            logger.info(
+                "platform delivery ignored",
+                extra={"shop_id": shop_id, "platform": platform, "delivery_id": delivery},
+            )
+            return Answer(200, {"ignored": "nothing in this delivery is used"})
+        if not events:
+            count("EventsRejected", len(rejected))
+            logger.info(
+                "platform delivery unusable",
+                extra={
+                    "shop_id": shop_id,
+                    "platform": platform,
+                    "delivery_id": delivery,
+                    "rejected": rejected,
+                },
+            )
+            return Answer(422, {"accepted": 0, "rejected": rejected})
+        if rejected:
+            count("EventsRejected", len(rejected))
+        answer = self.accept(shop_id, events)
+        if "rejected" not in answer.body:
+            return answer
+        # accept() numbers events; the platform's sender knows messages, so report those
+        merged = rejected + [{**r, "index": origins[r["index"]]} for r in answer.body["rejected"]]
+        return Answer(answer.status, {**answer.body, "rejected": sorted(merged, key=lambda r: r["index"])})
+
+
+def _load_json(body: bytes) -> Any:
+    """The one place a platform body is parsed (ValueError when it is not JSON)."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _map_platform(
+    module: ModuleType, headers: Mapping[str, str], payload: Any
+) -> tuple[list[dict[str, Any]], list[int], list[dict[str, Any]]]:
+    """Events, the message each came from, and the messages that could not be mapped.
+
+    A Segment batch is mapped message by message so one odd message is rejected on its own;
+    a Shopify or WooCommerce delivery is one message.
+    """
+    try:
+        units = module.messages(payload) if hasattr(module, "messages") else [payload]
+    except AdapterError as exc:
+        return [], [], [{"index": 0, "error": str(exc)}]
+    events: list[dict[str, Any]] = []
+    origins: list[int] = []
+    rejected: list[dict[str, Any]] = []
+    for index, unit in enumerate(units):
+        try:
+            mapped = module.to_events(headers, unit)
+        except AdapterError as exc:
+            rejected.append({"index": index, "error": str(exc)})
+            continue
+        events.extend(mapped)
+        origins.extend([index] * len(mapped))
+    return events, origins, rejected

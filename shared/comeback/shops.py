@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,10 @@ from comeback.clock import isoformat
 from comeback.events import Id
 from comeback.settings import Settings
 from comeback.signing import new_secret
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 MAX_SECRETS = 2  # the current secret and the one it replaced, during a rotation
 VALUE = "value"  # the attribute Powertools' DynamoDBProvider reads
@@ -50,7 +54,8 @@ class ShopDirectory:
     def _secrets(self) -> Any:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-        return SecretsProvider(boto3_client=aws.client("secretsmanager", self._settings))
+        client = cast("SecretsManagerClient", aws.client("secretsmanager", self._settings))
+        return SecretsProvider(boto3_client=client)
 
     @cached_property
     def _configs(self) -> Any:
@@ -108,8 +113,8 @@ class ShopAdmin:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._sm = aws.client("secretsmanager", settings)
-        self._ddb = aws.client("dynamodb", settings)
+        self._sm = cast("SecretsManagerClient", aws.client("secretsmanager", settings))
+        self._ddb = cast("DynamoDBClient", aws.client("dynamodb", settings))
 
     def _secret_name(self, shop_id: str) -> str:
         return self._settings.shop_secret_prefix + shop_id
@@ -129,12 +134,15 @@ class ShopAdmin:
         )
         config.playbook  # noqa: B018 - a broken playbook must fail before anything is written
         secret = secret or new_secret()
-        self._sm.create_secret(
-            Name=self._secret_name(shop_id),
-            Description=f"comeback signing secrets of shop {shop_id}",
-            SecretString=json.dumps({"secrets": [secret], "status": "active"}),
-            **({"KmsKeyId": kms_key_id} if kms_key_id else {}),
-        )
+        name = self._secret_name(shop_id)
+        description = f"comeback signing secrets of shop {shop_id}"
+        document = json.dumps({"secrets": [secret], "status": "active"})
+        if kms_key_id:
+            self._sm.create_secret(
+                Name=name, Description=description, SecretString=document, KmsKeyId=kms_key_id
+            )
+        else:  # Secrets Manager refuses an empty KmsKeyId; leaving it out means the account's key
+            self._sm.create_secret(Name=name, Description=description, SecretString=document)
         self.save_config(config)
         return secret
 
@@ -204,4 +212,5 @@ class ShopAdmin:
             answer = self._sm.get_secret_value(SecretId=self._secret_name(shop_id))
         except self._sm.exceptions.ResourceNotFoundException:
             raise LookupError(f"no shop {shop_id!r}") from None
-        return json.loads(answer["SecretString"])  # type: ignore[no-any-return]
+        document: dict[str, Any] = json.loads(answer["SecretString"])
+        return document

@@ -726,3 +726,29 @@ def test_messages_without_message_id_get_distinct_digest_ids() -> None:
     events = parsed(segment.to_events({}, batch))
     assert [e.type for e in events] == ["customer.updated", "product.viewed", "product.viewed"]
     assert all(e.id.startswith("segment:h:") for e in events)
+
+
+# --- WooCommerce's creation ping and Shopify's current customer shape --------------------------
+
+
+def test_woocommerce_ping_is_recognised_only_as_the_bare_form_body() -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert woocommerce.is_ping(form, b"webhook_id=17")
+    assert not woocommerce.is_ping(form, b"webhook_id=17&x=1")
+    assert not woocommerce.is_ping(form, b'{"webhook_id": 17}')
+    # a real delivery names its topic, so it is never mistaken for a ping
+    assert not woocommerce.is_ping({**form, "X-WC-Webhook-Topic": "order.created"}, b"webhook_id=17")
+
+
+def test_shopify_2025_orders_carry_no_customer_consent_and_the_checkbox_still_counts() -> None:
+    # Since API 2025-01 the customer inside an order has neither `accepts_marketing` nor
+    # `email_marketing_consent` (nor tags); consent arrives on its own topic.
+    order = load("shopify_orders_create_sample_legacy.json")
+    for gone in ("accepts_marketing", "email_marketing_consent", "tags", "accepts_marketing_updated_at"):
+        order["customer"].pop(gone, None)
+    order["buyer_accepts_marketing"] = False
+    _, profile = parsed(shopify.to_events(shopify_headers("orders/create"), order))
+    assert profile.data.accepts_marketing is None  # unknown, not an opt-out
+    order["buyer_accepts_marketing"] = True
+    _, profile = parsed(shopify.to_events(shopify_headers("orders/create"), order))
+    assert profile.data.accepts_marketing is True

@@ -47,6 +47,7 @@ import binascii
 import hashlib
 import hmac
 import html
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -109,6 +110,18 @@ def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
         expected = hmac.new(key.encode(), body, hashlib.sha256).digest()
         ok |= hmac.compare_digest(expected, sent_digest)
     return ok
+
+
+_PING = re.compile(rb"\s*webhook_id=\d{1,20}\s*")
+
+
+def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
+    """True for the unsigned request WooCommerce sends when a webhook is saved or activated.
+
+    `WC_Webhook::deliver_ping()` posts the form-encoded body `webhook_id=<id>` with no signature
+    and no topic, and shows the shop owner an error unless the answer is 2xx; nothing to store.
+    """
+    return header(headers, "X-WC-Webhook-Topic") is None and _PING.fullmatch(body) is not None
 
 
 def topic(headers: Mapping[str, str]) -> str:
