@@ -17,7 +17,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,6 +56,8 @@ class ShopSeed:
     secret: str
     name: str = ""
     playbook_yaml: str = ""
+    # platform ("shopify", "woocommerce", "segment") -> the secret it signs this shop's webhooks with
+    platform_secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 class LocalRuntime:
@@ -193,6 +196,8 @@ class LocalRuntime:
                     secret=seed.secret,
                     playbook_yaml=seed.playbook_yaml,
                 )
+            for platform, secret in seed.platform_secrets.items():
+                admin.set_platform_secret(seed.shop_id, platform, secret)
             config = admin.get(seed.shop_id)
             if config:
                 verify_sender(self._emulator, str(config.playbook.shop.sender.from_email))
