@@ -1,16 +1,29 @@
 """The function factory: every comeback Lambda function with the same production defaults.
 
 python3.13 on arm64 with the shared dependency layer, handler code as an asset of
-`functions/<name>/`, memory and timeout from the topology, X-Ray active tracing, JSON logs to a log
-group with a retention, Powertools configured by environment, and a role of its own that starts
-with nothing but writing to its own log group; `infra/constructs/access.py` adds what each needs.
+`functions/<name>/` with its CPython 3.13 bytecode (compiled at synthesis, no Docker), memory and
+timeout from the topology, X-Ray active tracing, JSON logs to a log group with a retention,
+Powertools configured by environment, and a role of its own that starts with nothing but writing to
+its own log group; `infra/constructs/access.py` adds what each needs.
 """
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
+from typing import Any, cast
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+import jsii
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -18,6 +31,7 @@ from constructs import Construct
 
 from comeback import topology
 
+from .. import packaging
 from .nag import acknowledge
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +49,7 @@ _LEVELS = {
 
 
 def dependency_layer(scope: Construct, construct_id: str, layer_dir: Path) -> lambda_.LayerVersion:
-    """The layer `make layer` built (infra/packaging.py): pinned dependencies and `comeback`."""
+    """The layer infra/packaging.py built (infra/app.py builds it when stale): dependencies and `comeback`."""
     if not (layer_dir / "python").is_dir():
         raise FileNotFoundError(
             f"no dependency layer in {layer_dir}: run `make layer` (or pass -c layer_dir=<dir>)"
@@ -44,7 +58,8 @@ def dependency_layer(scope: Construct, construct_id: str, layer_dir: Path) -> la
         scope,
         construct_id,
         description="comeback: runtime dependencies (manylinux aarch64, cp313) and the comeback package",
-        code=lambda_.Code.from_asset(str(layer_dir)),
+        # the stamp only says what the directory was built from; Lambda has no use for it
+        code=lambda_.Code.from_asset(str(layer_dir), exclude=[packaging.STAMP]),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
         removal_policy=RemovalPolicy.RETAIN,  # older versions stay usable during a rollback
@@ -98,7 +113,7 @@ class ComebackFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=spec.lambda_handler,
-            code=lambda_.Code.from_asset(str(code_dir), exclude=["__pycache__", "*.pyc"]),
+            code=handler_code(code_dir),
             layers=[layer],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
@@ -128,6 +143,45 @@ class ComebackFunction(Construct):
             "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level "
             "permissions; '*' is the only resource they accept (added by Tracing.ACTIVE).",
         )
+
+
+@jsii.implements(ILocalBundling)
+class _CompiledHandler:
+    """Bundles a function folder on this machine: its sources and their CPython 3.13 bytecode.
+
+    /var/task is read-only in Lambda, so without the bytecode every cold start compiles the handler
+    again. Without a CPython 3.13 here (only possible in tests: the layer build itself needs one)
+    the sources alone are staged, with a warning."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
+    def try_bundle(self, output_dir: str, _options: Any) -> bool:
+        shutil.copytree(self.source, output_dir, dirs_exist_ok=True, ignore=_NO_BYTECODE)
+        try:
+            packaging.compile_tree(Path(output_dir), "/var/task")
+        except packaging.LayerBuildError as error:
+            sys.stderr.write(f"WARNING: {self.source.name} staged without bytecode: {error}\n")
+        return True
+
+
+_NO_BYTECODE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def handler_code(code_dir: Path) -> lambda_.Code:
+    """`functions/<name>/` as Lambda runs it from /var/task, with its bytecode."""
+    return lambda_.Code.from_asset(
+        str(code_dir),
+        # no `exclude`: it would apply to the bundled output too and drop the bytecode (the bundler
+        # copies the sources without any stale __pycache__ of this machine)
+        # hashed on what is staged, so code staged with bytecode never shares a hash with code without
+        asset_hash_type=AssetHashType.OUTPUT,
+        bundling=BundlingOptions(
+            image=DockerImage.from_registry("unused-local-bundling-only"),  # never pulled: local succeeds
+            # jsii hands the options over as one positional struct, unlike the keyword-only stub
+            local=cast(ILocalBundling, _CompiledHandler(code_dir)),
+        ),
+    )
 
 
 # CloudWatch Logs accepts these retentions only (days -> the CDK's names for them).
