@@ -1,13 +1,19 @@
-"""SQS batch of bus events -> each applied to its contact (partial batch failures reported)."""
+"""SQS batch of bus events -> each applied to its contact (partial batch failures reported).
+
+Privacy requests (source `comeback.privacy`: a customer's export, a shop's erasure) arrive on the
+same queue and go to `comeback.privacy`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.event_bridge_event import EventBridgeEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from comeback import privacy
 from comeback.contact_store import Outcome
 from comeback.events import EventEnvelope
 from comeback.observability import count, logger, metrics, tracer
@@ -24,8 +30,12 @@ METRIC = {
 
 @tracer.capture_method
 def apply_record(record: SQSRecord) -> None:
-    envelope = EventEnvelope.model_validate(EventBridgeEvent(record.json_body).detail)
+    bus_event = EventBridgeEvent(record.json_body)
     runtime = current()
+    if bus_event.detail_type in privacy.DETAIL_TYPES:
+        privacy.from_runtime(runtime).handle(bus_event.detail_type, bus_event.detail)
+        return
+    envelope = EventEnvelope.model_validate(bus_event.detail)
     playbook = runtime.shops.playbook(envelope.shop_id)
     applied = runtime.contacts.apply(envelope.shop_id, envelope.event, playbook)
     count(METRIC[applied.outcome])
@@ -42,7 +52,7 @@ def apply_record(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     # a processor per invocation: it keeps per-batch state, and the local runtime shares this module
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(

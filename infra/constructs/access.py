@@ -1,7 +1,9 @@
 """Least privilege, function by function: explicit actions on the resources each one touches.
 
 - ingest: read shop signing secrets (the only one), put events on the custom bus
-- contacts: read/write contacts (batch writes for merges and erasure), send to the outbox
+- contacts: read/write contacts (batch writes for merges and erasure), send to the outbox; privacy
+  requests: Scan the table (a shop's erasure pages through it), put its own continuation on the
+  bus, mail a customer's export to the shop's team through SES
 - sweep: query the due index, read shop configs, advance profiles, send to the outbox
 - sender: read/write messages and contacts, send through SES, re-queue throttled sends (outbox),
   read the token key
@@ -31,7 +33,7 @@ from .table import Table
 # partition; transactions are authorised as their Put/Update items).
 CONTACT_WRITER = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
 TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
-    "contacts": (*CONTACT_WRITER, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
+    "contacts": (*CONTACT_WRITER, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:Scan"),
     "sweep": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
     "sender": CONTACT_WRITER,
     "ses_events": CONTACT_WRITER,
@@ -42,8 +44,8 @@ INDEX_READERS = {"sweep": (keys.DUE_INDEX,)}
 SENDS_TO: dict[str, tuple[str, ...]] = {"contacts": ("outbox",), "sweep": ("outbox",), "sender": ("outbox",)}
 TOKEN_KEY_READERS = ("sender", "preferences")
 SHOP_SECRET_READERS = ("ingest",)
-BUS_PUBLISHERS = ("ingest",)
-SES_SENDERS = ("sender",)
+BUS_PUBLISHERS = ("ingest", "contacts")
+SES_SENDERS = ("sender", "contacts")
 
 
 def _allow(role: iam.IRole, actions: Sequence[str], resources: Sequence[str]) -> None:

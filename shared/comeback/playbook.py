@@ -36,6 +36,9 @@ class ShopSettings(Strict):
     sender: Sender
     postal_address: Annotated[str, Field(min_length=5, max_length=512)]
     url: Annotated[str, Field(pattern=r"^https?://", max_length=512)]
+    # the shop's own team: privacy requests (a customer's data export) are mailed here; without
+    # it, to the sender's reply_to, else its from_email (comeback.privacy.team_address)
+    team_email: EmailStr | None = None
 
 
 class Tier(Strict):

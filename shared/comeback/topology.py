@@ -14,6 +14,8 @@ from typing import Literal
 BUS_NAME = "comeback"
 DEFAULT_BUS = "default"  # SES publishes its events to the account's default bus
 INGEST_SOURCE = "comeback.ingest"
+# Privacy requests (a customer's export, a whole shop's erasure): internal, for the contacts function
+PRIVACY_SOURCE = "comeback.privacy"
 SES_SOURCE = "aws.ses"
 SES_DETAIL_TYPES = (
     "Email Bounced",
@@ -130,7 +132,8 @@ TOPOLOGY = Topology(
         Queue("ses_events", consumer="ses_events", batch_size=10),
     ),
     rules=(
-        Rule("shop-events", BUS_NAME, {"source": [INGEST_SOURCE]}, queue="contacts"),
+        # privacy requests go to the contacts function too; one rule, so one queue grant
+        Rule("shop-events", BUS_NAME, {"source": [INGEST_SOURCE, PRIVACY_SOURCE]}, queue="contacts"),
         Rule(
             "ses-events",
             DEFAULT_BUS,

@@ -48,7 +48,9 @@ Choices worth knowing:
 - Carts carry no customer at all and checkouts none until the buyer gives an email: such anonymous
   snapshots give [] (not an error). A checkout with `completed_at` became an order and gives [].
 - customers/redact (the GDPR erasure request) has no timestamp; `X-Shopify-Triggered-At` is used.
-  customers/data_request, shop/redact and customers/delete are left to other code ([] here).
+  customers/data_request and shop/redact are not shop events: `privacy_request` turns them into a
+  `comeback.privacy.PrivacyRequest` (the contacts function exports the customer, or erases every
+  contact of the shop); to_events gives [] for them. customers/delete is not used ([]).
 - Test orders (`test: true`) are mapped like any other; the flag is kept in attributes.
 """
 
@@ -59,8 +61,9 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from comeback.adapters import (
     AdapterError,
@@ -82,6 +85,9 @@ from comeback.adapters import (
     text,
     url,
 )
+
+if TYPE_CHECKING:
+    from comeback.privacy import PrivacyRequest
 
 SOURCE = "shopify"
 
@@ -537,3 +543,55 @@ _HANDLERS: dict[str, Callable[[_Delivery, dict[str, Any]], list[dict[str, Any]]]
 }
 
 TOPICS = tuple(_HANDLERS)
+
+
+# --- privacy requests that are not shop events -----------------------------------------------
+
+PRIVACY_TOPICS = ("customers/data_request", "shop/redact")
+
+
+def privacy_request(
+    shop_id: str, headers: Mapping[str, str], payload: Any, received_at: datetime
+) -> PrivacyRequest | None:
+    """customers/data_request or shop/redact as a privacy request; None for any other topic.
+
+    The request id must stay the same across Shopify's redeliveries: the data request's own id for
+    an export, the delivery id (`X-Shopify-Webhook-Id`) for a shop erasure (a shop that reinstalls
+    and uninstalls again gets a new one).
+    """
+    from comeback.clock import isoformat, parse_iso
+    from comeback.events import CustomerRef
+    from comeback.privacy import PrivacyRequest
+
+    name = topic(headers)
+    if name not in PRIVACY_TOPICS:
+        return None
+    if not isinstance(payload, dict):
+        raise AdapterError(f"{name}: expected a JSON object")
+    delivery = _Delivery(name, headers)
+    triggered = delivery.triggered_at
+    requested = parse_iso(triggered) if triggered else received_at
+    shop = object_id(payload.get("shop_id"), "shop_id") or text(payload.get("shop_domain"), 256) or "?"
+    if name == "shop/redact":
+        webhook = delivery_id(headers) or f"{shop}:{isoformat(requested)}"
+        return PrivacyRequest(
+            kind="shop_redact",
+            shop_id=shop_id,
+            request_id=f"shopify:shop/redact:{webhook}",
+            requested_at=requested,
+        )
+    customer = obj(payload.get("customer"))
+    ref = customer_ref(object_id(customer.get("id"), "customer id"), email(customer.get("email")))
+    if ref is None:
+        raise AdapterError("customers/data_request: no customer id or email")
+    request = object_id(obj(payload.get("data_request")).get("id"), "data_request id")
+    handle = request or delivery_id(headers) or isoformat(requested)
+    orders = [o for o in (object_id(v, "order id") for v in payload.get("orders_requested") or []) if o]
+    return PrivacyRequest(
+        kind="customer_export",
+        shop_id=shop_id,
+        request_id=f"shopify:customers/data_request:{handle}",
+        requested_at=requested,
+        customer=CustomerRef.model_validate(ref),
+        orders=orders,
+    )
