@@ -29,7 +29,6 @@ SHOP = "demo"
 SECRET = "whsec_ZGVtby1zZWNyZXQ="
 PLAYBOOK = Path(__file__).with_name("playbook.yaml")
 BATCH = 100
-DRAIN_EVERY_DAYS = 7
 SWEEP_AT = time_of_day(10, 0)  # JST: inside the shop's sending hours
 ATTRIBUTION_DAYS = 30
 SES_PRICE_PER_1000 = 0.10  # USD, SES outbound list price
@@ -86,13 +85,15 @@ def _replay(api: LocalApi, shop: DemoShop, tally: Counter[str], timing: dict[str
         began_day = time.monotonic()
         _post_day(api, events, end_of_day, tally)
         posted = time.monotonic()
-        # The engine works while the next day's events arrive, as it would in production; a
-        # weekly drain keeps what is still in flight (and the skew of send times) under a week.
-        weekly = index % DRAIN_EVERY_DAYS == DRAIN_EVERY_DAYS - 1
+        # Every sweep is drained before the next day's events arrive: otherwise what is in flight
+        # would race them (an order landing before or after a queued win-back decides whether it
+        # is still wanted), and the same seed would not give the same run.
         # the daily sweep runs the next morning: at night quiet hours would hold every email
         morning = datetime.combine(day + timedelta(days=1), SWEEP_AT, tzinfo=JST)
+        # ... and the day's events are all applied before the sweep reads who is due
+        api.control("POST", "/_local/drain")
         api.control("POST", "/_local/clock", {"set": morning.isoformat()})
-        swept = api.control("POST", "/_local/sweep", {"drain": weekly})
+        swept = api.control("POST", "/_local/sweep", {"drain": True})
         timing["posting"] += posted - began_day
         timing["sweeping and draining"] += time.monotonic() - posted
         for campaign, n in (swept["report"] or {}).get("campaigns", {}).items():
