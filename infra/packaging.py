@@ -48,6 +48,9 @@ STAMP = ".comeback-layer.stamp"
 DEV_ONLY = frozenset({"local", "demo", "cli.py", "schemas.py", "previews.py", "operator.py"})
 NEVER_SHIPPED = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache"})
 PYTHON_313_ENV = "COMEBACK_PYTHON313"
+# The CDK CLI runs the app with FORCE_COLOR=0, which uv reads as "colour on": escape codes would land
+# in the exported requirements (and in the messages shown to the user).
+UV_PLAIN = ("--color", "never")
 
 
 class LayerBuildError(RuntimeError):
@@ -138,7 +141,7 @@ def compile_tree(directory: Path, shown_as: str, python: str | None = None) -> N
 def requirements(project: Path = ROOT) -> str:
     """Pinned runtime requirements from uv.lock (no dev group, no hashes, not the project itself)."""
     answer = subprocess.run(
-        [uv(), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--quiet"],
+        [uv(), *UV_PLAIN, "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--quiet"],
         cwd=project,
         check=True,
         capture_output=True,
@@ -195,6 +198,7 @@ def is_current(target: Path, project: Path = ROOT, target_platform: str = PLATFO
 def _install_wheels(requirements_file: Path, staging: Path, project: Path, target_platform: str) -> None:
     command = [
         uv(),
+        *UV_PLAIN,
         "pip",
         "install",
         "--quiet",
@@ -219,8 +223,8 @@ def _install_wheels(requirements_file: Path, staging: Path, project: Path, targe
     online = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
     if online.returncode != 0:
         raise LayerBuildError(
-            "cannot get the layer's wheels: uv's cache does not hold them all and the package index "
-            "did not answer; run `make layer` once with a network. uv said:\n"
+            "uv could not install the layer's wheels, neither from its cache (offline) nor from the "
+            "package index (with no network, run `make layer` once where there is one). uv said:\n"
             + (online.stderr or offline.stderr).strip()
         )
 

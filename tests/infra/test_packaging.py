@@ -261,6 +261,9 @@ def test_the_cdk_app_builds_a_missing_layer_itself_as_cdk_synth_runs_it(tmp_path
         "CDK_OUTDIR": str(tmp_path / "cdk.out"),
         "CDK_CONTEXT_JSON": json.dumps({**cdk["context"], "layer_dir": str(target)}),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "1",
+        # what the CDK CLI (2.1148) sets for its app; uv takes any FORCE_COLOR as "colour on"
+        "FORCE_COLOR": "0",
+        "COLOR": "0",
     }
     env.pop("CDK_DEFAULT_ACCOUNT", None)
     answer = subprocess.run(
