@@ -1,28 +1,38 @@
 """Applying shop events to contacts in DynamoDB: one transaction per event, no read in the usual case.
 
 The usual case (the event is newer than anything the contact has seen, the contact exists and, if
-the event names an email, it is the contact's email) is one `TransactWriteItems` of two items:
+the event names an email, it is the contact's email) is one `TransactWriteItems` of three items:
 
-1. the event's activity item, `attribute_not_exists` (a repeated event id stops here), and
-2. an `UpdateItem` of the profile built from `profile.delta(event)` (counters ADD, last-times SET,
+1. the shop's marker of the event id (`SHOP#{shop}#E#{id}`), `attribute_not_exists`: ids are unique
+   per shop, so a repeated id stops here whichever customer it names (DESIGN §4.1);
+2. the event's activity item in the contact's partition (its history), also `attribute_not_exists`;
+3. an `UpdateItem` of the profile built from `profile.delta(event)` (counters ADD, last-times SET,
    first-times if_not_exists ...), on condition that `last_seen_at < event time`.
 
 Anything else (a new contact, an older event arriving late, a new email, an erasure) cancels that
 transaction; DynamoDB hands back the current profile in the cancellation reasons, so the slow path
 still needs no read of the profile: it merges in Python with the same rules and writes the whole
 profile on condition that its `version` did not move, retrying if a concurrent writer won.
+
+Erasure and the fold of an email-only contact touch many items, more than one transaction should
+carry. Both do their idempotent bulk work (deletes, copies) first and write the event's marker in
+the transaction that comes last, so nothing is left to do once an event counts as seen: a crash at
+any step leaves the marker unwritten, and the redelivery (SQS retries the message) does the
+remaining work instead of answering "duplicate". Both check the marker before touching anything,
+so a reused id changes nothing there either.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from comeback import dynamo, keys, lifecycle
 from comeback.clock import isoformat, parse_iso
-from comeback.events import EventBase
+from comeback.events import ShopEvent
 from comeback.playbook import Playbook
 from comeback.profile import (
     Merge,
@@ -32,11 +42,15 @@ from comeback.profile import (
     email_contact_id,
     email_key,
     empty,
+    growth_limits,
     merge,
     merge_kind,
 )
 
 MAX_ATTEMPTS = 8
+
+# Every transaction of a shop event starts with the same items, in this order.
+_SEEN, _HISTORY, _PROFILE = 0, 1, 2
 
 
 class Outcome(enum.Enum):
@@ -116,7 +130,7 @@ class ContactStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # -- writing -----------------------------------------------------------------------------
-    def apply(self, shop_id: str, event: EventBase, playbook: Playbook) -> Applied:
+    def apply(self, shop_id: str, event: ShopEvent, playbook: Playbook) -> Applied:
         ref = event.customer
         if ref.id:
             contact_id = ref.id
@@ -124,7 +138,7 @@ class ContactStore:
             assert ref.email  # the model guarantees an id or an email
             contact_id = self.resolve_email(shop_id, ref.email) or email_contact_id(ref.email)
 
-        if isinstance(event, EventBase) and event.type == "customer.deleted":
+        if event.type == "customer.deleted":
             return self._slow(shop_id, contact_id, event, None, playbook, known=False)
         if is_signup(event):
             created = self._try_create(shop_id, contact_id, event, playbook)
@@ -134,9 +148,9 @@ class ContactStore:
         reasons = self._try_fast(shop_id, contact_id, event, playbook)
         if reasons is None:
             return Applied(Outcome.APPLIED, contact_id)
-        if dynamo.failed_condition(reasons[0]):
+        if seen_before(reasons):
             return Applied(Outcome.DUPLICATE, contact_id)
-        old = reasons[1].get("Item")
+        old = reasons[_PROFILE].get("Item")
         return self._slow(shop_id, contact_id, event, old, playbook, known=True)
 
     def apply_delta(
@@ -183,14 +197,18 @@ class ContactStore:
         raise ContactConflict(f"contact {contact_id} kept changing while applying {dedupe_sk}")
 
     def _try_create(
-        self, shop_id: str, contact_id: str, event: EventBase, playbook: Playbook
+        self, shop_id: str, contact_id: str, event: ShopEvent, playbook: Playbook
     ) -> Applied | None:
         """A sign-up creates its contact in one transaction, with no read; None if it was not new."""
         profile = apply(
             empty(shop_id, contact_id, event.customer.id), event, playbook.loyalty.points_per_unit
         )
         pk = keys.contact(shop_id, contact_id)
-        items = [self._activity_put(pk, event), self._profile_put(profile, None, playbook)]
+        items = [
+            self._seen_put(shop_id, event),
+            self._activity_put(pk, event),
+            self._profile_put(profile, None, playbook),
+        ]
         if profile.email_address:
             alias = {
                 keys.PK: keys.email_alias(shop_id, email_key(profile.email_address)),
@@ -211,16 +229,17 @@ class ContactStore:
             self._ddb.transact_write_items(TransactItems=items)
         except self._ddb.exceptions.TransactionCanceledException as exc:
             reasons = dynamo.cancellation_reasons(exc)
-            if dynamo.failed_condition(reasons[0]):
+            if seen_before(reasons):
                 return Applied(Outcome.DUPLICATE, contact_id)
-            if dynamo.failed_condition(reasons[1]):  # it existed: merge into what is there
-                return self._slow(shop_id, contact_id, event, reasons[1].get("Item"), playbook, known=True)
+            if dynamo.failed_condition(reasons[_PROFILE]):  # it existed: merge into what is there
+                old = reasons[_PROFILE].get("Item")
+                return self._slow(shop_id, contact_id, event, old, playbook, known=True)
             # the address belongs to a contact already: the slow path links or folds it in
             return self._slow(shop_id, contact_id, event, None, playbook, known=True)
         return Applied(Outcome.APPLIED_SLOW, contact_id, profile)
 
     def _try_fast(
-        self, shop_id: str, contact_id: str, event: EventBase, playbook: Playbook
+        self, shop_id: str, contact_id: str, event: ShopEvent, playbook: Playbook
     ) -> list[dict[str, Any]] | None:
         """The one-transaction path; returns the cancellation reasons if it did not apply."""
         at = isoformat(event.occurred_at)
@@ -241,10 +260,15 @@ class ContactStore:
             condition += " AND #email.#v = :email"
             update.names["#email"], update.names["#v"] = "email", "v"
             update.values[":email"] = dynamo.value(change.email["v"])
+        for i, (name, most) in enumerate(growth_limits(change).items()):
+            # a profile at one of its bounds is cut by the slow path's merge (profile.py)
+            condition += f" AND (attribute_not_exists(#g{i}) OR size(#g{i}) <= :g{i})"
+            update.names[f"#g{i}"], update.values[f":g{i}"] = name, dynamo.value(most)
         pk = keys.contact(shop_id, contact_id)
         try:
             self._ddb.transact_write_items(
                 TransactItems=[
+                    self._seen_put(shop_id, event),
                     self._activity_put(pk, event),
                     {
                         "Update": {
@@ -267,7 +291,7 @@ class ContactStore:
         self,
         shop_id: str,
         contact_id: str,
-        event: EventBase,
+        event: ShopEvent,
         old: dict[str, Any] | None,
         playbook: Playbook,
         known: bool,
@@ -279,56 +303,56 @@ class ContactStore:
             if current and current.profile.merged_into:
                 contact_id, known = current.profile.merged_into, False
                 continue
-            plan = self._plan_slow(shop_id, contact_id, event, current, playbook)
+            try:
+                plan = self._plan_slow(shop_id, contact_id, event, current, playbook)
+            except _SeenBefore:
+                return Applied(Outcome.DUPLICATE, contact_id)
             try:
                 self._ddb.transact_write_items(TransactItems=plan.items)
             except self._ddb.exceptions.TransactionCanceledException as exc:
                 reasons = dynamo.cancellation_reasons(exc)
-                if dynamo.failed_condition(reasons[0]):
+                if seen_before(reasons):
                     return Applied(Outcome.DUPLICATE, contact_id)
                 # someone changed the profile (or an alias) first: start again from what they wrote
-                profile_failed = len(reasons) > 1 and dynamo.failed_condition(reasons[1])
-                old = reasons[1].get("Item") if profile_failed else None
+                profile_failed = len(reasons) > _PROFILE and dynamo.failed_condition(reasons[_PROFILE])
+                old = reasons[_PROFILE].get("Item") if profile_failed else None
                 known = old is not None
                 continue
-            for cleanup in plan.after:
-                cleanup()
             return Applied(plan.outcome, contact_id, plan.profile)
         raise ContactConflict(f"contact {contact_id} changed {MAX_ATTEMPTS} times while applying {event.id}")
 
     # -- the slow path, planned --------------------------------------------------------------
     def _plan_slow(
-        self, shop_id: str, contact_id: str, event: EventBase, current: Stored | None, playbook: Playbook
+        self, shop_id: str, contact_id: str, event: ShopEvent, current: Stored | None, playbook: Playbook
     ) -> _SlowPlan:
         pk = keys.contact(shop_id, contact_id)
         base = current.profile if current else empty(shop_id, contact_id, event.customer.id)
-        items: list[dict[str, Any]] = [self._activity_put(pk, event)]
-        after: list[Any] = []
         if event.type == "customer.deleted":
-            return self._plan_erasure(shop_id, contact_id, event, current, items, playbook)
+            return self._plan_erasure(shop_id, contact_id, event, current, playbook)
+        items: list[dict[str, Any]] = [self._seen_put(shop_id, event), self._activity_put(pk, event)]
         if base.erased_at and isoformat(event.occurred_at) <= base.erased_at:
             # an event from before the erasure, arriving late: keep it from being applied ever
-            items[0] = self._activity_put(pk, event, minimal=True)
-            return _SlowPlan(items, Outcome.IGNORED, None, [])
+            items[_HISTORY] = self._activity_put(pk, event, minimal=True)
+            return _SlowPlan(items, Outcome.IGNORED, None)
 
         updated = apply(base, event, playbook.loyalty.points_per_unit)
         email = updated.email_address
         alias_items: list[dict[str, Any]] = []
         if email and email != base.email_address:
-            base, alias_items, after = self._link_email(shop_id, contact_id, email, base, playbook)
+            base, alias_items = self._link_email(shop_id, contact_id, email, base, event, playbook)
             updated = apply(base, event, playbook.loyalty.points_per_unit)
         items.append(self._profile_put(updated, current, playbook))
         items.extend(alias_items)
-        return _SlowPlan(items, Outcome.APPLIED_SLOW, updated, after)
+        return _SlowPlan(items, Outcome.APPLIED_SLOW, updated)
 
     def _link_email(
-        self, shop_id: str, contact_id: str, email: str, base: Profile, playbook: Playbook
-    ) -> tuple[Profile, list[dict[str, Any]], list[Any]]:
+        self, shop_id: str, contact_id: str, email: str, base: Profile, event: ShopEvent, playbook: Playbook
+    ) -> tuple[Profile, list[dict[str, Any]]]:
         """Point the email at this contact; fold in a contact that was known by this email only."""
         alias_pk = keys.email_alias(shop_id, email_key(email))
         owner = self.resolve_email(shop_id, email)
         if owner == contact_id:
-            return base, [], []
+            return base, []
         alias = {
             "Put": {
                 "TableName": self._table,
@@ -343,42 +367,93 @@ class ContactStore:
         }
         if owner is None or not owner.startswith("~"):
             # unknown address, or it belonged to another customer id: the latest claim wins
-            return base, [alias], []
+            return base, [alias]
         typed = self._get_typed(shop_id, owner)
         other = stored(typed) if typed else None
         if other is None or other.profile.merged_into or other.profile.erased_at:
-            return base, [alias], []
-        # A contact known by this email alone is this customer: one contact from now on.
+            return base, [alias]
+        # A contact known by this email alone is this customer: one contact from now on. Its history
+        # moves before the transaction that tombstones it; until then its profile keeps the counters,
+        # so after a crash the redelivery folds again whatever is left, and nothing is left after.
+        if self.seen(shop_id, event.id):
+            raise _SeenBefore  # a reused event id must not move anything
+        self._move_history(shop_id, owner, contact_id)
         folded = other.profile.model_copy(update={"contact_id": contact_id, "customer_id": None})
         merged = merge(base, folded)
         tombstone = empty(shop_id, owner).model_copy(update={"merged_into": contact_id})
-        items = [alias, self._profile_put(tombstone, other, playbook)]
-        self._copy_partition(shop_id, owner, contact_id)
-        return merged, items, [lambda: self._delete_history(shop_id, owner)]
+        return merged, [alias, self._profile_put(tombstone, other, playbook)]
 
     def _plan_erasure(
-        self,
-        shop_id: str,
-        contact_id: str,
-        event: EventBase,
-        current: Stored | None,
-        items: list[dict[str, Any]],
-        playbook: Playbook,
+        self, shop_id: str, contact_id: str, event: ShopEvent, current: Stored | None, playbook: Playbook
     ) -> _SlowPlan:
-        """customer.deleted: keep a tombstone with no personal data, remove the rest."""
+        """customer.deleted: keep a tombstone with no personal data, remove the rest.
+
+        The removal comes first and is idempotent; the tombstone and the event's marker are written
+        last, in one transaction, with the alias the event may have been resolved by (so that a
+        redelivery after a crash still finds this contact and erases whatever is left).
+        """
+        if self.seen(shop_id, event.id):
+            raise _SeenBefore  # a reused event id must not erase anything
         at = isoformat(event.occurred_at)
         before = current.profile if current else None
         erased_at = max(at, before.erased_at or "") if before else at
         tombstone = empty(shop_id, contact_id).model_copy(update={"erased_at": erased_at, "last_seen_at": at})
-        items[0] = self._activity_put(keys.contact(shop_id, contact_id), event, minimal=True)
-        items.append(self._profile_put(tombstone, current, playbook))
-        emails = {before.email_address} if before and before.email_address else set()
-        return _SlowPlan(
-            items, Outcome.ERASED, tombstone, [lambda: self._erase(shop_id, contact_id, event.id, emails)]
+        # message items stay: they carry no personal data and keep every message sent at most once
+        history = [
+            e
+            for e in self.story(shop_id, contact_id)
+            if e[keys.SK] != keys.PROFILE and not e[keys.SK].startswith("MSG#")
+        ]
+        # every address the contact was known by (the profile keeps the latest only): the aliases
+        # go before the history that names them, so a crash in between cannot orphan one
+        addresses = {email_key(e): e for e in _addresses(history)}
+        if before and before.email_address:
+            addresses[email_key(before.email_address)] = before.email_address
+        resolved_by = email_key(event.customer.email) if event.customer.email else None
+        owned = [k for k, e in addresses.items() if self.resolve_email(shop_id, e) == contact_id]
+        self._batch_write(
+            [_delete(keys.email_alias(shop_id, k), keys.ALIAS) for k in owned if k != resolved_by]
         )
+        self._batch_write([_delete(e[keys.PK], e[keys.SK]) for e in history])
+
+        pk = keys.contact(shop_id, contact_id)
+        items = [
+            self._seen_put(shop_id, event),
+            self._activity_put(pk, event, minimal=True),
+            self._profile_put(tombstone, current, playbook),
+        ]
+        if resolved_by and self.resolve_email(shop_id, event.customer.email or "") == contact_id:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": dynamo.item(
+                            {keys.PK: keys.email_alias(shop_id, resolved_by), keys.SK: keys.ALIAS}
+                        ),
+                        "ConditionExpression": "contact_id = :me",
+                        "ExpressionAttributeValues": {":me": dynamo.value(contact_id)},
+                    }
+                }
+            )
+        return _SlowPlan(items, Outcome.ERASED, tombstone)
 
     # -- item builders -----------------------------------------------------------------------
-    def _activity_put(self, pk: str, event: EventBase, minimal: bool = False) -> dict[str, Any]:
+    def _seen_put(self, shop_id: str, event: ShopEvent) -> dict[str, Any]:
+        """The shop's marker of an event id: keys only, no personal data, so erasure keeps it.
+
+        Kept forever (no TTL): DESIGN promises that a repeated id changes nothing, and a shop's
+        retry can come months later (a replayed export, an import run twice). At ~60 bytes it costs
+        about 0.03 USD a month per million events stored.
+        """
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": dynamo.item({keys.PK: keys.seen_event(shop_id, event.id), keys.SK: keys.SEEN}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _activity_put(self, pk: str, event: ShopEvent, minimal: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             keys.PK: pk,
             keys.SK: keys.event(event.id),
@@ -432,42 +507,26 @@ class ContactStore:
         return answer.get("Item")  # type: ignore[no-any-return]
 
     # -- merges and erasure: rare, and allowed to read ----------------------------------------
-    def _copy_partition(self, shop_id: str, source: str, target: str) -> None:
-        """Copy a contact's history into another contact's partition (idempotent puts)."""
+    def seen(self, shop_id: str, event_id: str) -> bool:
+        """Whether the shop's event id was applied already (one consistent read)."""
+        answer = self._ddb.get_item(
+            TableName=self._table,
+            Key=dynamo.item({keys.PK: keys.seen_event(shop_id, event_id), keys.SK: keys.SEEN}),
+            ConsistentRead=True,
+        )
+        return "Item" in answer
+
+    def _move_history(self, shop_id: str, source: str, target: str) -> None:
+        """Copy a contact's history into another contact's partition, then delete what was copied.
+
+        Idempotent puts, then deletes of exactly the items copied: an item written to the source in
+        between stays there (its profile's version moved, so the fold's transaction fails and the
+        next attempt moves it too).
+        """
         target_pk = keys.contact(shop_id, target)
-        puts = []
-        for entry in self.story(shop_id, source):
-            if entry[keys.SK] == keys.PROFILE:
-                continue
-            entry[keys.PK] = target_pk
-            puts.append({"PutRequest": {"Item": dynamo.item(entry)}})
-        self._batch_write(puts)
-
-    def _delete_history(self, shop_id: str, contact_id: str) -> None:
-        deletes = [
-            {"DeleteRequest": {"Key": dynamo.item({keys.PK: e[keys.PK], keys.SK: e[keys.SK]})}}
-            for e in self.story(shop_id, contact_id)
-            if e[keys.SK] != keys.PROFILE
-        ]
-        self._batch_write(deletes)
-
-    def _erase(self, shop_id: str, contact_id: str, event_id: str, emails: set[str]) -> None:
-        deletes = [
-            {"DeleteRequest": {"Key": dynamo.item({keys.PK: e[keys.PK], keys.SK: e[keys.SK]})}}
-            for e in self.story(shop_id, contact_id)
-            if e[keys.SK] not in (keys.PROFILE, keys.event(event_id)) and not e[keys.SK].startswith("MSG#")
-        ]
-        deletes += [
-            {
-                "DeleteRequest": {
-                    "Key": dynamo.item(
-                        {keys.PK: keys.email_alias(shop_id, email_key(e)), keys.SK: keys.ALIAS}
-                    )
-                }
-            }
-            for e in emails
-        ]
-        self._batch_write(deletes)
+        entries = [e for e in self.story(shop_id, source) if e[keys.SK] != keys.PROFILE]
+        self._batch_write([{"PutRequest": {"Item": dynamo.item({**e, keys.PK: target_pk})}} for e in entries])
+        self._batch_write([_delete(e[keys.PK], e[keys.SK]) for e in entries])
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
@@ -483,16 +542,44 @@ class ContactStore:
 
 @dataclass
 class _SlowPlan:
+    """One transaction that finishes the event: nothing may be left to do after it."""
+
     items: list[dict[str, Any]]
     outcome: Outcome
     profile: Profile | None
-    after: list[Any]
+
+
+class _SeenBefore(Exception):
+    """The event id was applied before: stop before changing anything."""
+
+
+def seen_before(reasons: list[dict[str, Any]]) -> bool:
+    """A cancelled event transaction failed on the shop's id marker or on the contact's history item
+    (the item that deduped before the markers existed)."""
+    return any(dynamo.failed_condition(r) for r in reasons[_SEEN : _HISTORY + 1])
+
+
+def _delete(pk: str, sk: str) -> dict[str, Any]:
+    return {"DeleteRequest": {"Key": dynamo.item({keys.PK: pk, keys.SK: sk})}}
+
+
+def _addresses(history: list[dict[str, Any]]) -> set[str]:
+    """Every email address the events of a contact's history name."""
+    found: set[str] = set()
+    for entry in history:
+        if "event" not in entry:
+            continue
+        body = json.loads(entry["event"])
+        for address in (body.get("customer", {}).get("email"), body.get("data", {}).get("email")):
+            if isinstance(address, str):
+                found.add(address)
+    return found
 
 
 MARKER_LIFETIME = timedelta(days=90)
 
 
-def is_signup(event: EventBase) -> bool:
+def is_signup(event: ShopEvent) -> bool:
     """A customer.updated that says the customer signed up just now: almost surely a new contact."""
     signed_up = getattr(event.data, "signed_up_at", None)
     return (

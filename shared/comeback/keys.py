@@ -3,7 +3,8 @@
     pk                              sk                       what
     SHOP#{shop}                     CONFIG                   the shop: name, playbook, status
     SHOP#{shop}#C#{contact}         PROFILE                  the profile (aggregates, consent, due)
-    SHOP#{shop}#C#{contact}         EVT#{event id}           one item per applied event (dedupe)
+    SHOP#{shop}#C#{contact}         EVT#{event id}           one item per applied event (the history)
+    SHOP#{shop}#E#{event id}        SEEN                     the shop used this event id (dedupe, forever)
     SHOP#{shop}#C#{contact}         MSG#{campaign}#{step}#{period}   one item per message (exactly once)
     SHOP#{shop}#C#{contact}         HOLD#{message key}       a message held back by a cap or quiet hours
     SHOP#{shop}#EMAIL#{sha256}      ALIAS                    email -> contact, for events without an id
@@ -29,6 +30,7 @@ TTL = "expires_at"
 PROFILE = "PROFILE"
 CONFIG = "CONFIG"
 ALIAS = "ALIAS"
+SEEN = "SEEN"
 
 
 def shop(shop_id: str) -> str:
@@ -41,6 +43,11 @@ def contact(shop_id: str, contact_id: str) -> str:
 
 def event(event_id: str) -> str:
     return f"EVT#{event_id}"
+
+
+def seen_event(shop_id: str, event_id: str) -> str:
+    """Event ids are unique per shop, whichever customer they name: the marker lives outside contacts."""
+    return f"SHOP#{shop_id}#E#{event_id}"
 
 
 def message(key: str) -> str:
