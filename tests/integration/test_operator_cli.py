@@ -296,3 +296,30 @@ def test_set_platform_secret_against_the_local_runtime_makes_its_webhooks_verify
         status = _post_shopify(url, "shpss_local")
     assert status == 202
     assert _post_shopify(url, "shpss_someone_else") == 401
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("demo:magento:secret", "PLATFORM one of shopify, woocommerce, segment"),
+        ("demo:shopify:", "SHOP:PLATFORM:SECRET"),
+        ("nobody:shopify:secret", "shop 'nobody' is not one of the shops served"),
+    ],
+)
+def test_local_serve_refuses_a_bad_platform_secret_flag_in_one_line_with_status_2(
+    flag: str, message: str
+) -> None:
+    import subprocess
+    import sys
+
+    # our own CLI: it must refuse before starting anything
+    done = subprocess.run(
+        [sys.executable, "-m", "comeback.cli", "local", "serve", "--port", "0", "--platform-secret", flag],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "listening" not in done.stdout
