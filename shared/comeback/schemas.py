@@ -25,7 +25,7 @@ def _schema(model: Any, title: str, description: str) -> dict[str, Any]:
 
 def event_schemas() -> dict[str, dict[str, Any]]:
     schemas = {
-        f"{name}.json": _schema(model, name, f"The `{name}` shop event (DESIGN.md §4.1).")
+        f"{name}.json": _schema(model, name, f"The `{name}` shop event (docs/events.md).")
         for name, model in EVENT_MODELS.items()
     }
     schemas["batch.json"] = _schema(EventBatch, "batch", "Body of POST /v1/shops/{shop_id}/events.")
@@ -51,7 +51,7 @@ def openapi() -> dict[str, Any]:
             module.app.get_openapi_json_schema(
                 title="comeback",
                 version="1",
-                description="Shop events in; unsubscribe and preferences out. See DESIGN.md §4.",
+                description="Shop events in; unsubscribe and preferences out. See docs/http-api.md.",
             )
         )
         if not document:
