@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from moto import mock_aws
 from comeback import aws
 from comeback import runtime as runtimes
 from comeback.clock import FixedClock
-from comeback.local import moto_patches
+from comeback.local import moto_patches, recording
 from comeback.local.emulator import ACCOUNT, REGION, provision
 from comeback.local.lambdas import LambdaContext, load_handler
 from comeback.local.pollers import sqs_record
@@ -50,7 +51,8 @@ class Engine:
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         fn = TOPOLOGY.function(function)
-        return handler(function).lambda_handler(event, LambdaContext(fn.name, fn.timeout_seconds))
+        with recording.running(function):  # what the function calls is checked against its role
+            return handler(function).lambda_handler(event, LambdaContext(fn.name, fn.timeout_seconds))
 
     def receive(self, queue: str, max_messages: int = 10) -> list[dict[str, Any]]:
         answer = self.sqs.receive_message(
@@ -134,8 +136,9 @@ class Engine:
         return list(ses_backends[ACCOUNT][REGION].sent_messages)
 
 
-@pytest.fixture
-def engine() -> Iterator[Engine]:
+@contextmanager
+def running_engine() -> Iterator[Engine]:
+    """A fresh moto with the topology provisioned and the demo shop (the `engine` fixture, reusable)."""
     moto_patches.apply()  # the same emulator fixes as the local runtime (atomic requests, cheap transactions)
     with mock_aws():
         aws.reset()
@@ -161,3 +164,18 @@ def engine() -> Iterator[Engine]:
         finally:
             runtimes.install(None)
             aws.reset()
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    with running_engine() as running:
+        yield running
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_calls() -> Iterator[recording.Recorder]:
+    """Every AWS call the handlers make in this session (and in $COMEBACK_AWS_CALLS_DIR when set),
+    for tests/infra/test_iam_from_calls.py to check against the roles."""
+    recorder = recording.Recorder(recording.sink_from_env("integration")).start()
+    yield recorder
+    recorder.stop()

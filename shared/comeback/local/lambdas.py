@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from comeback.local.recording import running
 from comeback.topology import Function
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -56,4 +57,5 @@ class Invoker:
 
     def __call__(self, event: dict[str, Any]) -> Any:
         context = LambdaContext(self.function.name, self.function.timeout_seconds, self.function.memory_mb)
-        return self._handler(event, context)
+        with running(self.function.name):  # the AWS calls made now are this function's (recording.py)
+            return self._handler(event, context)

@@ -29,7 +29,7 @@ from comeback import aws, observability
 from comeback import runtime as runtimes
 from comeback.bus import EventBridgePublisher
 from comeback.clock import SimulatedClock, isoformat, parse_iso
-from comeback.local import mailbox, persistence
+from comeback.local import mailbox, persistence, recording
 from comeback.local.emulator import ACCOUNT, REGION, Emulator, existing, provision, verify_sender
 from comeback.local.faults import FaultyEvents
 from comeback.local.lambdas import REPO_ROOT, Invoker, load_handler
@@ -129,6 +129,10 @@ class LocalRuntime:
             self.settings, clock=self.clock, mailer_override=self.mailer, publisher_override=publisher
         )
         runtimes.install(self.runtime)
+        # every call a function makes, as IAM action and resource (GET /_local/aws-calls)
+        self.recorder = recording.Recorder(recording.sink_from_env("local")).start()
+        for direct in ("sesv2", "events"):  # the mailer and the publisher use the emulator's clients
+            self.recorder.watch(self._emulator.client(direct))
         self.aws_calls: Counter[str] = Counter()
         for service in ("dynamodb", "sqs", "events", "sesv2", "secretsmanager"):
             # what the functions ask of AWS, counted from botocore's own events
@@ -183,6 +187,7 @@ class LocalRuntime:
                 logger.exception("the last snapshot failed; --data keeps the one before")
             self.data.close()
         self._emulator.stop()
+        self.recorder.stop()
         runtimes.install(None)
 
     def _seed_shops(self) -> None:
@@ -786,6 +791,8 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                     "aws_calls": dict(sorted(local.aws_calls.items())),
                     "emulator": local._emulator.timings(),
                 }
+            if path == "/_local/aws-calls" and method == "GET":
+                return 200, {"calls": local.recorder.as_json()}
             if path == "/_local/stats" and method == "GET":
                 return 200, local.stats()
             if path == "/_local/dead-letters" and method == "GET":
