@@ -1,10 +1,11 @@
 """Least privilege, function by function: explicit actions on the resources each one touches.
 
 - ingest: read shop signing secrets (the only one), put events on the custom bus
-- contacts: read/write contacts (batch writes for merges and erasure), send to the outbox; privacy
+- contacts: read/write contacts (batch writes for merges and erasure); privacy
   requests: Scan the table (a shop's erasure pages through it), put its own continuation on the
   bus, mail a customer's export to the shop's team through SES
-- sweep: query the due index, read shop configs, advance profiles, send to the outbox
+- sweep: query the due index, read shop configs, advance profiles, delete the held messages it
+  releases, send to the outbox
 - sender: read/write messages and contacts, send through SES, re-queue throttled sends (outbox),
   read the token key
 - ses_events: read/write contacts and messages
@@ -34,14 +35,17 @@ from .table import Table
 CONTACT_WRITER = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
 TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "contacts": (*CONTACT_WRITER, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:Scan"),
-    "sweep": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+    # DeleteItem: a held message the sweep releases is deleted in the releasing transaction
+    "sweep": ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
     "sender": CONTACT_WRITER,
     "ses_events": CONTACT_WRITER,
-    "preferences": CONTACT_WRITER,
+    # an unsubscribe is a conditional Put of the profile with its dedupe item (ContactStore.apply_delta)
+    "preferences": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"),
 }
 INDEX_READERS = {"sweep": (keys.DUE_INDEX,)}
 # Which queues a function produces to (its COMEBACK_QUEUE_URLS and its sqs:SendMessage).
-SENDS_TO: dict[str, tuple[str, ...]] = {"contacts": ("outbox",), "sweep": ("outbox",), "sender": ("outbox",)}
+# (contacts never asks for a message: the sweep does, so contacts has no outbox grant.)
+SENDS_TO: dict[str, tuple[str, ...]] = {"sweep": ("outbox",), "sender": ("outbox",)}
 TOKEN_KEY_READERS = ("sender", "preferences")
 SHOP_SECRET_READERS = ("ingest",)
 BUS_PUBLISHERS = ("ingest", "contacts")

@@ -94,11 +94,11 @@ def test_function_environment_is_accepted_by_settings(default: Synth, name: str)
     assert settings.stage == default.context["stage"]
     assert settings.due_shards == default.context["due_shards"]
     assert settings.ses_max_send_rate == float(default.context["ses_max_send_rate"])
-    assert set(settings.queue_urls) == ({"outbox"} if name in ("contacts", "sweep", "sender") else set())
+    assert set(settings.queue_urls) == ({"outbox"} if name in ("sweep", "sender") else set())
 
 
 def test_producers_get_the_outbox_url_and_the_stack_references(default: Synth) -> None:
-    for name in ("contacts", "sweep", "sender"):
+    for name in ("sweep", "sender"):
         urls = flat(_env(default, name)["COMEBACK_QUEUE_URLS"])
         outbox = next(
             k
@@ -173,10 +173,10 @@ def test_ingest_may_read_shop_secrets_and_put_on_the_bus_only(default: Synth) ->
 TABLE_ACTIONS = {
     # Scan: a shop's erasure (shop/redact) pages through the table (comeback.privacy)
     "contacts": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem", "Scan"},
-    "sweep": {"GetItem", "UpdateItem", "Query"},
+    "sweep": {"UpdateItem", "DeleteItem", "Query"},
     "sender": {"GetItem", "PutItem", "UpdateItem", "Query"},
     "ses_events": {"GetItem", "PutItem", "UpdateItem", "Query"},
-    "preferences": {"GetItem", "PutItem", "UpdateItem", "Query"},
+    "preferences": {"GetItem", "PutItem", "Query"},
     "ingest": set(),
 }
 
@@ -202,7 +202,7 @@ def test_outbox_producers_may_send_to_the_outbox_only(default: Synth) -> None:
     )
     for name in FUNCTIONS:
         sends = {r for a, r in _allowed(default, name) if a == "sqs:SendMessage"}
-        assert sends == ({f"<{outbox}>"} if name in ("contacts", "sweep", "sender") else set()), name
+        assert sends == ({f"<{outbox}>"} if name in ("sweep", "sender") else set()), name
 
 
 def test_the_token_key_is_read_by_sender_and_preferences_only(default: Synth) -> None:
