@@ -1,4 +1,4 @@
-"""POST /v1/shops/{shop_id}/events: signed shop events onto the bus (DESIGN.md §4.1)."""
+"""POST /v1/shops/{shop_id}/events: signed shop events onto the bus (docs/http-api.md)."""
 
 from __future__ import annotations
 

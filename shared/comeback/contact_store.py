@@ -4,7 +4,7 @@ The usual case (the event is newer than anything the contact has seen, the conta
 the event names an email, it is the contact's email) is one `TransactWriteItems` of three items:
 
 1. the shop's marker of the event id (`SHOP#{shop}#E#{id}`), `attribute_not_exists`: ids are unique
-   per shop, so a repeated id stops here whichever customer it names (DESIGN §4.1);
+   per shop, so a repeated id stops here whichever customer it names (docs/events.md);
 2. the event's activity item in the contact's partition (its history), also `attribute_not_exists`;
 3. an `UpdateItem` of the profile built from `profile.delta(event)` (counters ADD, last-times SET,
    first-times if_not_exists ...), on condition that `last_seen_at < event time`.
@@ -441,7 +441,7 @@ class ContactStore:
     def _seen_put(self, shop_id: str, event: ShopEvent) -> dict[str, Any]:
         """The shop's marker of an event id: keys only, no personal data, so erasure keeps it.
 
-        Kept forever (no TTL): DESIGN promises that a repeated id changes nothing, and a shop's
+        Kept forever (no TTL): docs/events.md promises that a repeated id changes nothing, and a shop's
         retry can come months later (a replayed export, an import run twice). At ~60 bytes it costs
         about 0.03 USD a month per million events stored.
         """

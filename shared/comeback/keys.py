@@ -1,4 +1,4 @@
-"""Keys of the single DynamoDB table (DESIGN.md §5).
+"""Keys of the single DynamoDB table.
 
     pk                              sk                       what
     SHOP#{shop}                     CONFIG                   the shop: name, playbook, status

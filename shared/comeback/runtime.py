@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 class Runtime:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
-    # Real time, whatever `clock` says: what signature freshness is judged on (DESIGN.md §4.1).
+    # Real time, whatever `clock` says: what signature freshness is judged on (docs/http-api.md).
     wall_clock: Clock = field(default_factory=SystemClock)
     # Overrides for tests and the local runtime; None means "build the real one".
     publisher_override: Publisher | None = None

@@ -4,7 +4,7 @@ Each adapter module is pure (no I/O, no clock, no globals) and offers the same t
 
     verify(secret, body, headers) -> bool            # the platform's own HMAC, constant-time
     delivery_id(headers, payload) -> str | None      # the platform's id for this delivery
-    to_events(headers, payload) -> list[dict]        # canonical event dicts (DESIGN.md §4.1)
+    to_events(headers, payload) -> list[dict]        # canonical event dicts (docs/events.md)
 
 `to_events` returns an empty list for topics we ignore and for anonymous browsing (a cart or a
 product view nobody can be named for); it raises `AdapterError` when a payload is JSON but cannot

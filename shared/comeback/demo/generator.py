@@ -1,7 +1,7 @@
 """A seeded, believable Japanese online tea shop ("Chanoma Tea"), for `comeback demo`.
 
 `generate()` plays out about 18 months of shop life and returns every event the shop would have
-sent us, in the canonical shape of DESIGN.md §4.1, grouped by (Tokyo) day. The shop is built to
+sent us, in the canonical shape of docs/events.md, grouped by (Tokyo) day. The shop is built to
 exercise the engine: loyal regulars, occasional buyers, one-time buyers, customers who lapse,
 browsers who never buy, abandoned carts, refunds, NPS answers, consent changes, erasure requests,
 visitors first known by email only, and the gift seasons of a Japanese year.
@@ -346,7 +346,7 @@ class DemoShop:
             yield from events
 
     def counts(self) -> dict[str, int]:
-        """Events per type, in the order of DESIGN.md §4.1; types that never occur are left out."""
+        """Events per type, in the order of docs/events.md; types that never occur are left out."""
         counted = Counter(event["type"] for event in self.all_events())
         return {kind: counted[kind] for kind in EVENT_TYPES if counted[kind]}
 
