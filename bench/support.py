@@ -130,6 +130,7 @@ def bus_body(event: dict[str, Any], shop: str = "demo") -> str:
             "time": "2026-01-05T03:00:00Z",
             "region": "us-east-1",
             "resources": [],
-            "detail": {"shop_id": shop, "received_at": "2026-01-05T03:00:00Z", "event": event},
+            # received when it happened: ingest refuses times more than a day after receipt
+            "detail": {"shop_id": shop, "received_at": event["occurred_at"], "event": event},
         }
     )
