@@ -1,4 +1,4 @@
-"""`make bench`: what the targets of DESIGN.md §6 measure to, on this machine.
+"""`make bench`: what the performance targets (README, Benchmarks) measure to, on this machine.
 
 Every figure is measured here, in this run; nothing is asserted. Request counts come from
 botocore's own `before-call` events (what the SDK actually sent), not from our code's counters.

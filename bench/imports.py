@@ -68,10 +68,7 @@ def _once(python: str, code: Path, site: Path, traced: bool) -> tuple[float, int
 def layer_for_this_machine() -> Path:
     """build/layer on arm64; elsewhere the same layer with this machine's wheels beside it."""
     host = packaging.host_platform()
-    if host == packaging.PLATFORM:
-        target = LAYER
-    else:
-        target = ROOT / "build" / f"layer-{host.split('-')[0]}"
+    target = LAYER if host == packaging.PLATFORM else ROOT / "build" / f"layer-{host.split('-')[0]}"
     packaging.ensure_layer(target, target_platform=host)
     return target
 
@@ -91,7 +88,9 @@ def layer_size(layer: Path = LAYER) -> dict[str, Any]:
         "zipped_mb": round(zipped_bytes / 1e6, 1),
         "py_files": sum(1 for p in files if p.suffix == ".py"),
         "pyc_files": sum(1 for p in files if p.suffix == ".pyc"),
-        "comeback_pyc_bytes": sum(p.stat().st_size for p in files if p.suffix == ".pyc" and "comeback" in p.parts),
+        "comeback_pyc_bytes": sum(
+            p.stat().st_size for p in files if p.suffix == ".pyc" and "comeback" in p.parts
+        ),
     }
 
 
@@ -102,7 +101,9 @@ def run(repeats: int = 5) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="comeback-bench-task-") as scratch:
         for function in TOPOLOGY.functions:
             code = Path(scratch) / function.name  # what the function's asset holds (/var/task)
-            shutil.copytree(ROOT / "functions" / function.name, code, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                ROOT / "functions" / function.name, code, ignore=shutil.ignore_patterns("__pycache__")
+            )
             packaging.compile_tree(code, "/var/task", python)
             _once(python, code, site, False)  # warm the OS file cache, as a second cold start would find it
             traced = [_once(python, code, site, True) for _ in range(repeats)]

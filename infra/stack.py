@@ -1,4 +1,4 @@
-"""The comeback stack: one construct per concern, wired from the topology (DESIGN.md §3)."""
+"""The comeback stack: one construct per concern, wired from the topology (comeback.topology)."""
 
 from __future__ import annotations
 

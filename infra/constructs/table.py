@@ -1,4 +1,4 @@
-"""The single DynamoDB table (DESIGN.md §5), declared from `comeback.keys.table_definition`.
+"""The single DynamoDB table, declared from `comeback.keys.table_definition`.
 
 The key schema, attribute types and the sparse `due` index come from the package, the same
 definition the local runtime creates, so the two cannot drift. On top of it the production

@@ -139,7 +139,7 @@ def _templates(args: argparse.Namespace) -> int:
         return 2
     except RenderError as exc:
         print(f"comeback templates preview: the template does not render: {exc}", file=sys.stderr)
-        return 1
+        return 2
     print(output, end="" if output.endswith("\n") else "\n")
     return 0
 

@@ -124,7 +124,9 @@ class Preferences:
         action = form_action(form)
         if action is None:
             count("PreferenceFormsRefused")
-            locale = chosen_locale(lang) or locale_for(profile.field("locale"), browser_locale(accept_language))
+            locale = chosen_locale(lang) or locale_for(
+                profile.field("locale"), browser_locale(accept_language)
+            )
             return Page(400, page("bad_request", locale, {}))
         now = self._clock.now()
         at = isoformat(now)
