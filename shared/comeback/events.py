@@ -1,23 +1,36 @@
-"""The canonical shop events of DESIGN.md §4.1, as pydantic models.
+"""The canonical shop events of docs/events.md, as pydantic models.
 
 One model per event type, discriminated by `type`. Timestamps must carry an offset and are
 normalised to UTC; money is kept as the exact decimal the shop sent (so the event reads like the
 request) and converted to integer minor units (`*_minor`) by ISO 4217 exponent, with an error when
 the amount has more decimals than the currency allows. Fields we do not know are not dropped: they
-land in the model's `attributes`, so a shop can send what it has and nothing is lost.
+land in the model's `attributes`, so a shop can send what it has and nothing is lost, within bounds
+(`MAX_ATTRIBUTES` keys, `MAX_ATTRIBUTES_BYTES` serialised, `MAX_ATTRIBUTE_DEPTH` levels per object).
+
+Event times must be plausible: not before 1970 and not more than `FUTURE_ALLOWANCE` (24 h) after we
+received the event. The allowance absorbs a shop whose clock or offset is wrong (a local time sent
+as UTC is up to 14 h ahead), while an order "placed" ten years from now, which would pin
+`last_order_at` and silence win-back for a decade, is refused. Numbers are ASCII: pydantic (and
+`Decimal`) would read full-width "４９８０" or Arabic-Indic digits, and `true` as a quantity of 1.
+Email addresses are kept in the form SES delivers to: the domain in IDNA (`xn--`) form; a
+non-ASCII mailbox name (SMTPUTF8) is refused, since SES cannot send to it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
-from datetime import date, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -27,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from comeback.clock import utc
+from comeback.clock import isoformat, utc
 from comeback.money import MoneyError, exponent, to_minor
 
 EVENT_TYPES = (
@@ -51,7 +64,26 @@ ACTIVITY_TYPES = frozenset(EVENT_TYPES) - {"customer.updated", "order.refunded",
 
 MAX_EVENTS_PER_BATCH = 100
 
+# What one object's `attributes` may carry. Unknown fields end up in the profile (attr.*) and in the
+# event's activity item, both DynamoDB items of at most 400 KB; these keep one event well inside.
+MAX_ATTRIBUTES = 50
+MAX_ATTRIBUTE_KEY = 64
+MAX_ATTRIBUTES_BYTES = 8 * 1024
+MAX_ATTRIBUTE_DEPTH = 4
+
+# The window of plausible event times (see the module docstring).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_ALLOWANCE = timedelta(hours=24)
+EARLIEST_BIRTHDAY = date(1900, 1, 1)
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Bidirectional controls: in a subject line they reorder what the reader sees ("Trojan Source"
+# for inboxes), and no name needs them.
+BIDI_CONTROLS = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_bidi(value: str) -> str:
+    return BIDI_CONTROLS.sub("", value)
 
 
 def _no_control(value: str) -> str:
@@ -60,13 +92,66 @@ def _no_control(value: str) -> str:
     return value
 
 
+def _utc(value: datetime) -> datetime:
+    # "9999-12-31T23:00:00-05:00" is a valid datetime whose UTC form is past year 9999
+    try:
+        return utc(value)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+
+
+def _not_before_1970(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise ValueError("must not be before 1970-01-01T00:00:00Z")
+    return value
+
+
+_ASCII_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?", re.ASCII)
+_ASCII_INTEGER = re.compile(r"[0-9]+", re.ASCII)
+
+
+def _plain_decimal(value: Any) -> Any:
+    """Amounts as JSON numbers or strings of ASCII digits ("4980", "49.80"), nothing else."""
+    if isinstance(value, bool):
+        raise ValueError("an amount cannot be a boolean")
+    if isinstance(value, str) and not _ASCII_DECIMAL.fullmatch(value.strip()):
+        raise ValueError("must be a decimal number in ASCII digits, such as 4980 or 49.80")
+    return value
+
+
+def _plain_int(value: Any) -> Any:
+    """Counts as JSON integers or strings of ASCII digits; `true` is not 1."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    if isinstance(value, str) and not _ASCII_INTEGER.fullmatch(value.strip()):
+        raise ValueError("must be an integer in ASCII digits")
+    return value
+
+
+def _deliverable(value: str) -> str:
+    """The address as SES takes it: domain in IDNA A-labels; a non-ASCII mailbox is refused."""
+    try:
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not an address we can deliver to: {exc}") from None
+    address = checked.ascii_email or ""
+    if len(address) > 254:
+        raise ValueError("address longer than 254 characters in its ASCII form")
+    return address
+
+
 Id = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_no_control)]
 ShortText = Annotated[str, Field(max_length=512)]
+Name = Annotated[str, Field(max_length=512), AfterValidator(strip_bidi)]
 LongText = Annotated[str, Field(max_length=4000)]
 Url = Annotated[str, Field(max_length=2048, pattern=r"^https?://")]
-Amount = Annotated[Decimal, Field(allow_inf_nan=False, ge=0, max_digits=18)]
+Amount = Annotated[Decimal, Field(allow_inf_nan=False, ge=0, max_digits=18), BeforeValidator(_plain_decimal)]
 Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$"), AfterValidator(str.upper)]
-UtcDatetime = Annotated[datetime, AfterValidator(utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# A time the shop tells us about: also within the plausible window (the future bound needs the
+# receipt time, so it is checked by `parse_event` and `EventEnvelope`).
+EventTime = Annotated[datetime, AfterValidator(_utc), AfterValidator(_not_before_1970)]
+Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_deliverable)]
 
 
 def _check_zone(name: str) -> str:
@@ -99,6 +184,12 @@ class Open(BaseModel):
 
     attributes: dict[str, Any] = Field(default_factory=dict, description="Fields we have no column for.")
 
+    @field_validator("attributes")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_attributes(value)
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _collect_unknown(cls, value: Any) -> Any:
@@ -117,7 +208,7 @@ class Open(BaseModel):
 
 class CustomerRef(Open):
     id: Id | None = Field(None, description="The shop's own customer id (preferred: no lookup needed).")
-    email: EmailStr | None = Field(None, max_length=254)
+    email: Email | None = None
 
     @field_validator("email")
     @classmethod
@@ -158,7 +249,7 @@ class LineItem(Open):
     name: ShortText | None = None
     category: ShortText | None = None
     price: Amount
-    quantity: Annotated[int, Field(ge=1, le=100_000)] = 1
+    quantity: Annotated[int, Field(ge=1, le=100_000), BeforeValidator(_plain_int)] = 1
 
 
 class Items(Priced):
@@ -191,13 +282,13 @@ def _birthday(value: Any) -> Any:
 
 
 class CustomerData(Open):
-    email: EmailStr | None = Field(None, max_length=254)
-    first_name: ShortText | None = None
-    last_name: ShortText | None = None
+    email: Email | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
     locale: Locale | None = None
     timezone: TimeZoneName | None = None
     birthday: date | None = Field(None, description="YYYY-MM-DD, or --MM-DD when the year is unknown.")
-    signed_up_at: UtcDatetime | None = None
+    signed_up_at: EventTime | None = None
     accepts_marketing: bool | None = None
     loyalty_member: bool | None = None
     tags: Annotated[list[ShortText], Field(max_length=100)] | None = None
@@ -207,6 +298,22 @@ class CustomerData(Open):
     @classmethod
     def _year_optional(cls, value: Any) -> Any:
         return _birthday(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_bounded(cls, value: list[str] | None) -> list[str] | None:
+        # kept in the profile for good: the same budget as one object's unknown fields
+        size = len(json.dumps(value, ensure_ascii=False).encode()) if value else 0
+        if size > MAX_ATTRIBUTES_BYTES:
+            raise ValueError(f"tags take {size} bytes, more than {MAX_ATTRIBUTES_BYTES}")
+        return value
+
+    @field_validator("birthday")
+    @classmethod
+    def _born_after_1900(cls, value: date | None) -> date | None:
+        if value is not None and value < EARLIEST_BIRTHDAY:
+            raise ValueError("must not be before 1900-01-01")
+        return value
 
     @field_validator("email")
     @classmethod
@@ -277,7 +384,7 @@ class VisitData(Open):
 
 class FeedbackData(Open):
     survey: ShortText = Field(description="Which survey: nps, post_purchase, power_user, inactive_user ...")
-    score: Annotated[int, Field(ge=0, le=10)] | None = None
+    score: Annotated[int, Field(ge=0, le=10), BeforeValidator(_plain_int)] | None = None
     comment: LongText | None = None
     order_id: Id | None = None
 
@@ -294,7 +401,7 @@ class LoyaltyJoinData(Open):
 
 class ReferralData(Open):
     referred_customer_id: Id | None = None
-    referred_email: EmailStr | None = Field(None, max_length=254)
+    referred_email: Email | None = None
     order_id: Id | None = None
 
 
@@ -304,7 +411,9 @@ class EmptyData(Open):
 
 class EventBase(Open):
     id: Id = Field(description="Unique per shop; a repeated id changes nothing.")
-    occurred_at: UtcDatetime = Field(description="ISO 8601 with an offset; stored in UTC.")
+    occurred_at: EventTime = Field(
+        description="ISO 8601 with an offset; stored in UTC. From 1970 to 24 hours after receipt."
+    )
     customer: CustomerRef
 
     @property
@@ -433,13 +542,79 @@ class EventEnvelope(BaseModel):
     received_at: UtcDatetime
     event: ShopEvent
 
+    @model_validator(mode="after")
+    def _plausible_times(self) -> EventEnvelope:
+        # checked again where the event is applied, so nothing that skipped ingest's check
+        # (an old message, a hand-made one) can push a date past what arithmetic can hold
+        problem = too_late(self.event, self.received_at)
+        if problem:
+            raise ValueError(problem)
+        return self
 
-def parse_event(raw: Any) -> EventBase:
-    """Validate one shop event; raises `InvalidEvent` with a message fit for the shop."""
+
+def parse_event(raw: Any, received_at: datetime | None = None) -> EventBase:
+    """Validate one shop event; raises `InvalidEvent` with a message fit for the shop.
+
+    With `received_at`, the event's times must also be at most `FUTURE_ALLOWANCE` after it.
+    """
     try:
-        return _EVENT_ADAPTER.validate_python(raw)  # type: ignore[no-any-return]
+        event: EventBase = _EVENT_ADAPTER.validate_python(raw)
     except ValidationError as exc:
         raise InvalidEvent(describe(exc)) from None
+    if received_at is not None:
+        problem = too_late(event, received_at)
+        if problem:
+            raise InvalidEvent(problem)
+    return event
+
+
+def _times(model: BaseModel, path: str = "") -> Iterator[tuple[str, date]]:
+    """Every date and datetime the event carries, by its dotted path."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, date):  # datetimes are dates too
+            yield f"{path}{name}", value
+        elif isinstance(value, BaseModel):
+            yield from _times(value, f"{path}{name}.")
+
+
+def too_late(event: EventBase, received_at: datetime) -> str | None:
+    """Why one of the event's times is too far after its receipt, or None."""
+    received = _utc(received_at)
+    latest = received + FUTURE_ALLOWANCE
+    for where, value in _times(event):
+        late = value > latest if isinstance(value, datetime) else value > latest.date()
+        if late:
+            hours = int(FUTURE_ALLOWANCE.total_seconds() // 3600)
+            return f"{where}: more than {hours} hours after the event was received ({isoformat(received)})"
+    return None
+
+
+def check_attributes(attributes: dict[str, Any]) -> None:
+    """Refuse attributes beyond the bounds at the top of this module (ValueError says which)."""
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise ValueError(f"at most {MAX_ATTRIBUTES} unknown fields per object ({len(attributes)} sent)")
+    for key in attributes:
+        if len(key) > MAX_ATTRIBUTE_KEY:
+            raise ValueError(f"field name {key[:20]!r}... longer than {MAX_ATTRIBUTE_KEY} characters")
+    if _depth(attributes) > MAX_ATTRIBUTE_DEPTH:
+        raise ValueError(f"unknown fields nested deeper than {MAX_ATTRIBUTE_DEPTH} levels")
+    size = len(json.dumps(attributes, ensure_ascii=False, default=str).encode())
+    if size > MAX_ATTRIBUTES_BYTES:
+        raise ValueError(f"unknown fields take {size} bytes, more than {MAX_ATTRIBUTES_BYTES}")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON-like value (a scalar is 0, {"a": 1} is 1), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level + 1)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class InvalidEvent(ValueError):

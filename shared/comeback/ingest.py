@@ -1,4 +1,4 @@
-"""Receiving a shop's batch of events (DESIGN.md §4.1), independent of any HTTP framework.
+"""Receiving a shop's batch of events (docs/http-api.md), independent of any HTTP framework.
 
 Checks run cheapest-first and nothing is written before all of them pass: size (413), the shop's
 signature (401, the same answer for every reason), JSON and shape (400), then each event on its own
@@ -15,12 +15,12 @@ endpoints that keep failing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
 
+from comeback import jsonsafe
 from comeback.adapters import AdapterError, adapter, woocommerce
 from comeback.bus import BusEntry, Publisher, PublishError
 from comeback.clock import Clock
@@ -84,9 +84,9 @@ class Ingest:
         if refusal:
             return refusal
         try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return Answer(400, {"error": "body is not JSON"})
+            document = jsonsafe.loads(body)
+        except jsonsafe.UnsafeJson as exc:
+            return Answer(400, {"error": str(exc)})
         raw_events = document.get("events") if isinstance(document, dict) else None
         if not isinstance(raw_events, list) or not raw_events:
             return Answer(400, {"error": 'body needs a non-empty "events" list'})
@@ -103,7 +103,7 @@ class Ingest:
         received_at = self._clock.now()
         for index, raw in enumerate(raw_events):
             try:
-                event = parse_event(raw)
+                event = parse_event(raw, received_at)
             except InvalidEvent as exc:
                 rejected.append({"index": index, "error": str(exc)})
                 continue
@@ -204,8 +204,8 @@ class Ingest:
 def _load_json(body: bytes) -> Any:
     """The one place a platform body is parsed (ValueError when it is not JSON)."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return jsonsafe.loads(body)
+    except jsonsafe.UnsafeJson as exc:
         raise ValueError(str(exc)) from None
 
 

@@ -2,8 +2,11 @@
 
 Raw, not SES's `Simple` content: only raw MIME carries our own headers (List-Unsubscribe per
 RFC 8058), a text and an HTML part, and non-ASCII display names and subjects encoded per RFC 2047,
-exactly as an inbox will receive them. SES message tags name shop, campaign and step (and carry
-the contact and period, encoded to the characters SES allows) so SES events find their way back.
+exactly as an inbox will receive them. Addresses go out in their ASCII form (an internationalised
+domain as IDNA `xn--` labels): SES does not speak SMTPUTF8, and `email` would otherwise encode
+the address itself per RFC 2047 (`user@=?utf-8?b?...?=`), which no server accepts. SES message
+tags name shop, campaign and step (and carry the contact and period, encoded to the characters SES
+allows) so SES events find their way back.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Any, Protocol
+
+from email_validator import EmailNotValidError, validate_email
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,9 @@ class Email:
         message = EmailMessage(policy=SMTP)
         local, _, domain = self.from_address.partition("@")
         message["From"] = Address(self.from_name, local, domain)
-        message["To"] = self.to
+        message["To"] = _header_address(self.to)
         if self.reply_to:
-            message["Reply-To"] = self.reply_to
+            message["Reply-To"] = _header_address(self.reply_to)
         message["Subject"] = self.subject
         message["Date"] = format_datetime(self.date)
         message["Message-ID"] = make_msgid(domain=domain)
@@ -48,6 +53,20 @@ class Email:
         message.set_content(self.text, subtype="plain", charset="utf-8", cte="quoted-printable")
         message.add_alternative(self.html, subtype="html", charset="utf-8", cte="quoted-printable")
         return message.as_bytes()
+
+
+def ascii_address(address: str) -> str:
+    """`user@例え.jp` -> `user@xn--r8jz45g.jp`; MailRejected for a mailbox SES cannot deliver to."""
+    try:
+        checked = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise MailRejected(f"undeliverable address: {exc}") from None
+    return checked.ascii_email or ""
+
+
+def _header_address(address: str) -> Address:
+    local, _, domain = ascii_address(address).rpartition("@")
+    return Address(username=local, domain=domain)
 
 
 class MailThrottled(Exception):
@@ -86,10 +105,11 @@ class SesMailer:
     def send(self, email: Email) -> str:
         from botocore.exceptions import ClientError
 
+        to = ascii_address(email.to)
         try:
             answer = self._ses.send_email(
                 FromEmailAddress=email.from_address,
-                Destination={"ToAddresses": [email.to]},
+                Destination={"ToAddresses": [to]},
                 Content={"Raw": {"Data": email.mime()}},
                 EmailTags=[{"Name": k, "Value": v} for k, v in email.tags.items()],
                 ConfigurationSetName=self._configuration_set,

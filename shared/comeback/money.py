@@ -7,6 +7,7 @@ is an error rather than a silent rounding.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 # ISO 4217 minor-unit exponents that differ from the default of 2 (list of 2024-06, SIX Group).
@@ -38,6 +39,13 @@ class MoneyError(ValueError):
     pass
 
 
+# Amounts in minor units stay below 10^18 (a signed 64-bit integer, and DynamoDB-exact).
+MAX_MINOR_DIGITS = 18
+
+
+_ASCII_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?", re.ASCII)
+
+
 def exponent(currency: str) -> int:
     code = currency.upper()
     if code in _EXPONENTS:
@@ -51,6 +59,9 @@ def to_minor(amount: str | int | float | Decimal, currency: str) -> int:
     """'49.80' USD -> 4980; '4980' JPY -> 4980; '1.5' JPY -> error (JPY has no minor unit)."""
     if isinstance(amount, bool):
         raise MoneyError("an amount cannot be a boolean")
+    if isinstance(amount, str) and not _ASCII_AMOUNT.fullmatch(amount.strip()):
+        # Decimal() also reads full-width "４９８０", Arabic-Indic digits and "1_000": none is a price
+        raise MoneyError(f"not a decimal amount in ASCII digits: {amount!r}")
     try:
         value = Decimal(str(amount).strip())
     except InvalidOperation:
@@ -58,6 +69,9 @@ def to_minor(amount: str | int | float | Decimal, currency: str) -> int:
     if not value.is_finite():
         raise MoneyError(f"not a finite amount: {amount!r}")
     scaled = value.scaleb(exponent(currency))
+    if scaled and scaled.adjusted() >= MAX_MINOR_DIGITS:
+        # "1e300" is ASCII and finite, and would still be an integer of 300 digits
+        raise MoneyError(f"{amount} is too large an amount")
     if scaled != scaled.to_integral_value():
         raise MoneyError(f"{amount} has more decimals than {currency.upper()} allows ({exponent(currency)})")
     return int(scaled)

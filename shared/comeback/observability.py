@@ -13,15 +13,40 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import PowertoolsLogRecord
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# An address in any script: \w is Unicode-aware on str patterns, so `ユーザー@例え.jp` and
+# `user@bücher.de` are caught as well as their `\uXXXX` forms (a logged value dumped to JSON text).
+_LOCAL = r"(?:[\w.!#$%&'*+/=?^`{|}~-]|\\u[0-9a-fA-F]{4})"
+_LABEL = r"(?:[\w-]|\\u[0-9a-fA-F]{4})"
+# Found from the domain side (it starts at an @, so the scan is linear), then the mailbox name is
+# looked for just before it, at most 64 characters (RFC 5321) of up to 6 text characters each.
+_DOMAIN = re.compile(rf"@{_LABEL}{{1,63}}(?:\.{_LABEL}{{1,63}})+")
+_MAILBOX = re.compile(rf"{_LOCAL}{{1,64}}$")
+
+
+def redact(text: str) -> str:
+    """`text` with every email address (any script) replaced by `<redacted-email>`."""
+    parts: list[str] = []
+    done = 0
+    for domain in _DOMAIN.finditer(text):
+        at = domain.start()
+        if at < done:
+            continue
+        mailbox = _MAILBOX.search(text, max(done, at - 6 * 64), at)
+        if mailbox is None:
+            continue
+        parts += [text[done : mailbox.start()], "<redacted-email>"]
+        done = domain.end()
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 class RedactingFormatter(LambdaPowertoolsFormatter):
-    def serialize(self, log: dict[str, Any]) -> str:
-        return EMAIL.sub("<redacted-email>", super().serialize(log))
+    def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
+        return redact(super().serialize(log))
 
 
 # Service names come from POWERTOOLS_SERVICE_NAME (the function's name in AWS), so each function's

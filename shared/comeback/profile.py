@@ -8,12 +8,23 @@ is the same whatever order the events arrive in; duplicates are stopped earlier,
 `apply(profile, event)` is `merge(profile, delta(event))`. The store turns the same `delta` into a
 single DynamoDB update for the usual case (the event is the newest the contact has seen), so the
 rules live here once and the fast path cannot drift from them (a property test checks it).
+
+A profile is one DynamoDB item (at most 400 KB), and a shop may send anything, forever, so what it
+keeps is bounded: at most `MAX_FIELDS` fields (the shop's unknown fields beyond the known ones
+are dropped oldest write first, and a single one over `MAX_ATTRIBUTE_VALUE_BYTES` stays in the
+event's history only), `MAX_PRODUCTS` bought products (the set is cut deterministically, as
+a set has no order) and the `MAX_INTERESTS` strongest interests (category names cut at
+`MAX_INTEREST_KEY` characters). The cuts are functions of the merged value, so order still does
+not matter for products and fields; interest counts of a category once dropped restart from zero.
+The store's fast path checks with `growth_limits` that its update stays inside these bounds and
+leaves the rest to the slow path, which merges (and cuts) here.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import json
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated, Any, get_args, get_origin
@@ -32,6 +43,13 @@ from comeback.events import (
     ProductViewed,
 )
 from comeback.money import exponent
+
+# What one profile keeps (see the module docstring); measured in tests/unit/test_bounds.py.
+MAX_ATTRIBUTES_KEPT = 64
+MAX_ATTRIBUTE_VALUE_BYTES = 1024
+MAX_PRODUCTS = 200
+MAX_INTERESTS = 50
+MAX_INTEREST_KEY = 100
 
 
 class Merge(enum.Enum):
@@ -128,7 +146,9 @@ class Profile(BaseModel):
 
     @property
     def total_spent_minor(self) -> int:
-        return self.spent.get(self.currency, 0) if self.currency else 0
+        # refunds are summed as negatives so the sum stays order-independent; a refund of an order
+        # we never saw (placed before the shop connected) would take the view below zero
+        return max(0, self.spent.get(self.currency, 0)) if self.currency else 0
 
     @property
     def average_order_value_minor(self) -> int:
@@ -158,7 +178,38 @@ def merge(a: Profile, b: Profile) -> Profile:
         kind = merge_kind(name)
         x, y = getattr(a, name), getattr(b, name)
         values[name] = _merge_values(kind, x, y)
-    return Profile.model_validate(values)
+    return Profile.model_validate(_bounded(values))
+
+
+def _bounded(values: dict[str, Any]) -> dict[str, Any]:
+    """Cut what grows with what a shop sends to the bounds at the top of this module."""
+    fields: dict[str, Lww] = values["fields"]
+    if len(fields) > MAX_FIELDS:
+        known = {k: v for k, v in fields.items() if not k.startswith(ATTRIBUTE_PREFIX)}
+        unknown = sorted(
+            ((k, v) for k, v in fields.items() if k.startswith(ATTRIBUTE_PREFIX)),
+            key=lambda kv: (*_lww_key(kv[1]), kv[0]),
+            reverse=True,
+        )
+        values["fields"] = known | dict(unknown[: MAX_FIELDS - len(known)])
+    if len(values["products"]) > MAX_PRODUCTS:
+        values["products"] = set(sorted(values["products"])[:MAX_PRODUCTS])
+    interests: dict[str, int] = values["interests"]
+    if len(interests) > MAX_INTERESTS:
+        strongest = sorted(interests.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_INTERESTS]
+        values["interests"] = dict(strongest)
+    return values
+
+
+def growth_limits(change: Profile) -> dict[str, int]:
+    """For the store's fast path: field -> the most entries the stored profile may already hold
+    for `change` to be added without passing a bound (one more and the slow path must cut)."""
+    limits: dict[str, int] = {}
+    for name, bound in (("fields", MAX_FIELDS), ("products", MAX_PRODUCTS), ("interests", MAX_INTERESTS)):
+        grows = len(getattr(change, name))
+        if grows:
+            limits[name] = bound - grows
+    return limits
 
 
 def _merge_values(kind: Merge, x: Any, y: Any) -> Any:
@@ -199,6 +250,8 @@ PROFILE_FIELDS = (
     "tags",
     "address",
 )
+ATTRIBUTE_PREFIX = "attr."
+MAX_FIELDS = len(PROFILE_FIELDS) + MAX_ATTRIBUTES_KEPT
 
 
 def delta(event: EventBase, shop_id: str, contact_id: str, points_per_unit: Decimal | float = 0) -> Profile:
@@ -222,7 +275,8 @@ def delta(event: EventBase, shop_id: str, contact_id: str, points_per_unit: Deci
         dumped = data.model_dump(mode="json", include=set(PROFILE_FIELDS), exclude_none=True)
         p.fields = {name: lww(value, at, eid) for name, value in dumped.items()}
         for name, value in data.attributes.items():
-            p.fields[f"attr.{name}"] = lww(value, at, eid)
+            if _serialised_size(value) <= MAX_ATTRIBUTE_VALUE_BYTES:
+                p.fields[f"{ATTRIBUTE_PREFIX}{name}"] = lww(value, at, eid)
     elif isinstance(event, OrderPlaced):
         order = event.data
         p.orders_count = 1
@@ -241,7 +295,7 @@ def delta(event: EventBase, shop_id: str, contact_id: str, points_per_unit: Deci
     elif isinstance(event, ProductViewed):
         product = event.data
         if product.category:
-            p.interests = {product.category: 1}
+            p.interests = {product.category[:MAX_INTEREST_KEY]: 1}
         p.last_viewed = lww(
             product.model_dump(
                 mode="json", include={"product_id", "name", "category", "url"}, exclude_none=True
@@ -262,6 +316,9 @@ def delta(event: EventBase, shop_id: str, contact_id: str, points_per_unit: Deci
         p.last_cart = lww({k: v for k, v in summary.items() if v is not None}, at, eid)
     elif isinstance(event, CustomerDeleted):
         p.erased_at = at
+    # one event alone stays inside the bounds too, so the fast path never adds more than one cut allows
+    cut = _bounded({"fields": p.fields, "products": p.products, "interests": p.interests})
+    p.fields, p.products, p.interests = cut["fields"], cut["products"], cut["interests"]
     return p
 
 
@@ -269,8 +326,13 @@ def _category_counts(items: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
     for item in items:
         if item.category:
-            counts[item.category] = counts.get(item.category, 0) + item.quantity
+            key = item.category[:MAX_INTEREST_KEY]
+            counts[key] = counts.get(key, 0) + item.quantity
     return counts
+
+
+def _serialised_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=str).encode())
 
 
 def loyalty_points(amount_minor: int, currency: str, points_per_unit: Decimal | float) -> int:

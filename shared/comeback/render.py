@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, DictLoader, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from comeback.events import strip_bidi
 from comeback.money import format_money
 
 LOCALES = ("ja", "en")
@@ -103,8 +104,9 @@ def render(
         html = html_template.render(context)
     except (TemplateError, KeyError, ValueError) as exc:  # ValueError: the money filter's bad currency
         raise RenderError(f"{locale}/{campaign}: {exc}") from exc
-    # a subject is one line whatever a template or a profile field put in it
-    return Rendered(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)
+    # a subject is one line whatever a template or a profile field put in it, and reads in the order
+    # it is written: names are cleaned at ingest, this also covers shop names and old profiles
+    return Rendered(subject=" ".join(strip_bidi(subject).split()), text=text.strip() + "\n", html=html)
 
 
 def page(name: str, locale: str, context: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 import base64
 import copy
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,6 +18,12 @@ def apigw(engine, body: bytes, headers=None, shop="demo", base64_body=False):
     event["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
     event["isBase64Encoded"] = base64_body
     return engine.invoke("ingest", event)
+
+
+@pytest.fixture(autouse=True)
+def _received_after_the_samples(engine):
+    # the samples of events/ happen on 2026-11-24; events later than receipt + 24 h are refused
+    engine.clock.set(datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
 
 
 def now_ts(engine):

@@ -56,3 +56,10 @@ def test_human_formats():
     assert format_money(4980, "JPY") == "¥4,980"
     assert format_money(4980, "USD") == "$49.80"
     assert format_money(1234, "KWD") == "1.234 KWD"
+
+
+@pytest.mark.parametrize("amount", ["４９８０", "٤٩٨٠", "1_000", "49,80", "0x10", "1e99999", "1e300"])
+def test_amounts_in_anything_but_ascii_digits_are_refused(amount):
+    # Decimal() reads the first three as 4980, 4980 and 1000
+    with pytest.raises(MoneyError):
+        to_minor(amount, "JPY")

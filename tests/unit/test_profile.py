@@ -93,7 +93,8 @@ def test_aggregates_follow_the_events(events):
     refunds = [e for e in events if e.type == "order.refunded"]
     assert profile.orders_count == len(orders)
     expected = sum(e.data.total_minor for e in orders) - sum(e.data.amount_minor for e in refunds)
-    assert profile.total_spent_minor == expected
+    # a refund of more than we saw spent (an order from before the shop connected) stops at zero
+    assert profile.total_spent_minor == max(0, expected)
     if orders:
         assert profile.first_order_at == min(delta(e, "s", "c-1").first_order_at for e in orders)
         assert profile.last_order_at == max(delta(e, "s", "c-1").last_order_at for e in orders)
