@@ -81,3 +81,65 @@ def test_scores_timezones_and_control_characters_are_checked():
         parse_event(shop_event("customer.updated", data={"timezone": "Mars/Olympus"}))
     with pytest.raises(InvalidEvent, match="id"):
         parse_event(shop_event("site.visited", id="a\nb"))
+
+
+RECEIVED = datetime(2026, 11, 24, 1, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        "9999-12-31T23:00:00-05:00",  # past year 9999 in UTC: was an OverflowError, a 500
+        "0001-01-01T00:00:00+05:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "2036-11-24T00:00:00Z",  # an order ten years ahead would pin last_order_at
+        "2026-11-25T01:15:01Z",  # one second past the 24 h allowance
+    ],
+)
+def test_event_times_outside_1970_to_receipt_plus_a_day_are_refused(at):
+    with pytest.raises(InvalidEvent, match="occurred_at"):
+        parse_event(shop_event("order.placed", occurred_at=at), RECEIVED)
+
+
+def test_an_event_a_day_ahead_of_receipt_is_still_accepted():
+    assert parse_event(shop_event("order.placed", occurred_at="2026-11-25T01:15:00Z"), RECEIVED)
+
+
+def test_other_times_in_an_event_have_the_same_window():
+    data = {"signed_up_at": "2099-01-01T00:00:00Z"}
+    with pytest.raises(InvalidEvent, match="signed_up_at"):
+        parse_event(shop_event("customer.updated", data=data), RECEIVED)
+    with pytest.raises(InvalidEvent, match="birthday"):
+        parse_event(shop_event("customer.updated", data={"birthday": "0001-05-14"}), RECEIVED)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("total", "４９８０"), ("total", "٤٩٨٠"), ("total", "1_000"), ("quantity", True), ("quantity", "２")],
+)
+def test_full_width_digits_and_booleans_are_not_numbers(field, value):
+    event = shop_event("order.placed")
+    if field == "quantity":
+        event["data"]["items"][0]["quantity"] = value
+    else:
+        event["data"][field] = value
+    with pytest.raises(InvalidEvent):
+        parse_event(event)
+
+
+def test_an_internationalised_domain_is_kept_in_idna_form():
+    event = parse_event(shop_event("order.placed", customer={"id": "c-1", "email": "User@例え.JP"}))
+    assert event.customer.email == "user@xn--r8jz45g.jp"
+
+
+def test_an_address_ses_cannot_deliver_to_is_refused_with_a_clear_error():
+    with pytest.raises(InvalidEvent, match="deliver"):
+        parse_event(shop_event("order.placed", customer={"id": "c-1", "email": "ユーザー@example.jp"}))
+
+
+def test_bidi_controls_are_stripped_from_names():
+    data = {"first_name": "\u202eHanako\u202c", "last_name": "\u2066Yamada\u2069\u200f"}
+    event = parse_event(shop_event("customer.updated", data=data))
+    assert (event.data.first_name, event.data.last_name) == ("Hanako", "Yamada")

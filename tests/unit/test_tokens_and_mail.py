@@ -73,3 +73,54 @@ def test_mime_has_both_parts_encoded_japanese_and_the_one_click_headers():
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert parsed.get_body(("plain",)).get_content().strip() == "本文"
+
+
+def idn_email(to: str) -> Email:
+    return Email("Shop", "hello@shop.example.com", to, "Hi", "text", "<p>html</p>", NOW)
+
+
+def test_an_internationalised_domain_goes_out_in_its_idna_form():
+    raw = idn_email("user@例え.jp").mime()
+    assert b"To: user@xn--r8jz45g.jp\r\n" in raw
+    assert b"=?utf-8?" not in raw.split(b"\r\n\r\n")[0].split(b"To:")[1].split(b"\r\n")[0]
+
+
+class Ses:
+    def __init__(self):
+        self.sent = []
+
+    def send_email(self, **kwargs):
+        self.sent.append(kwargs)
+        return {"MessageId": "m-1"}
+
+
+def test_ses_gets_the_ascii_destination_and_refuses_nothing_it_cannot_deliver():
+    from comeback.mailer import MailRejected, SesMailer
+
+    ses = Ses()
+    SesMailer(ses, "cs").send(idn_email("User@Bücher.de"))
+    assert ses.sent[0]["Destination"] == {"ToAddresses": ["User@xn--bcher-kva.de"]}
+    with pytest.raises(MailRejected, match="undeliverable"):
+        SesMailer(ses, "cs").send(idn_email("ユーザー@example.jp"))
+    assert len(ses.sent) == 1
+
+
+@pytest.mark.parametrize(
+    "address", ["user@例え.jp", "ユーザー@example.jp", "a.b+c@bücher.de", "\\u30e6@\\u4f8b.jp", "a@b.example.com"]
+)
+def test_log_redaction_covers_addresses_in_any_script(address):
+    from comeback.observability import redact
+
+    assert redact(f'{{"to":"{address}","n":1}}') == '{"to":"<redacted-email>","n":1}'
+
+
+def test_bidi_controls_never_reach_a_subject():
+    from comeback.render import render
+
+    overrides = {
+        "en/winback.txt.j2": "{% block subject %}Hello {{ shop_name }}{% endblock %}body",
+        "en/winback.html.j2": "<p>body</p>",
+    }
+    shop_name = "\u202eevil\u202c \u2067x\u2069\u200f"  # a shop name is not cleaned at ingest
+    subject = render("winback", "en", {"shop_name": shop_name}, overrides).subject
+    assert subject == "Hello evil x"
