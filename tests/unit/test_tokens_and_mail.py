@@ -106,7 +106,8 @@ def test_ses_gets_the_ascii_destination_and_refuses_nothing_it_cannot_deliver():
 
 
 @pytest.mark.parametrize(
-    "address", ["user@例え.jp", "ユーザー@example.jp", "a.b+c@bücher.de", "\\u30e6@\\u4f8b.jp", "a@b.example.com"]
+    "address",
+    ["user@例え.jp", "ユーザー@example.jp", "a.b+c@bücher.de", "\\u30e6@\\u4f8b.jp", "a@b.example.com"],
 )
 def test_log_redaction_covers_addresses_in_any_script(address):
     from comeback.observability import redact
