@@ -48,17 +48,7 @@ EVENT_SOURCE_ACTIONS = {
 RUNTIME_PREFIXES = ("logs:", "xray:")
 
 # Grants no scenario uses, each kept for a reason (function, action, resource as described).
-_PRIVACY = "privacy requests (issue 7: shop/redact pages through the table, continues on the bus, mails "
-_PRIVACY += "an export to the shop's team); granted with that work, not exercised by these scenarios yet"
-KNOWN_UNUSED: dict[tuple[str, str, str], str] = {
-    ("contacts", "dynamodb:Scan", "<AWS::DynamoDB::Table comeback>"): _PRIVACY,
-    ("contacts", "events:PutEvents", "<AWS::Events::EventBus comeback>"): _PRIVACY,
-    **{
-        ("contacts", action, f"arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:{resource}"): _PRIVACY
-        for action in ("ses:SendEmail", "ses:SendRawEmail")
-        for resource in ("identity/*", "configuration-set/comeback")
-    },
-}
+KNOWN_UNUSED: dict[tuple[str, str, str], str] = {}
 
 
 # -- the template side ------------------------------------------------------------------------------
@@ -299,10 +289,36 @@ def _held_then_released_by_the_sweep(engine: Any) -> None:
     assert held(engine) == [] and len(engine.sent_emails()) == 3
 
 
+def _privacy_requests(engine: Any) -> None:
+    """Shopify's data request (an export mailed to the team) and shop/redact (Scan, continuation)."""
+    from comeback import privacy
+    from comeback.shops import ShopAdmin
+    from tests.integration import test_privacy as p
+
+    ShopAdmin(engine.settings).set_platform_secret("demo", "shopify", p.SHOPIFY_SECRET)
+    p.seed_john(engine)
+    request = p.fixture("shopify_customers_data_request.json")
+    assert p.shopify(engine, "customers/data_request", request, "wh-iam-dr")["status"] == 202
+    engine.deliver("contacts")
+    assert len(p._sent(engine)) == 1
+    # one page per message, so the job continues itself on the bus
+    page_items, budget = privacy.PAGE_ITEMS, privacy.BUDGET_SECONDS
+    privacy.PAGE_ITEMS, privacy.BUDGET_SECONDS = 2, 0.0
+    try:
+        assert (
+            p.shopify(engine, "shop/redact", p.fixture("shopify_shop_redact.json"), "wh-iam-sr")["status"]
+            == 202
+        )
+        assert len(engine.deliver("contacts", rounds=100)) > 1
+    finally:
+        privacy.PAGE_ITEMS, privacy.BUDGET_SECONDS = page_items, budget
+
+
 SCENARIOS = (
     _ingest_and_contacts,
     _winback_throttled_then_feedback_and_preferences,
     _held_then_released_by_the_sweep,
+    _privacy_requests,
 )
 
 
