@@ -95,9 +95,7 @@ def now(local: Client) -> datetime:
 
 def send(local: Client, events: list[dict[str, Any]]) -> None:
     body = json.dumps({"events": events}, ensure_ascii=False).encode()
-    status, answer = local.call(
-        "POST", "/v1/shops/demo/events", body, signed(body)
-    )
+    status, answer = local.call("POST", "/v1/shops/demo/events", body, signed(body))
     assert status == 202 and answer["accepted"] == len(events), answer
 
 

@@ -22,9 +22,7 @@ def now(local) -> datetime:
 
 def send(local, events=None, raw=None, secret=DEMO_SECRET, shop="demo", skew=0, headers=None):
     body = raw if raw is not None else json.dumps({"events": events}, ensure_ascii=False).encode()
-    sent_headers = (
-        headers if headers is not None else signed(body, secret=secret, at=int(time.time()) + skew)
-    )
+    sent_headers = headers if headers is not None else signed(body, secret=secret, at=int(time.time()) + skew)
     return local.call("POST", f"/v1/shops/{shop}/events", body, sent_headers)
 
 
