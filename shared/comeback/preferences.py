@@ -128,6 +128,10 @@ class Preferences:
                 profile.field("locale"), browser_locale(accept_language)
             )
             return Page(400, page("bad_request", locale, {}))
+        if action in ("one_click", "leave_all") and profile.is_unsubscribed:
+            # mailbox providers repeat one-click POSTs: the first one decided, a repeat changes
+            # nothing (not even the time of the unsubscribe the contact view shows)
+            return self.show(token, accept_language, saved=True, lang=lang)
         now = self._clock.now()
         at = isoformat(now)
         ref = "pref:" + hashlib.sha256(f"{token}|{body}|{at}".encode()).hexdigest()[:16]
