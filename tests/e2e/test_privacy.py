@@ -2,7 +2,7 @@
 
 Each topic is a signed Shopify delivery (base64 HMAC-SHA256 of the raw body in
 X-Shopify-Hmac-Sha256, with X-Shopify-Topic, -Webhook-Id and -Triggered-At) with the payload of
-Shopify's documentation (../shared/fixtures): customers/redact erases the customer,
+Shopify's documentation (events/platforms): customers/redact erases the customer,
 customers/data_request mails the export to the shop's team (seen in /_local/outbox), shop/redact
 erases every contact of that shop and none of another's.
 """
@@ -16,20 +16,19 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from comeback.local.launch import local_serve
 from tests.e2e.conftest import Client, free_port
-from tests.support import ROOT
+from tests.support import EVENTS, ROOT
 
 pytestmark = pytest.mark.e2e
 
 SECRETS = {"acme": "shpss_acme_privacy", "bravo": "shpss_bravo_privacy"}
 TEAM = "privacy@shop.example.com"
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = EVENTS / "platforms"  # real payloads, kept in the repository
 
 
 def fixture(name: str) -> dict[str, Any]:

@@ -30,10 +30,10 @@ from comeback.mailer import Email, MailThrottled
 from comeback.operator import Output
 from comeback.shops import ShopAdmin
 from tests.integration.conftest import START, Engine
-from tests.support import DEMO_SECRET, load_json, order, shop_event, signed
+from tests.support import DEMO_SECRET, EVENTS, load_json, order, shop_event, signed
 
 SHOPIFY_SECRET = "shpss_privacy-test-secret"
-FIXTURES = "/work/shared/fixtures"
+FIXTURES = str(EVENTS / "platforms")  # real payloads, kept in the repository
 TEAM = "privacy-team@shop.example.com"
 TEA_PLAYBOOK = f"""
 shop:
