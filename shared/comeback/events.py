@@ -106,26 +106,26 @@ def _not_before_1970(value: datetime) -> datetime:
     return value
 
 
-_ASCII_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?", re.ASCII)
-_ASCII_INTEGER = re.compile(r"[0-9]+", re.ASCII)
+def _ascii_only(pattern: str, what: str) -> Any:
+    """A before-validator: JSON numbers, or strings of ASCII digits matching `pattern`; never a
+    boolean (pydantic would read `true` as 1) nor full-width digits (it would read those too)."""
+    compiled = re.compile(pattern, re.ASCII)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"must be {what}, not a boolean")
+        if isinstance(value, str) and not compiled.fullmatch(value.strip()):
+            raise ValueError(f"must be {what} in ASCII digits")
+        return value
+
+    return check
 
 
-def _plain_decimal(value: Any) -> Any:
-    """Amounts as JSON numbers or strings of ASCII digits ("4980", "49.80"), nothing else."""
-    if isinstance(value, bool):
-        raise ValueError("an amount cannot be a boolean")
-    if isinstance(value, str) and not _ASCII_DECIMAL.fullmatch(value.strip()):
-        raise ValueError("must be a decimal number in ASCII digits, such as 4980 or 49.80")
-    return value
-
-
-def _plain_int(value: Any) -> Any:
-    """Counts as JSON integers or strings of ASCII digits; `true` is not 1."""
-    if isinstance(value, bool):
-        raise ValueError("must be an integer, not a boolean")
-    if isinstance(value, str) and not _ASCII_INTEGER.fullmatch(value.strip()):
-        raise ValueError("must be an integer in ASCII digits")
-    return value
+# amounts ("4980", "49.80", 4980) and counts (2, "2")
+_plain_decimal = _ascii_only(
+    r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?", "a decimal number such as 4980 or 49.80"
+)
+_plain_int = _ascii_only(r"[0-9]+", "an integer")
 
 
 def _deliverable(value: str) -> str:

@@ -158,20 +158,21 @@ class Ingest:
         except ValueError as exc:
             return Answer(400, {"error": str(exc)})
         delivery = module.delivery_id(headers, payload)
-        if platform == "shopify":  # privacy topics are requests for the contacts function, not events
-            from comeback.privacy import platform_entries
+        # privacy topics (Shopify's) are requests for the contacts function, not events; the
+        # privacy module knows which platform sends them
+        from comeback.privacy import platform_entries
 
+        try:
+            privacy = platform_entries(shop_id, platform, headers, payload, self._clock.now())
+        except AdapterError as exc:
+            return Answer(422, {"accepted": 0, "rejected": [{"index": 0, "error": str(exc)}]})
+        if privacy:
             try:
-                privacy = platform_entries(shop_id, platform, headers, payload, self._clock.now())
-            except AdapterError as exc:
-                return Answer(422, {"accepted": 0, "rejected": [{"index": 0, "error": str(exc)}]})
-            if privacy:
-                try:
-                    self._publisher.publish(privacy)
-                except PublishError:
-                    return Answer(503, {"error": "the event bus is unavailable; retry the delivery"})
-                count("PrivacyRequestsAccepted")
-                return Answer(202, {"accepted": len(privacy), "rejected": []})
+                self._publisher.publish(privacy)
+            except PublishError:
+                return Answer(503, {"error": "the event bus is unavailable; retry the delivery"})
+            count("PrivacyRequestsAccepted")
+            return Answer(202, {"accepted": len(privacy), "rejected": []})
         events, origins, rejected = _map_platform(module, headers, payload)
         if not events and not rejected:
             logger.info(
