@@ -24,7 +24,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 
-from comeback.topology import TOPOLOGY
+from comeback.app.topology import TOPOLOGY
 
 # ---------------------------------------------------------------------------------------------
 # Prices: AWS public list prices, us-east-1, USD, first pricing tier (every quantity here stays in

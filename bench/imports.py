@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from comeback.topology import TOPOLOGY
+from comeback.app.topology import TOPOLOGY
 from infra import packaging
 
 ROOT = Path(__file__).resolve().parents[1]

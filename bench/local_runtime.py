@@ -7,10 +7,10 @@ import time
 import urllib.request
 from typing import Any
 
-from comeback.clock import parse_iso
+from comeback.app.signing import signed_headers
 from comeback.demo.generator import generate
+from comeback.domain.clock import parse_iso
 from comeback.local.launch import local_serve
-from comeback.signing import signed_headers
 
 SECRET = "whsec_ZGVtby1zZWNyZXQ="
 

@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from bench.support import CallCounter, engine, sqs_event
-from comeback import aws, playbook
-from comeback.events import parse_event
-from comeback.messages import MessageRequest
+from comeback.aws import clients as aws
+from comeback.domain import playbook
+from comeback.domain.events import parse_event
+from comeback.domain.messages import MessageRequest
 
 
 def run(messages: int = 300) -> dict[str, Any]:

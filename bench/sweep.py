@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from bench.support import engine
-from comeback import dynamo, keys, playbook
-from comeback.clock import isoformat
-from comeback.profile import empty
+from comeback.aws import dynamo, keys
+from comeback.domain import playbook
+from comeback.domain.clock import isoformat
+from comeback.domain.profile import empty
 
 
 def _fill(e: Any, contacts: int, due_share: float, activity_per_contact: int) -> int:

@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:  # `python infra/app.py` works too
 from aws_cdk import App, Environment, Tags, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
-from comeback.topology import TOPOLOGY  # noqa: E402
+from comeback.app.topology import TOPOLOGY  # noqa: E402
 from infra.config import DeployConfig  # noqa: E402
 from infra.packaging import LayerBuildError, ensure_layer  # noqa: E402
 from infra.stack import ComebackStack  # noqa: E402

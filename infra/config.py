@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from comeback.settings import Settings
+from comeback.app.settings import Settings
 
 _DEFAULTS = Settings()
 

@@ -45,7 +45,7 @@ LAMBDA_SITE = "/opt/python"  # where Lambda mounts the layer's python/ directory
 STAMP = ".comeback-layer.stamp"
 # Never imported by a Lambda function: `comeback local serve` and its emulator, the demo, and the
 # operator's command line (with what only it uses). Handlers that import them fail the packaging tests.
-DEV_ONLY = frozenset({"local", "demo", "cli.py", "schemas.py", "previews.py", "operator.py"})
+DEV_ONLY = frozenset({"local", "demo", "cli"})
 NEVER_SHIPPED = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache"})
 PYTHON_313_ENV = "COMEBACK_PYTHON313"
 # The CDK CLI runs the app with FORCE_COLOR=0, which uv reads as "colour on": escape codes would land

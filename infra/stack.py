@@ -9,8 +9,8 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from comeback.operator import Output
-from comeback.topology import DEFAULT_BUS, Topology, sender_concurrency
+from comeback.app.topology import DEFAULT_BUS, Topology, sender_concurrency
+from comeback.cli.operator import Output
 
 from .config import DeployConfig
 from .constructs.access import SENDS_TO, grant_least_privilege

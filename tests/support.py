@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from comeback.signing import signed_headers
+from comeback.app.signing import signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"

@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.event_bridge_event import EventBridgeEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from comeback import privacy
-from comeback.contact_store import Outcome
-from comeback.events import EventEnvelope
-from comeback.observability import count, logger, metrics, tracer
-from comeback.runtime import current
+from comeback.app import privacy
+from comeback.app.observability import count, logger, metrics, tracer
+from comeback.app.runtime import current
+from comeback.aws.contact_store import Outcome
+from comeback.domain.events import EventEnvelope
 
 METRIC = {
     Outcome.APPLIED: "EventsApplied",

@@ -11,10 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 
-from comeback.events import BatchAnswer, EventBatch
-from comeback.ingest import Answer
-from comeback.observability import logger, metrics, tracer
-from comeback.runtime import current
+from comeback.app.ingest import Answer
+from comeback.app.observability import logger, metrics, tracer
+from comeback.app.runtime import current
+from comeback.domain.events import BatchAnswer, EventBatch
 
 app = APIGatewayHttpResolver(enable_validation=True)
 

@@ -1,17 +1,21 @@
-"""GET/POST /v1/unsubscribe/{token}: the preference page and RFC 8058 one-click unsubscribe."""
+"""GET/POST /v1/unsubscribe/{token}: the preference page and RFC 8058 one-click unsubscribe.
+
+GET/POST /v1/feedback/{token}?reason=...: a win-back email's one-click "why did you leave" answer.
+"""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 
-from comeback.observability import logger, metrics, tracer
-from comeback.preferences import Page
-from comeback.runtime import current
+from comeback.app.observability import logger, metrics, tracer
+from comeback.app.runtime import current
+from comeback.messaging.preferences import Page
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -81,6 +85,55 @@ def submit(token: str) -> Response[str]:
             lang=app.current_event.get_query_string_value("lang"),
         )
     )
+
+
+REASON_ANSWER = {
+    200: _page("Thank you: the answer is recorded (once per email; a repeat changes nothing)"),
+    400: _page("A reason we do not know: nothing recorded"),
+    404: INVALID_TOKEN,
+    503: _page("The answer could not be recorded now: try the link again"),
+}
+
+
+def _reason_answer(token: str, reason: str | None) -> Response[str]:
+    event = app.current_event
+    return _html(
+        current().reasons.answer(
+            token,
+            reason,
+            event.headers.get("accept-language"),
+            lang=event.get_query_string_value("lang"),
+        )
+    )
+
+
+@app.get(
+    "/v1/feedback/<token>",
+    summary="One-click reason answer",
+    description=(
+        "Records why the customer stopped buying (`reason`: price, experience, product, forgot, "
+        "other) as a `feedback.submitted` event, once per email, and answers a thank-you page."
+    ),
+    responses=REASON_ANSWER,
+)
+def reason_get(
+    token: str,
+    reason: Annotated[str | None, Query(description="price, experience, product, forgot or other")] = None,
+) -> Response[str]:
+    return _reason_answer(token, reason)
+
+
+@app.post(
+    "/v1/feedback/<token>",
+    summary="One-click reason answer (POST)",
+    description="As the GET: the body is ignored, the reason is the query's.",
+    responses=REASON_ANSWER,
+)
+def reason_post(
+    token: str,
+    reason: Annotated[str | None, Query(description="price, experience, product, forgot or other")] = None,
+) -> Response[str]:
+    return _reason_answer(token, reason)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -8,9 +8,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from comeback.messages import MessageRequest
-from comeback.observability import logger, metrics, tracer
-from comeback.runtime import current
+from comeback.app.observability import logger, metrics, tracer
+from comeback.app.runtime import current
+from comeback.domain.messages import MessageRequest
 
 
 @tracer.capture_method

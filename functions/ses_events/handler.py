@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.event_bridge_event import EventBridgeEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from comeback.observability import logger, metrics, tracer
-from comeback.runtime import current
-from comeback.ses_feedback import SesEvent
+from comeback.app.observability import logger, metrics, tracer
+from comeback.app.runtime import current
+from comeback.messaging.ses_feedback import SesEvent
 
 
 @tracer.capture_method

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from comeback.observability import logger, metrics, tracer
-from comeback.runtime import current
+from comeback.app.observability import logger, metrics, tracer
+from comeback.app.runtime import current
 
 
 @logger.inject_lambda_context

@@ -9,7 +9,7 @@
 - sender: read/write messages and contacts, send through SES, re-queue throttled sends (outbox),
   read the token key
 - ses_events: read/write contacts and messages
-- preferences: read/write contacts, read the token key
+- preferences: read/write contacts, read the token key, put reason answers on the custom bus
 
 Reading a queue is granted by its event source (`functions` x `queues` in the stack), invoking
 by API Gateway and Scheduler through their own resource policy and role.
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from aws_cdk import aws_iam as iam
 
-from comeback import keys
+from comeback.aws import keys
 
 from .email import Email
 from .events import EventRouting
@@ -48,7 +48,8 @@ INDEX_READERS = {"sweep": (keys.DUE_INDEX,)}
 SENDS_TO: dict[str, tuple[str, ...]] = {"sweep": ("outbox",), "sender": ("outbox",)}
 TOKEN_KEY_READERS = ("sender", "preferences")
 SHOP_SECRET_READERS = ("ingest",)
-BUS_PUBLISHERS = ("ingest", "contacts")
+# preferences: a one-click reason answer is a feedback.submitted shop event, published like ingest's
+BUS_PUBLISHERS = ("ingest", "contacts", "preferences")
 SES_SENDERS = ("sender", "contacts")
 
 

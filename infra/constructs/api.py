@@ -22,7 +22,7 @@ from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from comeback.topology import Route
+from comeback.app.topology import Route
 
 from .functions import ComebackFunction
 from .nag import acknowledge

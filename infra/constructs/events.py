@@ -15,7 +15,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from comeback.topology import BUS_NAME, DEFAULT_BUS, Topology
+from comeback.app.topology import BUS_NAME, DEFAULT_BUS, Topology
 
 from .queues import Queues, dead_letter_queue
 

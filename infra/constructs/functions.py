@@ -29,7 +29,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from comeback import topology
+from comeback.app import topology
 
 from .. import packaging
 from .nag import acknowledge

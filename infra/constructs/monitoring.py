@@ -29,7 +29,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from comeback.ses_feedback import METRICS
+from comeback.messaging.ses_feedback import METRICS
 
 from .functions import METRICS_NAMESPACE, ComebackFunction
 

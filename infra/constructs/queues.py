@@ -13,7 +13,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from comeback.topology import Topology
+from comeback.app.topology import Topology
 
 from .nag import acknowledge
 

@@ -16,7 +16,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from comeback.topology import Topology
+from comeback.app.topology import Topology
 
 from .functions import ComebackFunction
 from .queues import dead_letter_queue

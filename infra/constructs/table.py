@@ -13,7 +13,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from comeback import keys
+from comeback.aws import keys
 
 _TYPES = {
     "S": dynamodb.AttributeType.STRING,

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckContext, GenerationMode
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
+from comeback.app.signing import signed_headers
 from comeback.local.lambdas import REPO_ROOT
 from comeback.local.launch import local_serve
-from comeback.signing import signed_headers
 from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e

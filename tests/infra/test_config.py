@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from comeback.settings import Settings
+from comeback.app.settings import Settings
 from infra.config import DeployConfig
 from infra.constructs.functions import log_retention
 from tests.infra.helpers import CDK_CONTEXT

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from comeback.operator import Output
-from comeback.topology import TOPOLOGY
+from comeback.app.topology import TOPOLOGY
+from comeback.cli.operator import Output
 from tests.infra.helpers import VARIANT, Synth, flat, function_id, queue_id, ref_id
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from comeback.settings import Settings
-from comeback.topology import TOPOLOGY
+from comeback.app.settings import Settings
+from comeback.app.topology import TOPOLOGY
 from tests.infra.helpers import ROOT, Synth, as_list, flat, function_id, ref_id, statements
 
 FUNCTIONS = [f.name for f in TOPOLOGY.functions]

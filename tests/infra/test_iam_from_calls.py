@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from comeback import aws
+from comeback.app.settings import Settings
+from comeback.app.topology import BUS_NAME, DEFAULT_BUS, TOPOLOGY
+from comeback.aws import clients as aws
+from comeback.domain.messages import MessageRequest
 from comeback.local import recording
 from comeback.local.recording import AwsCall, Recorder, accesses
-from comeback.messages import MessageRequest
-from comeback.settings import Settings
-from comeback.topology import BUS_NAME, DEFAULT_BUS, TOPOLOGY
 from tests.infra.helpers import Synth, as_list, flat, function_id, queue_id, ref_id, statements
 from tests.support import load_json, order, shop_event, signed
 
@@ -204,7 +204,7 @@ class Throttled:
         self.inner, self.times = inner, 1
 
     def send(self, email: Any) -> Any:
-        from comeback.mailer import MailThrottled
+        from comeback.aws.mailer import MailThrottled
 
         if self.times:
             self.times -= 1
@@ -292,8 +292,8 @@ def _held_then_released_by_the_sweep(engine: Any) -> None:
 
 def _privacy_requests(engine: Any) -> None:
     """Shopify's data request (an export mailed to the team) and shop/redact (Scan, continuation)."""
-    from comeback import privacy
-    from comeback.shops import ShopAdmin
+    from comeback.app import privacy
+    from comeback.aws.shops import ShopAdmin
     from tests.integration import test_privacy as p
 
     ShopAdmin(engine.settings).set_platform_secret("demo", "shopify", p.SHOPIFY_SECRET)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from comeback.topology import TOPOLOGY
+from comeback.app.topology import TOPOLOGY
 from infra.constructs.monitoring import BUSINESS_METRICS
 from tests.infra.helpers import ROOT, Synth, flat, function_id, ref_id
 
@@ -118,7 +118,9 @@ def _emitted(function: str, metric: str) -> dict[str, Any]:
     """The EMF document Powertools writes when `function` counts `metric`, with the env the stack sets."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
     env.update({"POWERTOOLS_SERVICE_NAME": function, "POWERTOOLS_METRICS_NAMESPACE": "Comeback"})
-    code = f"from comeback.observability import count, metrics\ncount({metric!r})\nmetrics.flush_metrics()\n"
+    code = (
+        f"from comeback.app.observability import count, metrics\ncount({metric!r})\nmetrics.flush_metrics()\n"
+    )
     answer = subprocess.run(
         [sys.executable, "-c", code],
         env=env,

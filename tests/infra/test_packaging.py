@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from comeback.topology import TOPOLOGY
+from comeback.app.topology import TOPOLOGY
 from infra import packaging
 from infra.packaging import (
     CACHE_TAG,
@@ -93,7 +93,7 @@ def test_layer_holds_aarch64_cp313_binaries(layer: Path) -> None:
 
 def test_layer_holds_the_comeback_package_and_its_data(layer: Path) -> None:
     package = layer / "python" / "comeback"
-    for module in ("settings.py", "topology.py", "runtime.py", "observability.py"):
+    for module in ("app/settings.py", "app/topology.py", "app/runtime.py", "app/observability.py"):
         assert (package / module).is_file()
     source = ROOT / "shared" / "comeback"
     data = [
@@ -110,7 +110,7 @@ def test_layer_holds_the_comeback_package_and_its_data(layer: Path) -> None:
 
 def test_layer_carries_no_dev_only_code(layer: Path) -> None:
     package = layer / "python" / "comeback"
-    assert {"local", "demo", "cli.py"} <= DEV_ONLY
+    assert {"local", "demo", "cli"} <= DEV_ONLY
     assert not [name for name in DEV_ONLY if (package / name).exists()]
     assert not list(package.rglob("emulator*")) and not list(package.rglob("generator*"))
 
@@ -143,11 +143,11 @@ def test_every_source_in_the_layer_has_unchecked_cpython_313_bytecode(layer: Pat
 def test_layer_bytecode_names_the_path_lambda_mounts(layer: Path) -> None:
     # a .pyc is a 16-byte header, then the marshalled code object
     probe = "import marshal, sys; print(marshal.loads(open(sys.argv[1], 'rb').read()[16:]).co_filename)"
-    compiled = layer / "python" / "comeback" / "__pycache__" / f"topology.{CACHE_TAG}.pyc"
+    compiled = layer / "python" / "comeback" / "app" / "__pycache__" / f"topology.{CACHE_TAG}.pyc"
     shown = subprocess.run(
         [_python313(), "-I", "-c", probe, str(compiled)], capture_output=True, text=True, check=True
     ).stdout.strip()
-    assert shown == "/opt/python/comeback/topology.py"
+    assert shown == "/opt/python/comeback/app/topology.py"
 
 
 @pytest.mark.parametrize("function", TOPOLOGY.functions, ids=lambda f: f.name)
@@ -176,7 +176,7 @@ def test_every_handler_imports_under_python313_from_the_layer_alone(
     assert answer.returncode == 0, answer.stderr
     package, modules = json.loads(answer.stdout.strip().splitlines()[-1])
     assert package.startswith(str(host_layer))
-    assert "comeback.observability" in modules
+    assert "comeback.app.observability" in modules
     dev_only = {name.removesuffix(".py") for name in DEV_ONLY}
     assert not [m for m in modules if m.count(".") and m.split(".")[1] in dev_only]
 
@@ -206,11 +206,12 @@ def test_the_layer_is_rebuilt_only_when_uv_lock_or_the_shipped_sources_change(
     (project / "shared" / "comeback" / "local" / "server.py").write_text("# edited\n", encoding="utf-8")
     assert is_current(target, project)
     # a shipped source, or the lock, makes it stale
-    with (project / "shared" / "comeback" / "topology.py").open("a", encoding="utf-8") as source:
+    with (project / "shared" / "comeback" / "app" / "topology.py").open("a", encoding="utf-8") as source:
         source.write("# edited\n")
     assert not is_current(target, project)
     shutil.copy2(
-        ROOT / "shared" / "comeback" / "topology.py", project / "shared" / "comeback" / "topology.py"
+        ROOT / "shared" / "comeback" / "app" / "topology.py",
+        project / "shared" / "comeback" / "app" / "topology.py",
     )
     assert is_current(target, project)
     with (project / "uv.lock").open("a", encoding="utf-8") as lock:
@@ -280,6 +281,6 @@ def test_the_cdk_app_builds_a_missing_layer_itself_as_cdk_synth_runs_it(tmp_path
     layers = [p for p in staged if (p / "python").is_dir()]
     handlers = [p for p in staged if (p / "handler.py").is_file()]
     assert len(layers) == 1 and not (layers[0] / STAMP).exists()
-    assert (layers[0] / "python" / "comeback" / "__pycache__" / f"runtime.{CACHE_TAG}.pyc").is_file()
+    assert (layers[0] / "python" / "comeback" / "app" / "__pycache__" / f"runtime.{CACHE_TAG}.pyc").is_file()
     assert len(handlers) == len(TOPOLOGY.functions)
     assert all((h / "__pycache__" / f"handler.{CACHE_TAG}.pyc").is_file() for h in handlers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from comeback.topology import BUS_NAME, TOPOLOGY, sender_concurrency
+from comeback.app.topology import BUS_NAME, TOPOLOGY, sender_concurrency
 from tests.infra.helpers import Synth, as_list, function_id, queue_id, ref_id
 
 

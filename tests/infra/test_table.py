@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from comeback import keys
+from comeback.aws import keys
 from tests.infra.helpers import Synth
 
 

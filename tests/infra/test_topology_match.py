@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from comeback.topology import DEFAULT_BUS, TOPOLOGY
+from comeback.app.topology import DEFAULT_BUS, TOPOLOGY
 from tests.infra.helpers import Synth, flat, function_id, queue_id, ref_id
 
 

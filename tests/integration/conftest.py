@@ -17,17 +17,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from comeback import aws
-from comeback import runtime as runtimes
-from comeback.clock import FixedClock
+from comeback.app import runtime as runtimes
+from comeback.app.runtime import Runtime
+from comeback.app.settings import Settings
+from comeback.app.topology import TOPOLOGY
+from comeback.aws import clients as aws
+from comeback.aws.shops import ShopAdmin
+from comeback.domain.clock import FixedClock
 from comeback.local import moto_patches, recording
 from comeback.local.emulator import ACCOUNT, REGION, provision
 from comeback.local.lambdas import LambdaContext, load_handler
 from comeback.local.pollers import sqs_record
-from comeback.runtime import Runtime
-from comeback.settings import Settings
-from comeback.shops import ShopAdmin
-from comeback.topology import TOPOLOGY
 from tests.support import DEMO_SECRET
 
 START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from comeback import keys
-from comeback.messages import MessageRequest
-from comeback.sender import Result
-from comeback.shops import ShopAdmin
+from comeback.aws import keys
+from comeback.aws.shops import ShopAdmin
+from comeback.domain.messages import MessageRequest
+from comeback.messaging.sender import Result
 from tests.integration.test_contacts import apply_events
 from tests.support import shop_event
 

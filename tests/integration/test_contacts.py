@@ -8,10 +8,10 @@ from functools import reduce
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from comeback import playbook
-from comeback.contact_store import ContactStore
-from comeback.events import parse_event
-from comeback.profile import apply, empty
+from comeback.aws.contact_store import ContactStore
+from comeback.domain import playbook
+from comeback.domain.events import parse_event
+from comeback.domain.profile import apply, empty
 from tests.support import load_json, order, shop_event
 
 HANAKO = {"id": "c-42", "email": "hanako@example.com"}

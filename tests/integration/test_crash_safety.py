@@ -16,10 +16,10 @@ from functools import reduce
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from comeback import playbook
-from comeback.contact_store import ContactStore, Outcome
-from comeback.events import parse_event
-from comeback.profile import apply, email_contact_id, empty
+from comeback.aws.contact_store import ContactStore, Outcome
+from comeback.domain import playbook
+from comeback.domain.events import parse_event
+from comeback.domain.profile import apply, email_contact_id, empty
 from tests.support import order, shop_event
 
 HANAKO = {"id": "c-42", "email": "hanako@example.com"}

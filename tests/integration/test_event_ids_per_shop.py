@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from comeback import playbook
-from comeback.contact_store import ContactStore, Outcome
-from comeback.events import parse_event
-from comeback.profile import email_contact_id
+from comeback.aws.contact_store import ContactStore, Outcome
+from comeback.domain import playbook
+from comeback.domain.events import parse_event
+from comeback.domain.profile import email_contact_id
 from tests.support import order, shop_event
 
 HANAKO = {"id": "c-42", "email": "hanako@example.com"}

@@ -87,7 +87,7 @@ def test_refusals_answer_per_the_contract_and_write_nothing(engine, case, status
 
 
 def test_a_rotated_secret_and_the_previous_one_both_work_until_dropped(engine):
-    from comeback.shops import ShopAdmin
+    from comeback.aws.shops import ShopAdmin
 
     admin = ShopAdmin(engine.settings)
     new = admin.rotate_secret("demo")
@@ -99,7 +99,7 @@ def test_a_rotated_secret_and_the_previous_one_both_work_until_dropped(engine):
 
 
 def test_put_events_partial_failures_are_retried_then_answered_503(engine, monkeypatch):
-    from comeback import runtime
+    from comeback.app import runtime
 
     events_client = runtime.current().publisher._client
     real = events_client.put_events

@@ -18,10 +18,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from comeback import aws, keys
-from comeback.cli import main
-from comeback.operator import Output
-from comeback.signing import signed_headers
+from comeback.app.signing import signed_headers
+from comeback.aws import clients as aws
+from comeback.aws import keys
+from comeback.cli.main import main
+from comeback.cli.operator import Output
 
 REGION = "us-east-1"
 STACK = "comeback"

@@ -22,13 +22,14 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from comeback import keys, privacy
-from comeback.cli import main
-from comeback.contact_store import ContactStore
+from comeback.app import privacy
+from comeback.aws import keys
+from comeback.aws.contact_store import ContactStore
+from comeback.aws.mailer import Email, MailThrottled
+from comeback.aws.shops import ShopAdmin
+from comeback.cli.main import main
+from comeback.cli.operator import Output
 from comeback.local.emulator import REGION
-from comeback.mailer import Email, MailThrottled
-from comeback.operator import Output
-from comeback.shops import ShopAdmin
 from tests.integration.conftest import START, Engine
 from tests.support import DEMO_SECRET, EVENTS, load_json, order, shop_event, signed
 

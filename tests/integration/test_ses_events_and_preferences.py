@@ -6,10 +6,10 @@ import copy
 from datetime import timedelta
 from email import message_from_string, policy
 
-from comeback import keys
+from comeback.aws import keys
+from comeback.aws.mailer import tag_value
 from comeback.local.mailbox import entry
 from comeback.local.server import ses_eventbridge_event
-from comeback.mailer import tag_value
 from tests.integration.test_sweep_and_send import HANAKO, lapsed_customer, sweep
 from tests.support import load_json
 

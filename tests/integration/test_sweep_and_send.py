@@ -9,8 +9,8 @@ from email import message_from_string, policy
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from comeback.mailer import MailRejected, MailThrottled
-from comeback.messages import MessageRequest
+from comeback.aws.mailer import MailRejected, MailThrottled
+from comeback.domain.messages import MessageRequest
 from tests.integration.test_contacts import apply_events
 from tests.support import load_json, order, shop_event
 
@@ -121,7 +121,7 @@ def test_a_customer_who_came_back_after_selection_gets_nothing(engine):
 
 
 def test_suppression_landing_between_selection_and_send_wins(engine):
-    from comeback.profile import empty, lww
+    from comeback.domain.profile import empty, lww
 
     lapsed_customer(engine)
     engine.clock.advance(timedelta(days=91))
@@ -278,7 +278,7 @@ def test_activity_between_selection_and_advance_wins(engine, monkeypatch):
 
 
 def test_a_shops_own_template_is_used_and_a_broken_one_is_refused(engine):
-    from comeback.shops import ShopAdmin
+    from comeback.aws.shops import ShopAdmin
 
     admin = ShopAdmin(engine.settings)
     config = admin.get("demo")

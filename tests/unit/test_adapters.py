@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from comeback.adapters import AdapterError, adapter, segment, shopify, woocommerce
-from comeback.events import parse_event
+from comeback.domain.events import parse_event
+from comeback.platforms import AdapterError, adapter, segment, shopify, woocommerce
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "platforms"
 TRIGGERED = "2025-07-10T16:15:47.000000Z"

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from comeback import dynamo, jsonsafe
-from comeback.clock import FixedClock
-from comeback.events import MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES, InvalidEvent, parse_event
-from comeback.ingest import Ingest
-from comeback.profile import (
+from comeback.app.ingest import Ingest
+from comeback.aws import dynamo
+from comeback.domain import jsonsafe
+from comeback.domain.clock import FixedClock
+from comeback.domain.events import MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES, InvalidEvent, parse_event
+from comeback.domain.profile import (
     MAX_FIELDS,
     MAX_INTERESTS,
     MAX_PRODUCTS,

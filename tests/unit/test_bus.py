@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from comeback.bus import MAX_CALL_BYTES, BusEntry, EventBridgePublisher, PublishError, chunks
+from comeback.aws.bus import MAX_CALL_BYTES, BusEntry, EventBridgePublisher, PublishError, chunks
 
 
 def entry(i, size=10):

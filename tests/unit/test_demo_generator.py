@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 
 from comeback.demo.generator import CATALOG, DemoShop, generate
-from comeback.events import ACTIVITY_TYPES, parse_event
+from comeback.domain.events import ACTIVITY_TYPES, parse_event
 
 
 @pytest.fixture(scope="module")

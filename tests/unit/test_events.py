@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from comeback.events import EVENT_TYPES, InvalidEvent, parse_event
+from comeback.domain.events import EVENT_TYPES, InvalidEvent, parse_event
 from tests.support import EVENTS, shop_event
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from comeback.bus import PublishError
-from comeback.clock import FixedClock
-from comeback.ingest import Ingest
+from comeback.app.ingest import Ingest
+from comeback.aws.bus import PublishError
+from comeback.domain.clock import FixedClock
 from tests.support import DEMO_SECRET, shop_event, signed
 
 NOW = datetime(2026, 11, 24, 1, 15, tzinfo=UTC)

@@ -2,10 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from comeback import lifecycle, playbook
-from comeback.clock import isoformat
-from comeback.lifecycle import plan, stage
-from comeback.profile import empty, lww
+from comeback.domain import playbook
+from comeback.domain.clock import isoformat
+from comeback.domain.profile import empty, lww
+from comeback.recipes import lifecycle
+from comeback.recipes.lifecycle import plan, stage
 
 PLAYBOOK = playbook.default()
 LAST = datetime(2026, 1, 10, 3, 0, tzinfo=UTC)

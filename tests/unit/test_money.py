@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from comeback.money import MoneyError, exponent, format_money, to_major, to_minor
+from comeback.domain.money import MoneyError, exponent, format_money, to_major, to_minor
 
 
 @pytest.mark.parametrize(

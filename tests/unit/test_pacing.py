@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from comeback import pacing, playbook
-from comeback.clock import isoformat
-from comeback.profile import lww
+from comeback.domain import pacing, playbook
+from comeback.domain.clock import isoformat
+from comeback.domain.profile import lww
 
 RULES = playbook.default().messaging  # at most 2 in 7 days; quiet 21:00-08:00
 TOKYO = pacing.zone("Asia/Tokyo", "UTC")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from comeback.preferences import read_form
-from comeback.render import browser_locale
+from comeback.messaging.preferences import read_form
+from comeback.messaging.render import browser_locale
 
 
 @pytest.mark.parametrize(
@@ -51,6 +51,6 @@ def test_urlencoded_topics_are_read():
     ],
 )
 def test_only_one_click_or_our_own_form_is_an_action(form, action):
-    from comeback.preferences import form_action
+    from comeback.messaging.preferences import form_action
 
     assert form_action(form) == action

@@ -5,8 +5,8 @@ from functools import reduce
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from comeback.events import parse_event
-from comeback.profile import Profile, apply, delta, empty, merge
+from comeback.domain.events import parse_event
+from comeback.domain.profile import Profile, apply, delta, empty, merge
 from tests.support import shop_event
 
 CUSTOMER = {"id": "c-1", "email": "hanako@example.com"}

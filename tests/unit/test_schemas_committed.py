@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from comeback.schemas import rendered
+from comeback.cli.schemas import rendered
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

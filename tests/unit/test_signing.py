@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
-from comeback.signing import SignatureError, new_secret, sign, signed_headers, verify
+from comeback.app.signing import SignatureError, new_secret, sign, signed_headers, verify
 
 SECRET = "whsec_ZGVtby1zZWNyZXQ="
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

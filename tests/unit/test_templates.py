@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from comeback.cli import main
-from comeback.previews import CAMPAIGNS, available, preview, sample_context
-from comeback.render import LOCALES, Rendered, render
+from comeback.cli.main import main
+from comeback.cli.previews import CAMPAIGNS, available, preview, sample_context
+from comeback.messaging.render import LOCALES, Rendered, render
 
 CASES = [(campaign, locale) for campaign in CAMPAIGNS for locale in LOCALES]
 IDS = [f"{campaign}-{locale}" for campaign, locale in CASES]
@@ -224,7 +224,7 @@ def test_links_that_are_not_http_fall_back_to_the_shop(campaign: str, locale: st
 
 
 def _template_sources(locale: str) -> dict[str, str]:
-    folder = resources.files("comeback") / "templates" / locale
+    folder = resources.files("comeback.messaging") / "templates" / locale
     return {
         entry.name: entry.read_text(encoding="utf-8")
         for entry in folder.iterdir()

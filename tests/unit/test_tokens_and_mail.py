@@ -3,9 +3,9 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from comeback.clock import FixedClock
-from comeback.mailer import Email, from_tag_value, tag_value
-from comeback.tokens import BadToken, TokenSigner
+from comeback.aws.mailer import Email, from_tag_value, tag_value
+from comeback.domain.clock import FixedClock
+from comeback.messaging.tokens import BadToken, TokenSigner
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
@@ -95,7 +95,7 @@ class Ses:
 
 
 def test_ses_gets_the_ascii_destination_and_refuses_nothing_it_cannot_deliver():
-    from comeback.mailer import MailRejected, SesMailer
+    from comeback.aws.mailer import MailRejected, SesMailer
 
     ses = Ses()
     SesMailer(ses, "cs").send(idn_email("User@Bücher.de"))
@@ -110,13 +110,13 @@ def test_ses_gets_the_ascii_destination_and_refuses_nothing_it_cannot_deliver():
     ["user@例え.jp", "ユーザー@example.jp", "a.b+c@bücher.de", "\\u30e6@\\u4f8b.jp", "a@b.example.com"],
 )
 def test_log_redaction_covers_addresses_in_any_script(address):
-    from comeback.observability import redact
+    from comeback.app.observability import redact
 
     assert redact(f'{{"to":"{address}","n":1}}') == '{"to":"<redacted-email>","n":1}'
 
 
 def test_bidi_controls_never_reach_a_subject():
-    from comeback.render import render
+    from comeback.messaging.render import render
 
     overrides = {
         "en/winback.txt.j2": "{% block subject %}Hello {{ shop_name }}{% endblock %}body",

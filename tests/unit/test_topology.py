@@ -1,5 +1,5 @@
+from comeback.app.topology import TOPOLOGY, sender_concurrency
 from comeback.local.lambdas import REPO_ROOT
-from comeback.topology import TOPOLOGY, sender_concurrency
 
 
 def test_every_queue_has_a_consumer_and_a_visibility_of_six_timeouts():

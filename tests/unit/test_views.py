@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from comeback import playbook
-from comeback.profile import empty, lww
-from comeback.views import consent_view, contact_view
+from comeback.domain import playbook
+from comeback.domain.profile import empty, lww
+from comeback.domain.views import consent_view, contact_view
 
 AT = "2026-11-01T00:00:00.000000Z"
 LATER = "2026-11-02T00:00:00.000000Z"

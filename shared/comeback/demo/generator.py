@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from itertools import accumulate
 from zoneinfo import ZoneInfo
 
-from comeback.events import EVENT_TYPES
+from comeback.domain.events import EVENT_TYPES
 
 JST = timezone(timedelta(hours=9))
 LOS_ANGELES = "America/Los_Angeles"

@@ -20,10 +20,10 @@ from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
+from comeback.app.signing import signed_headers
 from comeback.demo.generator import JST, DemoShop, generate
+from comeback.domain.money import format_money
 from comeback.local.launch import local_serve
-from comeback.money import format_money
-from comeback.signing import signed_headers
 
 SHOP = "demo"
 SECRET = "whsec_ZGVtby1zZWNyZXQ="

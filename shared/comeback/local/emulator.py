@@ -14,8 +14,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from comeback import keys, playbook
-from comeback.topology import DEFAULT_BUS, TOPOLOGY, Topology
+from comeback.app.topology import DEFAULT_BUS, TOPOLOGY, Topology
+from comeback.aws import keys
+from comeback.domain import playbook
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account

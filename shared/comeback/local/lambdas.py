@@ -10,8 +10,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from comeback.app.topology import Function
 from comeback.local.recording import running
-from comeback.topology import Function
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

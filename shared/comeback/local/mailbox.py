@@ -8,8 +8,8 @@ from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from comeback.clock import isoformat
-from comeback.mailer import Email, Mailer, from_tag_value
+from comeback.aws.mailer import Email, Mailer, from_tag_value
+from comeback.domain.clock import isoformat
 
 
 class RecordingMailer:

@@ -193,7 +193,7 @@ class Periodic(threading.Thread):
                 if self._changed():
                     self._snapshot()
             except Exception:
-                from comeback.observability import logger  # not at the top: the emulator imports us
+                from comeback.app.observability import logger  # not at the top: the emulator imports us
 
                 logger.exception("periodic snapshot failed")
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from comeback.observability import logger
-from comeback.topology import Queue
+from comeback.app.observability import logger
+from comeback.app.topology import Queue
 
 Invoke = Callable[[dict[str, Any]], Any]
 

@@ -23,7 +23,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from comeback import aws
+from comeback.aws import clients as aws
 
 # Set to a directory to have every recorder of the process append its calls there (one JSON line
 # per distinct call, written when first seen, so a runtime killed at the end loses nothing).

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from comeback.clock import Clock, isoformat
-from comeback.observability import logger
-from comeback.topology import Schedule
+from comeback.app.observability import logger
+from comeback.app.topology import Schedule
+from comeback.domain.clock import Clock, isoformat
 
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 

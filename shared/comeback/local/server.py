@@ -25,24 +25,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from comeback import aws, observability
-from comeback import runtime as runtimes
-from comeback.bus import EventBridgePublisher
-from comeback.clock import SimulatedClock, isoformat, parse_iso
+from comeback.app import observability
+from comeback.app import runtime as runtimes
+from comeback.app.observability import logger
+from comeback.app.runtime import Runtime
+from comeback.app.settings import Settings
+from comeback.app.topology import DEFAULT_BUS, SES_SOURCE, TOPOLOGY, Route, Schedule
+from comeback.aws import clients as aws
+from comeback.aws.bus import EventBridgePublisher
+from comeback.aws.mailer import SesMailer
+from comeback.aws.shops import ShopAdmin
+from comeback.domain.clock import SimulatedClock, isoformat, parse_iso
+from comeback.domain.views import contact_view
 from comeback.local import mailbox, persistence, recording
 from comeback.local.emulator import ACCOUNT, REGION, Emulator, existing, provision, verify_sender
 from comeback.local.faults import FaultyEvents
 from comeback.local.lambdas import REPO_ROOT, Invoker, load_handler
 from comeback.local.pollers import QueuePoller
 from comeback.local.scheduler import Scheduler, scheduled_event
-from comeback.mailer import SesMailer
-from comeback.observability import logger
-from comeback.runtime import Runtime
-from comeback.ses_feedback import DETAIL_TYPES
-from comeback.settings import Settings
-from comeback.shops import ShopAdmin
-from comeback.topology import DEFAULT_BUS, SES_SOURCE, TOPOLOGY, Route, Schedule
-from comeback.views import contact_view
+from comeback.messaging.ses_feedback import DETAIL_TYPES
 
 POLLERS_PER_QUEUE = 2
 LOCAL_DUE_SHARDS = 2
@@ -310,7 +311,7 @@ class LocalRuntime:
         """What the engine holds, summed up (a Scan: fine for a laptop, never for production)."""
         from collections import Counter
 
-        from comeback.contact_store import stored
+        from comeback.aws.contact_store import stored
 
         ddb = self._emulator.client("dynamodb")
         contacts: Counter[str] = Counter()

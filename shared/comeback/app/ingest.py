@@ -1,0 +1,236 @@
+"""Receiving a shop's batch of events (docs/http-api.md), independent of any HTTP framework.
+
+Checks run cheapest-first and nothing is written before all of them pass: size (413), the shop's
+signature (401, the same answer for every reason), JSON and shape (400), then each event on its own
+(422 when none is valid). Valid events go on the bus; if the bus still refuses some after retries
+the answer is 503 and the shop retries the batch (event ids make the retry harmless).
+
+Platform webhooks (Shopify, WooCommerce, Segment) take the same road in their own dialect: the
+platform's signature with the shop's secret for that platform, then the adapter's mapping, then the
+same `accept`. Their redeliveries are harmless because the adapters derive event ids from the
+platform's object ids (or message ids), so a redelivered order is the same event, deduplicated
+downstream like any repeated id. Topics we don't use answer 200: platforms remove or disable
+endpoints that keep failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Protocol
+
+from comeback.app.observability import count, logger
+from comeback.app.signing import SignatureError, verify
+from comeback.app.topology import INGEST_SOURCE
+from comeback.aws.bus import BusEntry, Publisher, PublishError
+from comeback.domain import jsonsafe
+from comeback.domain.clock import Clock
+from comeback.domain.events import MAX_EVENTS_PER_BATCH, EventEnvelope, InvalidEvent, parse_event
+from comeback.platforms import AdapterError, adapter, woocommerce
+
+
+class SecretSource(Protocol):
+    def signing_secrets(self, shop_id: str) -> list[str]: ...
+
+    def platform_secret(self, shop_id: str, platform: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+UNAUTHORIZED = Answer(401, {"error": "unauthorized"})
+
+
+class Ingest:
+    def __init__(
+        self,
+        secrets: SecretSource,
+        publisher: Publisher,
+        clock: Clock,
+        max_body_bytes: int,
+        tolerance_seconds: int,
+        signature_clock: Clock | None = None,
+    ) -> None:
+        self._secrets = secrets
+        self._publisher = publisher
+        self._clock = clock
+        # A shop's signer stamps requests with real time, so freshness is judged on a real clock even
+        # where the engine's business time is simulated (the local runtime); None: the same clock.
+        self._signature_clock = signature_clock or clock
+        self._max_body = max_body_bytes
+        self._tolerance = tolerance_seconds
+
+    def authenticate(self, shop_id: str, headers: Mapping[str, str], body: bytes) -> Answer | None:
+        """None when the request is the shop's; otherwise the refusal to send."""
+        if len(body) > self._max_body:
+            return Answer(413, {"error": f"body over {self._max_body} bytes"})
+        secrets = self._secrets.signing_secrets(shop_id)
+        try:
+            if not secrets:
+                raise SignatureError("unknown shop")
+            verify(secrets, headers, body, self._signature_clock.now(), self._tolerance)
+        except SignatureError as exc:
+            logger.info("request refused", extra={"shop_id": shop_id, "reason": str(exc)})
+            count("RequestsRefused")
+            return UNAUTHORIZED
+        return None
+
+    def receive(self, shop_id: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        refusal = self.authenticate(shop_id, headers, body)
+        if refusal:
+            return refusal
+        try:
+            document = jsonsafe.loads(body)
+        except jsonsafe.UnsafeJson as exc:
+            return Answer(400, {"error": str(exc)})
+        raw_events = document.get("events") if isinstance(document, dict) else None
+        if not isinstance(raw_events, list) or not raw_events:
+            return Answer(400, {"error": 'body needs a non-empty "events" list'})
+        if len(raw_events) > MAX_EVENTS_PER_BATCH:
+            return Answer(400, {"error": f"at most {MAX_EVENTS_PER_BATCH} events per request"})
+        return self.accept(shop_id, raw_events)
+
+    def accept(
+        self, shop_id: str, raw_events: list[Any], rejected: list[dict[str, Any]] | None = None
+    ) -> Answer:
+        """Validate each event, publish the valid ones (also used by the platform adapters)."""
+        rejected = list(rejected or [])
+        entries: list[BusEntry] = []
+        received_at = self._clock.now()
+        for index, raw in enumerate(raw_events):
+            try:
+                event = parse_event(raw, received_at)
+            except InvalidEvent as exc:
+                rejected.append({"index": index, "error": str(exc)})
+                continue
+            envelope = EventEnvelope(shop_id=shop_id, received_at=received_at, event=event)
+            entries.append(
+                BusEntry(
+                    INGEST_SOURCE, envelope.event.type, envelope.model_dump(mode="json", exclude_none=True)
+                )
+            )
+        answer = {"accepted": len(entries), "rejected": rejected}
+        if not entries:
+            count("EventsRejected", len(rejected))
+            return Answer(422, answer)
+        try:
+            self._publisher.publish(entries)
+        except PublishError as exc:
+            logger.warning("bus refused events", extra={"shop_id": shop_id, "failed": exc.failed})
+            count("EventsBusRefused", exc.failed)
+            return Answer(503, {"error": "the event bus is unavailable; retry the whole batch"})
+        count("EventsAccepted", len(entries))
+        if rejected:
+            count("EventsRejected", len(rejected))
+        logger.info(
+            "events accepted", extra={"shop_id": shop_id, "accepted": len(entries), "rejected": len(rejected)}
+        )
+        return Answer(202, answer)
+
+    def receive_platform(
+        self, shop_id: str, platform: str, headers: Mapping[str, str], body: bytes
+    ) -> Answer:
+        """A webhook in a platform's native form ("shopify", "woocommerce" or "segment")."""
+        if len(body) > self._max_body:
+            return Answer(413, {"error": f"body over {self._max_body} bytes"})
+        if platform == "woocommerce" and woocommerce.is_ping(headers, body):
+            # unsigned by design and carries nothing; the same 200 for every shop, known or not
+            return Answer(200, {"ignored": "WooCommerce webhook ping"})
+        module = adapter(platform)
+        secret = self._secrets.platform_secret(shop_id, platform)
+        if not secret or not module.verify(secret, body, headers):
+            logger.info(
+                "platform request refused",
+                extra={
+                    "shop_id": shop_id,
+                    "platform": platform,
+                    "reason": "no secret" if not secret else "signature",
+                },
+            )
+            count("RequestsRefused")
+            return UNAUTHORIZED
+        try:
+            payload = _load_json(body)
+        except ValueError as exc:
+            return Answer(400, {"error": str(exc)})
+        delivery = module.delivery_id(headers, payload)
+        # privacy topics (Shopify's) are requests for the contacts function, not events; the
+        # privacy module knows which platform sends them
+        from comeback.app.privacy import platform_entries
+
+        try:
+            privacy = platform_entries(shop_id, platform, headers, payload, self._clock.now())
+        except AdapterError as exc:
+            return Answer(422, {"accepted": 0, "rejected": [{"index": 0, "error": str(exc)}]})
+        if privacy:
+            try:
+                self._publisher.publish(privacy)
+            except PublishError:
+                return Answer(503, {"error": "the event bus is unavailable; retry the delivery"})
+            count("PrivacyRequestsAccepted")
+            return Answer(202, {"accepted": len(privacy), "rejected": []})
+        events, origins, rejected = _map_platform(module, headers, payload)
+        if not events and not rejected:
+            logger.info(
+                "platform delivery ignored",
+                extra={"shop_id": shop_id, "platform": platform, "delivery_id": delivery},
+            )
+            return Answer(200, {"ignored": "nothing in this delivery is used"})
+        if not events:
+            count("EventsRejected", len(rejected))
+            logger.info(
+                "platform delivery unusable",
+                extra={
+                    "shop_id": shop_id,
+                    "platform": platform,
+                    "delivery_id": delivery,
+                    "rejected": rejected,
+                },
+            )
+            return Answer(422, {"accepted": 0, "rejected": rejected})
+        if rejected:
+            count("EventsRejected", len(rejected))
+        answer = self.accept(shop_id, events)
+        if "rejected" not in answer.body:
+            return answer
+        # accept() numbers events; the platform's sender knows messages, so report those
+        merged = rejected + [{**r, "index": origins[r["index"]]} for r in answer.body["rejected"]]
+        return Answer(answer.status, {**answer.body, "rejected": sorted(merged, key=lambda r: r["index"])})
+
+
+def _load_json(body: bytes) -> Any:
+    """The one place a platform body is parsed (ValueError when it is not JSON)."""
+    try:
+        return jsonsafe.loads(body)
+    except jsonsafe.UnsafeJson as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _map_platform(
+    module: ModuleType, headers: Mapping[str, str], payload: Any
+) -> tuple[list[dict[str, Any]], list[int], list[dict[str, Any]]]:
+    """Events, the message each came from, and the messages that could not be mapped.
+
+    A Segment batch is mapped message by message so one odd message is rejected on its own;
+    a Shopify or WooCommerce delivery is one message.
+    """
+    try:
+        units = module.messages(payload) if hasattr(module, "messages") else [payload]
+    except AdapterError as exc:
+        return [], [], [{"index": 0, "error": str(exc)}]
+    events: list[dict[str, Any]] = []
+    origins: list[int] = []
+    rejected: list[dict[str, Any]] = []
+    for index, unit in enumerate(units):
+        try:
+            mapped = module.to_events(headers, unit)
+        except AdapterError as exc:
+            rejected.append({"index": index, "error": str(exc)})
+            continue
+        events.extend(mapped)
+        origins.extend([index] * len(mapped))
+    return events, origins, rejected

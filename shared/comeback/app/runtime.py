@@ -1,0 +1,164 @@
+"""The composition root: every dependency a function needs, built lazily from `Settings`.
+
+A Lambda container builds one `Runtime` from its environment on first use. The local runtime and
+the tests build their own (simulated clock, emulator endpoint, fault-injecting fakes) and
+`install` it; handlers only ever ask `current()`. Nothing here touches AWS until it is used.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from comeback.app.settings import Settings, settings_from_env
+from comeback.aws import clients as aws
+from comeback.domain.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from comeback.app.ingest import Ingest
+    from comeback.app.sweep import Sweep
+    from comeback.aws.bus import Publisher
+    from comeback.aws.contact_store import ContactStore
+    from comeback.aws.mailer import Mailer
+    from comeback.aws.message_store import MessageStore
+    from comeback.aws.outbox import Outbox
+    from comeback.aws.shops import ShopDirectory
+    from comeback.messaging.preferences import Preferences
+    from comeback.messaging.reason_links import ReasonAnswers
+    from comeback.messaging.sender import Sender
+    from comeback.messaging.ses_feedback import Feedback
+    from comeback.messaging.tokens import TokenSigner
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    # Real time, whatever `clock` says: what signature freshness is judged on (docs/http-api.md).
+    wall_clock: Clock = field(default_factory=SystemClock)
+    # Overrides for tests and the local runtime; None means "build the real one".
+    publisher_override: Publisher | None = None
+    mailer_override: Mailer | None = None
+
+    def client(self, service: str) -> Any:
+        return aws.client(service, self.settings)
+
+    @cached_property
+    def shops(self) -> ShopDirectory:
+        from comeback.aws.shops import ShopDirectory
+
+        return ShopDirectory(self.settings)
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        if self.publisher_override is not None:
+            return self.publisher_override
+        from comeback.aws.bus import EventBridgePublisher
+
+        return EventBridgePublisher(self.client("events"), self.settings.bus_name)
+
+    @cached_property
+    def ingest(self) -> Ingest:
+        from comeback.app.ingest import Ingest
+
+        return Ingest(
+            self.shops,
+            self.publisher,
+            self.clock,
+            self.settings.max_body_bytes,
+            self.settings.signature_tolerance_seconds,
+            signature_clock=self.wall_clock,
+        )
+
+    @cached_property
+    def contacts(self) -> ContactStore:
+        from comeback.aws.contact_store import ContactStore
+
+        return ContactStore(self.client("dynamodb"), self.settings.table_name, self.settings.due_shards)
+
+    @cached_property
+    def messages(self) -> MessageStore:
+        from comeback.aws.message_store import MessageStore
+
+        return MessageStore(self.client("dynamodb"), self.settings.table_name)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        from comeback.aws.outbox import SqsOutbox
+
+        return SqsOutbox(self.client("sqs"), self.settings.queue_url("outbox"))
+
+    @cached_property
+    def sweep(self) -> Sweep:
+        from comeback.app.sweep import Sweep
+
+        return Sweep(self.client("dynamodb"), self.settings, self.shops, self.outbox, self.clock)
+
+    @cached_property
+    def tokens(self) -> TokenSigner:
+        from comeback.messaging.tokens import TokenSigner, key_source
+
+        return TokenSigner(key_source(self.settings), self.clock)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        if self.mailer_override is not None:
+            return self.mailer_override
+        from comeback.aws.mailer import SesMailer
+
+        return SesMailer(self.client("sesv2"), self.settings.ses_configuration_set)
+
+    @cached_property
+    def preferences(self) -> Preferences:
+        from comeback.messaging.preferences import Preferences
+
+        return Preferences(self.tokens, self.contacts, self.shops, self.clock)
+
+    @cached_property
+    def reasons(self) -> ReasonAnswers:
+        from comeback.messaging.reason_links import ReasonAnswers
+
+        return ReasonAnswers(self.tokens, self.contacts, self.shops, self.publisher, self.clock)
+
+    @cached_property
+    def feedback(self) -> Feedback:
+        from comeback.messaging.ses_feedback import Feedback
+
+        return Feedback(self.contacts, self.messages, self.shops)
+
+    @cached_property
+    def sender(self) -> Sender:
+        from comeback.messaging.sender import Sender
+
+        return Sender(
+            contacts=self.contacts,
+            messages=self.messages,
+            shops=self.shops,
+            mailer=self.mailer,
+            tokens=self.tokens,
+            clock=self.clock,
+            settings=self.settings,
+            outbox=self.outbox,
+        )
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                _current = Runtime(settings_from_env())
+    return _current
+
+
+def install(runtime: Runtime | None) -> None:
+    """Make `runtime` the one handlers use (None: rebuild from the environment on next use)."""
+    global _current
+    with _lock:
+        _current = runtime

@@ -1,0 +1,218 @@
+"""Shops: who may send events (signing secrets) and how each shop is tuned (config and playbook).
+
+Signing secrets live in Secrets Manager, one secret per shop (`{prefix}{shop_id}`, a JSON document
+`{"secrets": ["whsec_new", "whsec_old"]}` so a rotation can overlap), readable only by the ingest
+function. The shop's config (name, status, playbook YAML) is an item of the table, read by the
+other functions. Both are read through Powertools Parameters, which caches them per container.
+The same code runs against AWS and against the local runtime's embedded emulator.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from comeback.app.settings import Settings
+from comeback.app.signing import new_secret
+from comeback.aws import clients as aws
+from comeback.aws import keys
+from comeback.domain import playbook
+from comeback.domain.clock import isoformat
+from comeback.domain.events import Id
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+MAX_SECRETS = 2  # the current secret and the one it replaced, during a rotation
+VALUE = "value"  # the attribute Powertools' DynamoDBProvider reads
+
+
+class ShopConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    shop_id: Annotated[Id, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    name: str
+    status: Literal["active", "disabled"] = "active"
+    created_at: str
+    playbook_yaml: str = ""
+
+    @cached_property
+    def playbook(self) -> playbook.Playbook:
+        return playbook.load(self.playbook_yaml or None)
+
+
+class ShopDirectory:
+    """The read side, used by the functions (cached; a change is seen within `secret_cache_seconds`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @cached_property
+    def _secrets(self) -> Any:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        client = cast("SecretsManagerClient", aws.client("secretsmanager", self._settings))
+        return SecretsProvider(boto3_client=client)
+
+    @cached_property
+    def _configs(self) -> Any:
+        from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
+
+        return DynamoDBProvider(
+            table_name=self._settings.table_name,
+            key_attr=keys.PK,
+            sort_attr=keys.SK,
+            value_attr=VALUE,
+            boto3_client=aws.resource("dynamodb", self._settings),
+        )
+
+    def _document(self, shop_id: str) -> dict[str, Any] | None:
+        """The shop's secret document, or None for an unknown or disabled shop."""
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            document = self._secrets.get(
+                self._settings.shop_secret_prefix + shop_id,
+                max_age=self._settings.secret_cache_seconds,
+                transform="json",
+            )
+        except GetParameterError:
+            return None
+        if not isinstance(document, dict) or document.get("status", "active") != "active":
+            return None
+        return document
+
+    def signing_secrets(self, shop_id: str) -> list[str]:
+        """The shop's current Standard Webhooks secrets; empty for an unknown or disabled shop."""
+        document = self._document(shop_id) or {}
+        return [s for s in document.get("secrets", []) if isinstance(s, str)]
+
+    def platform_secret(self, shop_id: str, platform: str) -> str | None:
+        """The secret a platform (Shopify, WooCommerce, Segment) signs this shop's webhooks with."""
+        document = self._document(shop_id) or {}
+        secret = (document.get("platforms") or {}).get(platform)
+        return secret if isinstance(secret, str) and secret else None
+
+    def config(self, shop_id: str) -> ShopConfig | None:
+        values = self._configs.get_multiple(
+            keys.shop(shop_id), max_age=self._settings.secret_cache_seconds, raise_on_transform_error=True
+        )
+        raw = values.get(keys.CONFIG)
+        return ShopConfig.model_validate_json(raw) if raw else None
+
+    def playbook(self, shop_id: str) -> playbook.Playbook:
+        config = self.config(shop_id)
+        return config.playbook if config else playbook.default()
+
+
+class ShopAdmin:
+    """The operator side: create shops, list them, rotate their signing secrets."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._sm = cast("SecretsManagerClient", aws.client("secretsmanager", settings))
+        self._ddb = cast("DynamoDBClient", aws.client("dynamodb", settings))
+
+    def _secret_name(self, shop_id: str) -> str:
+        return self._settings.shop_secret_prefix + shop_id
+
+    def create(
+        self,
+        shop_id: str,
+        name: str,
+        now: datetime,
+        secret: str | None = None,
+        playbook_yaml: str = "",
+        kms_key_id: str | None = None,
+    ) -> str:
+        """A new shop; `kms_key_id` is the stack's secrets key in AWS (None: the account's default)."""
+        config = ShopConfig(
+            shop_id=shop_id, name=name, created_at=isoformat(now), playbook_yaml=playbook_yaml
+        )
+        config.playbook  # noqa: B018 - a broken playbook must fail before anything is written
+        secret = secret or new_secret()
+        name = self._secret_name(shop_id)
+        description = f"comeback signing secrets of shop {shop_id}"
+        document = json.dumps({"secrets": [secret], "status": "active"})
+        if kms_key_id:
+            self._sm.create_secret(
+                Name=name, Description=description, SecretString=document, KmsKeyId=kms_key_id
+            )
+        else:  # Secrets Manager refuses an empty KmsKeyId; leaving it out means the account's key
+            self._sm.create_secret(Name=name, Description=description, SecretString=document)
+        self.save_config(config)
+        return secret
+
+    def save_config(self, config: ShopConfig) -> None:
+        config.playbook  # noqa: B018 - validate before writing
+        self._ddb.put_item(
+            TableName=self._settings.table_name,
+            Item={
+                keys.PK: {"S": keys.shop(config.shop_id)},
+                keys.SK: {"S": keys.CONFIG},
+                VALUE: {"S": config.model_dump_json()},
+            },
+        )
+
+    def get(self, shop_id: str) -> ShopConfig | None:
+        answer = self._ddb.get_item(
+            TableName=self._settings.table_name,
+            Key={keys.PK: {"S": keys.shop(shop_id)}, keys.SK: {"S": keys.CONFIG}},
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        return ShopConfig.model_validate_json(item[VALUE]["S"]) if item else None
+
+    def list(self) -> list[ShopConfig]:
+        shops = []
+        paginator = self._sm.get_paginator("list_secrets")
+        prefix = self._settings.shop_secret_prefix
+        for page in paginator.paginate(Filters=[{"Key": "name", "Values": [prefix]}]):
+            for entry in page.get("SecretList", []):
+                shop_id = entry["Name"].removeprefix(prefix)
+                config = self.get(shop_id)
+                if config:
+                    shops.append(config)
+        return sorted(shops, key=lambda s: s.shop_id)
+
+    def rotate_secret(self, shop_id: str, drop_previous: bool = False) -> str:
+        """A new secret; the previous one stays valid (overlap) unless `drop_previous`."""
+        document = self._document(shop_id)
+        secret = new_secret()
+        kept = [] if drop_previous else document.get("secrets", [])[: MAX_SECRETS - 1]
+        document["secrets"] = [secret, *kept]
+        self._sm.put_secret_value(SecretId=self._secret_name(shop_id), SecretString=json.dumps(document))
+        return secret
+
+    def set_platform_secret(self, shop_id: str, platform: str, secret: str) -> None:
+        """Store the secret a platform signs this shop's webhooks with (replaces the previous one)."""
+        from comeback.platforms import PLATFORMS
+
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform is one of {', '.join(PLATFORMS)}")
+        if not secret.strip():
+            raise ValueError("a platform secret cannot be empty")
+        document = self._document(shop_id)
+        document.setdefault("platforms", {})[platform] = secret.strip()
+        self._sm.put_secret_value(SecretId=self._secret_name(shop_id), SecretString=json.dumps(document))
+
+    def set_status(self, shop_id: str, status: Literal["active", "disabled"]) -> None:
+        document = self._document(shop_id)
+        document["status"] = status
+        self._sm.put_secret_value(SecretId=self._secret_name(shop_id), SecretString=json.dumps(document))
+        config = self.get(shop_id)
+        if config:
+            self.save_config(config.model_copy(update={"status": status}))
+
+    def _document(self, shop_id: str) -> dict[str, Any]:
+        try:
+            answer = self._sm.get_secret_value(SecretId=self._secret_name(shop_id))
+        except self._sm.exceptions.ResourceNotFoundException:
+            raise LookupError(f"no shop {shop_id!r}") from None
+        document: dict[str, Any] = json.loads(answer["SecretString"])
+        return document

@@ -1,0 +1,1 @@
+"""The `comeback` command: operator and developer tools, never imported by a Lambda function."""

@@ -1,0 +1,3 @@
+from comeback.cli.main import main
+
+raise SystemExit(main())

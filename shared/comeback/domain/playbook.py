@@ -1,0 +1,182 @@
+"""A shop's playbook: which recipes are on and how they are tuned (YAML, validated by pydantic).
+
+A shop's own playbook is laid over the shipped default (`playbooks/default.yaml`) key by key, so a
+shop writes only what it changes. Unknown keys are errors: a typo must not silently do nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from comeback.domain.events import KnownCurrency, Locale, TimeZoneName
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sender(Strict):
+    from_name: Annotated[str, Field(min_length=1, max_length=128)]
+    from_email: EmailStr
+    reply_to: EmailStr | None = None
+
+
+class ShopSettings(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    timezone: TimeZoneName
+    default_locale: Locale
+    currency: KnownCurrency
+    sender: Sender
+    postal_address: Annotated[str, Field(min_length=5, max_length=512)]
+    url: Annotated[str, Field(pattern=r"^https?://", max_length=512)]
+    # the shop's own team: privacy requests (a customer's data export) are mailed here; without
+    # it, to the sender's reply_to, else its from_email (comeback.privacy.team_address)
+    team_email: EmailStr | None = None
+
+
+class Tier(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    min_lifetime_points: Annotated[int, Field(ge=0)]
+
+
+class Loyalty(Strict):
+    points_per_unit: Annotated[Decimal, Field(ge=0)]
+    tiers: Annotated[list[Tier], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Loyalty:
+        thresholds = [t.min_lifetime_points for t in self.tiers]
+        if thresholds != sorted(set(thresholds)) or thresholds[0] != 0:
+            raise ValueError("tiers must start at 0 points and grow strictly")
+        return self
+
+    def tier_for(self, lifetime_points: int) -> str:
+        eligible = [t.name for t in self.tiers if lifetime_points >= t.min_lifetime_points]
+        return eligible[-1] if eligible else self.tiers[0].name
+
+
+class Lifecycle(Strict):
+    at_risk_days: Annotated[int, Field(gt=0)]
+    lapsed_days: Annotated[int, Field(gt=0)]
+    lost_days: Annotated[int, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Lifecycle:
+        if not self.at_risk_days < self.lapsed_days < self.lost_days:
+            raise ValueError("lifecycle days must grow: at_risk < lapsed < lost")
+        return self
+
+
+class WinbackStep(Strict):
+    after_days: Annotated[int, Field(gt=0, le=3650)]
+
+
+class Winback(Strict):
+    enabled: bool
+    min_orders: Annotated[int, Field(ge=0)]
+    steps: Annotated[list[WinbackStep], Field(min_length=1, max_length=10)]
+    sunset_after_last_step: bool
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Winback:
+        days = [s.after_days for s in self.steps]
+        if days != sorted(set(days)):
+            raise ValueError("win-back steps must be in strictly growing after_days order")
+        return self
+
+
+class FrequencyCap(Strict):
+    max: Annotated[int, Field(ge=1, le=100)]
+    days: Annotated[int, Field(ge=1, le=90)]
+
+
+class QuietHours(Strict):
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end at the same time; leave quiet_hours out instead")
+        return self
+
+
+class Messaging(Strict):
+    frequency_caps: Annotated[list[FrequencyCap], Field(max_length=5)]
+    quiet_hours: QuietHours | None
+    # a message held back by a cap or quiet hours that cannot go out within this many days of
+    # being asked for is dropped (unless the campaign set its own, earlier, limit)
+    max_delay_days: Annotated[int, Field(ge=1, le=60)]
+    # shop-written templates, laid over the shipped ones: {"ja/winback.html.j2": "..."}
+    templates: dict[
+        Annotated[str, Field(pattern=r"^(_layout\.(html|txt)|(ja|en)/[a-z]+\.(html|txt))\.j2$")],
+        Annotated[str, Field(max_length=100_000)],
+    ]
+
+    @model_validator(mode="after")
+    def _templates_parse(self) -> Messaging:
+        from comeback.messaging.render import RenderError, check_template  # jinja2 only when a shop has some
+
+        for name, source in self.templates.items():
+            try:
+                check_template(source)
+            except RenderError as exc:
+                raise ValueError(f"template {name}: {exc}") from exc
+        return self
+
+
+class Playbook(Strict):
+    shop: ShopSettings
+    consent: Literal["explicit", "opt_out"]
+    loyalty: Loyalty
+    lifecycle: Lifecycle
+    winback: Winback
+    messaging: Messaging
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@cache
+def _default_document() -> dict[str, Any]:
+    text = resources.files("comeback.domain.playbooks").joinpath("default.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)  # type: ignore[no-any-return]
+
+
+def load(document: str | dict[str, Any] | None = None) -> Playbook:
+    """The default playbook with `document` (YAML text or a mapping) laid over it."""
+    if isinstance(document, str) or document is None:
+        return _load_text(document or "")
+    return _build(document)
+
+
+@lru_cache(maxsize=256)
+def _load_text(text: str) -> Playbook:
+    # Shop configs are re-read from a cache every few minutes; parsing the same YAML again is waste.
+    return _build(yaml.safe_load(text) if text.strip() else {})
+
+
+def _build(document: Any) -> Playbook:
+    over: Any = document or {}
+    if not isinstance(over, dict):
+        raise ValueError("a playbook is a YAML mapping")
+    return Playbook.model_validate(_deep_merge(_default_document(), over))
+
+
+@cache
+def default() -> Playbook:
+    return load()

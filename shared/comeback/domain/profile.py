@@ -1,0 +1,361 @@
+"""The customer profile: what one contact's events add up to, as a mergeable value.
+
+Every field says how two partial profiles combine (`Merge`): counters add, first-times take the
+minimum, last-times the maximum, attributes keep the last write by event time. Because each rule
+is commutative, associative and (for all but the counters) idempotent, the profile of a customer
+is the same whatever order the events arrive in; duplicates are stopped earlier, by event id.
+
+`apply(profile, event)` is `merge(profile, delta(event))`. The store turns the same `delta` into a
+single DynamoDB update for the usual case (the event is the newest the contact has seen), so the
+rules live here once and the fast path cannot drift from them (a property test checks it).
+
+A profile is one DynamoDB item (at most 400 KB), and a shop may send anything, forever, so what it
+keeps is bounded: at most `MAX_FIELDS` fields (the shop's unknown fields beyond the known ones
+are dropped oldest write first, and a single one over `MAX_ATTRIBUTE_VALUE_BYTES` stays in the
+event's history only), `MAX_PRODUCTS` bought products (the set is cut deterministically, as
+a set has no order) and the `MAX_INTERESTS` strongest interests (category names cut at
+`MAX_INTEREST_KEY` characters). The cuts are functions of the merged value, so order still does
+not matter for products and fields; interest counts of a category once dropped restart from zero.
+The store's fast path checks with `growth_limits` that its update stays inside these bounds and
+leaves the rest to the slow path, which merges (and cuts) here.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from typing import Annotated, Any, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from comeback.domain.clock import isoformat
+from comeback.domain.events import (
+    CartUpdated,
+    CheckoutStarted,
+    CustomerDeleted,
+    CustomerUpdated,
+    EventBase,
+    OrderPlaced,
+    OrderRefunded,
+    ProductViewed,
+)
+from comeback.domain.money import exponent
+
+# What one profile keeps (see the module docstring); measured in tests/unit/test_bounds.py.
+MAX_ATTRIBUTES_KEPT = 64
+MAX_ATTRIBUTE_VALUE_BYTES = 1024
+MAX_PRODUCTS = 200
+MAX_INTERESTS = 50
+MAX_INTEREST_KEY = 100
+
+
+class Merge(enum.Enum):
+    SUM = "sum"  # numbers that add up: orders_count
+    MIN = "min"  # first times: first_order_at
+    MAX = "max"  # last times: last_order_at
+    LWW = "lww"  # {"v", "at", "id"}: the value of the latest event wins
+    UNION = "union"  # sets of strings
+    MAP_SUM = "map_sum"  # {key: number}: per-key sum
+    MAP_LWW = "map_lww"  # {key: {"v", "at", "id"}}: per-key last write wins
+    KEEP = "keep"  # identity and bookkeeping, not merged
+
+
+def merge_kind(field: str) -> Merge:
+    for meta in Profile.model_fields[field].metadata:
+        if isinstance(meta, Merge):
+            return meta
+    raise LookupError(field)
+
+
+Lww = dict[str, Any]  # {"v": value, "at": iso time, "id": event id}
+
+
+def lww(value: Any, at: datetime | str, event_id: str) -> Lww:
+    return {"v": value, "at": at if isinstance(at, str) else isoformat(at), "id": event_id}
+
+
+def _lww_key(item: Lww) -> tuple[str, str]:
+    return (item["at"], item["id"])
+
+
+class Profile(BaseModel):
+    """One contact, as stored (minus keys). Times are ISO strings in UTC (`clock.isoformat`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    shop_id: Annotated[str, Merge.KEEP]
+    contact_id: Annotated[str, Merge.KEEP]
+    customer_id: Annotated[str | None, Merge.KEEP] = None
+
+    email: Annotated[Lww | None, Merge.LWW] = None
+    consent: Annotated[Lww | None, Merge.LWW] = None  # accepts_marketing
+    fields: Annotated[dict[str, Lww], Merge.MAP_LWW] = Field(default_factory=dict)
+    topics: Annotated[dict[str, Lww], Merge.MAP_LWW] = Field(default_factory=dict)  # opted out of a topic
+    unsubscribed: Annotated[Lww | None, Merge.LWW] = None
+    suppressed: Annotated[Lww | None, Merge.LWW] = None  # {"v": "bounce"|"complaint"|None}
+
+    events_count: Annotated[int, Merge.SUM] = 0
+    orders_count: Annotated[int, Merge.SUM] = 0
+    refunds_count: Annotated[int, Merge.SUM] = 0
+    spent: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)  # currency -> minor units
+    points_balance: Annotated[int, Merge.SUM] = 0
+    lifetime_points: Annotated[int, Merge.SUM] = 0
+    interests: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)  # category -> count
+    products: Annotated[set[str], Merge.UNION] = Field(default_factory=set)  # bought product ids
+
+    first_seen_at: Annotated[str | None, Merge.MIN] = None
+    last_seen_at: Annotated[str | None, Merge.MAX] = None  # newest event of any kind: the watermark
+    first_order_at: Annotated[str | None, Merge.MIN] = None
+    last_order_at: Annotated[str | None, Merge.MAX] = None
+    last_activity_at: Annotated[str | None, Merge.MAX] = None
+    last_viewed: Annotated[Lww | None, Merge.LWW] = None  # {"product_id", "name", "category", "url"}
+    last_cart: Annotated[Lww | None, Merge.LWW] = None
+    # Win-back progress: {"v": last step sent, "at": the last_activity_at it answers, "id": "step-NNN"}.
+    # A newer activity makes it stale by itself; nothing has to reset it.
+    winback: Annotated[Lww | None, Merge.LWW] = None
+    # Email engagement, from SES events (opens are noisy since Apple's privacy proxy; clicks are not).
+    email_opens: Annotated[int, Merge.SUM] = 0
+    email_clicks: Annotated[int, Merge.SUM] = 0
+    soft_bounces: Annotated[int, Merge.SUM] = 0
+    last_engaged_at: Annotated[str | None, Merge.MAX] = None
+    last_click: Annotated[Lww | None, Merge.LWW] = None  # {"campaign", "step", "period", "link"}
+    # Recent emails, for frequency caps: message key -> {"v": campaign, "at": claimed at, "id": key}.
+    # Written by the sender when it claims a message, together with `sends_seq`, the counter its
+    # next claim is conditioned on, so two senders cannot both take the last free slot.
+    sends: Annotated[dict[str, Lww], Merge.MAP_LWW] = Field(default_factory=dict)
+    sends_seq: Annotated[int | None, Merge.MAX] = None
+    erased_at: Annotated[str | None, Merge.MAX] = None
+    merged_into: Annotated[str | None, Merge.KEEP] = None
+
+    # -- derived views -----------------------------------------------------------------------
+    @property
+    def email_address(self) -> str | None:
+        return self.email["v"] if self.email else None
+
+    def field(self, name: str) -> Any:
+        item = self.fields.get(name)
+        return item["v"] if item else None
+
+    @property
+    def currency(self) -> str | None:
+        """The currency the customer spends most in (shops almost always have one)."""
+        return max(self.spent, key=lambda c: (self.spent[c], c)) if self.spent else None
+
+    @property
+    def total_spent_minor(self) -> int:
+        # refunds are summed as negatives so the sum stays order-independent; a refund of an order
+        # we never saw (placed before the shop connected) would take the view below zero
+        return max(0, self.spent.get(self.currency, 0)) if self.currency else 0
+
+    @property
+    def average_order_value_minor(self) -> int:
+        return self.total_spent_minor // self.orders_count if self.orders_count else 0
+
+    @property
+    def accepts_marketing(self) -> bool | None:
+        return self.consent["v"] if self.consent else None
+
+    @property
+    def is_unsubscribed(self) -> bool:
+        return bool(self.unsubscribed and self.unsubscribed["v"])
+
+    @property
+    def suppression(self) -> str | None:
+        return self.suppressed["v"] if self.suppressed else None
+
+    def topic_allowed(self, topic: str) -> bool:
+        item = self.topics.get(topic)
+        return not (item and item["v"] is False)
+
+
+def merge(a: Profile, b: Profile) -> Profile:
+    """Combine two partial profiles of the same contact; order does not matter."""
+    values: dict[str, Any] = {}
+    for name in Profile.model_fields:
+        kind = merge_kind(name)
+        x, y = getattr(a, name), getattr(b, name)
+        values[name] = _merge_values(kind, x, y)
+    return Profile.model_validate(_bounded(values))
+
+
+def _bounded(values: dict[str, Any]) -> dict[str, Any]:
+    """Cut what grows with what a shop sends to the bounds at the top of this module."""
+    fields: dict[str, Lww] = values["fields"]
+    if len(fields) > MAX_FIELDS:
+        known = {k: v for k, v in fields.items() if not k.startswith(ATTRIBUTE_PREFIX)}
+        unknown = sorted(
+            ((k, v) for k, v in fields.items() if k.startswith(ATTRIBUTE_PREFIX)),
+            key=lambda kv: (*_lww_key(kv[1]), kv[0]),
+            reverse=True,
+        )
+        values["fields"] = known | dict(unknown[: MAX_FIELDS - len(known)])
+    if len(values["products"]) > MAX_PRODUCTS:
+        values["products"] = set(sorted(values["products"])[:MAX_PRODUCTS])
+    interests: dict[str, int] = values["interests"]
+    if len(interests) > MAX_INTERESTS:
+        strongest = sorted(interests.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_INTERESTS]
+        values["interests"] = dict(strongest)
+    return values
+
+
+def growth_limits(change: Profile) -> dict[str, int]:
+    """For the store's fast path: field -> the most entries the stored profile may already hold
+    for `change` to be added without passing a bound (one more and the slow path must cut)."""
+    limits: dict[str, int] = {}
+    for name, bound in (("fields", MAX_FIELDS), ("products", MAX_PRODUCTS), ("interests", MAX_INTERESTS)):
+        grows = len(getattr(change, name))
+        if grows:
+            limits[name] = bound - grows
+    return limits
+
+
+def _merge_values(kind: Merge, x: Any, y: Any) -> Any:
+    if kind is Merge.KEEP:
+        return x if x is not None else y
+    if kind is Merge.SUM:
+        return x + y
+    if kind is Merge.MIN:
+        return min(v for v in (x, y) if v is not None) if (x or y) else None
+    if kind is Merge.MAX:
+        return max(v for v in (x, y) if v is not None) if (x or y) else None
+    if kind is Merge.LWW:
+        if x is None or y is None:
+            return x if y is None else y
+        return x if _lww_key(x) >= _lww_key(y) else y
+    if kind is Merge.UNION:
+        return x | y
+    if kind is Merge.MAP_SUM:
+        return {k: x.get(k, 0) + y.get(k, 0) for k in x.keys() | y.keys()}
+    if kind is Merge.MAP_LWW:
+        return {k: _merge_values(Merge.LWW, x.get(k), y.get(k)) for k in x.keys() | y.keys()}
+    raise AssertionError(kind)
+
+
+def empty(shop_id: str, contact_id: str, customer_id: str | None = None) -> Profile:
+    return Profile(shop_id=shop_id, contact_id=contact_id, customer_id=customer_id)
+
+
+# Fields of customer.updated that become profile fields (LWW each); email and consent have their own.
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "locale",
+    "timezone",
+    "birthday",
+    "signed_up_at",
+    "loyalty_member",
+    "tags",
+    "address",
+)
+ATTRIBUTE_PREFIX = "attr."
+MAX_FIELDS = len(PROFILE_FIELDS) + MAX_ATTRIBUTES_KEPT
+
+
+def delta(event: EventBase, shop_id: str, contact_id: str, points_per_unit: Decimal | float = 0) -> Profile:
+    """The profile of this one event alone."""
+    at = isoformat(event.occurred_at)
+    eid = event.id
+    p = empty(shop_id, contact_id, event.customer.id)
+    p.events_count = 1
+    p.first_seen_at = p.last_seen_at = at
+    if event.customer.email:
+        p.email = lww(event.customer.email, at, eid)
+    if event.is_activity:
+        p.last_activity_at = at
+
+    if isinstance(event, CustomerUpdated):
+        data = event.data
+        if data.email:
+            p.email = lww(data.email, at, eid)
+        if data.accepts_marketing is not None:
+            p.consent = lww(data.accepts_marketing, at, eid)
+        dumped = data.model_dump(mode="json", include=set(PROFILE_FIELDS), exclude_none=True)
+        p.fields = {name: lww(value, at, eid) for name, value in dumped.items()}
+        for name, value in data.attributes.items():
+            if _serialised_size(value) <= MAX_ATTRIBUTE_VALUE_BYTES:
+                p.fields[f"{ATTRIBUTE_PREFIX}{name}"] = lww(value, at, eid)
+    elif isinstance(event, OrderPlaced):
+        order = event.data
+        p.orders_count = 1
+        p.spent = {order.currency: order.total_minor}
+        p.first_order_at = p.last_order_at = at
+        p.products = {item.product_id for item in order.items}
+        p.interests = _category_counts(order.items)
+        points = loyalty_points(order.total_minor, order.currency, points_per_unit)
+        p.points_balance = p.lifetime_points = points
+    elif isinstance(event, OrderRefunded):
+        refund = event.data
+        p.refunds_count = 1
+        p.spent = {refund.currency: -refund.amount_minor}
+        points = loyalty_points(refund.amount_minor, refund.currency, points_per_unit)
+        p.points_balance = p.lifetime_points = -points
+    elif isinstance(event, ProductViewed):
+        product = event.data
+        if product.category:
+            p.interests = {product.category[:MAX_INTEREST_KEY]: 1}
+        p.last_viewed = lww(
+            product.model_dump(
+                mode="json", include={"product_id", "name", "category", "url"}, exclude_none=True
+            ),
+            at,
+            eid,
+        )
+    elif isinstance(event, CartUpdated | CheckoutStarted):
+        cart = event.data
+        summary = {
+            "type": event.type,
+            "products": [item.product_id for item in cart.items][:20],
+            "items": sum(item.quantity for item in cart.items),
+            "total": str(cart.total) if cart.total is not None else None,
+            "currency": cart.currency,
+            "url": cart.url,
+        }
+        p.last_cart = lww({k: v for k, v in summary.items() if v is not None}, at, eid)
+    elif isinstance(event, CustomerDeleted):
+        p.erased_at = at
+    # one event alone stays inside the bounds too, so the fast path never adds more than one cut allows
+    cut = _bounded({"fields": p.fields, "products": p.products, "interests": p.interests})
+    p.fields, p.products, p.interests = cut["fields"], cut["products"], cut["interests"]
+    return p
+
+
+def _category_counts(items: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        if item.category:
+            key = item.category[:MAX_INTEREST_KEY]
+            counts[key] = counts.get(key, 0) + item.quantity
+    return counts
+
+
+def _serialised_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=str).encode())
+
+
+def loyalty_points(amount_minor: int, currency: str, points_per_unit: Decimal | float) -> int:
+    """Points for an amount: `points_per_unit` per major currency unit, rounded down."""
+    rate = Decimal(str(points_per_unit))
+    if rate <= 0:
+        return 0
+    return int((Decimal(amount_minor) * rate).scaleb(-exponent(currency)).to_integral_value(ROUND_FLOOR))
+
+
+def apply(profile: Profile, event: EventBase, points_per_unit: Decimal | float = 0) -> Profile:
+    return merge(profile, delta(event, profile.shop_id, profile.contact_id, points_per_unit))
+
+
+def email_contact_id(email: str) -> str:
+    """Contacts known only by email get a stable id from it (a hash: no address in keys or logs)."""
+    return "~" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+
+
+def email_key(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def is_set_field(name: str) -> bool:
+    annotation = Profile.model_fields[name].annotation
+    return get_origin(annotation) is set or (annotation is not None and set in get_args(annotation))

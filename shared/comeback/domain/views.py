@@ -1,0 +1,106 @@
+"""Read models: how a contact looks to an operator, a test or the local runtime."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from comeback.domain.playbook import Playbook
+from comeback.domain.profile import Profile
+from comeback.recipes import lifecycle
+
+
+def is_subscribed(profile: Profile, playbook: Playbook) -> bool:
+    """Would marketing email reach this contact (consent given, not unsubscribed)?"""
+    if profile.is_unsubscribed:
+        return False
+    consent = profile.accepts_marketing
+    return consent is True or (consent is None and playbook.consent == "opt_out")  # as reach.unreachable
+
+
+def consent_view(profile: Profile, playbook: Playbook) -> dict[str, Any]:
+    """Every consent signal with its source and time, and which one decides (one sentence).
+
+    The shop's `accepts_marketing` is its record and is never rewritten by us; the recipient's own
+    unsubscribe (one-click, preference page, spam complaint) wins over it until the recipient
+    subscribes again on the preference page; a suppressed address gets nothing at all.
+    """
+    unsubscribed = profile.unsubscribed if profile.is_unsubscribed else None
+    via = None
+    if unsubscribed:
+        via = "complaint" if unsubscribed["id"].startswith("ses:") else "preference_centre"
+    subscribed = is_subscribed(profile, playbook)
+    if profile.suppression == "bounce":
+        why = "the address bounced permanently: nothing is sent to it"
+    elif profile.suppression == "complaint":
+        why = "the recipient reported an email as spam: unsubscribed and suppressed"
+    elif unsubscribed:
+        why = (
+            "the recipient unsubscribed (one-click or preference page); that wins over the shop's "
+            "accepts_marketing until they subscribe again on the preference page"
+        )
+    elif profile.accepts_marketing is False:
+        why = "the shop reports no marketing consent"
+    elif profile.accepts_marketing is None and not subscribed:
+        why = "no consent recorded and the shop's playbook requires explicit consent"
+    elif profile.accepts_marketing is None:
+        why = "no consent recorded; the shop's playbook treats that as consent (opt-out)"
+    else:
+        why = "the shop reports marketing consent"
+    return {
+        "subscribed": subscribed,
+        "why": why,
+        "shop_accepts_marketing": profile.accepts_marketing,
+        "shop_reported_at": profile.consent["at"] if profile.consent else None,
+        "policy": playbook.consent,
+        "recipient_unsubscribed": unsubscribed is not None,
+        "unsubscribed_at": unsubscribed["at"] if unsubscribed else None,
+        "unsubscribed_via": via,
+        "suppressed": profile.suppression,
+    }
+
+
+def contact_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[str, Any]:
+    return {
+        "shop_id": profile.shop_id,
+        "contact_id": profile.contact_id,
+        "customer_id": profile.customer_id,
+        "email": profile.email_address,
+        "first_name": profile.field("first_name"),
+        "last_name": profile.field("last_name"),
+        "locale": profile.field("locale"),
+        "timezone": profile.field("timezone"),
+        "birthday": profile.field("birthday"),
+        "orders_count": profile.orders_count,
+        "refunds_count": profile.refunds_count,
+        "total_spent_minor": profile.total_spent_minor,
+        "currency": profile.currency,
+        "average_order_value_minor": profile.average_order_value_minor,
+        "first_order_at": profile.first_order_at,
+        "last_order_at": profile.last_order_at,
+        "first_seen_at": profile.first_seen_at,
+        "last_activity_at": profile.last_activity_at,
+        "points_balance": profile.points_balance,
+        "lifetime_points": profile.lifetime_points,
+        "tier": lifecycle.tier(profile, playbook),
+        "stage": lifecycle.stage(profile, playbook, now),
+        "tags": lifecycle.tags(profile, playbook, now),
+        "interests": dict(sorted(profile.interests.items(), key=lambda kv: (-kv[1], kv[0]))),
+        # the shop's record, as it sent it; `subscribed` is what decides, `consent` says why
+        "accepts_marketing": profile.accepts_marketing,
+        "subscribed": is_subscribed(profile, playbook),
+        "consent": consent_view(profile, playbook),
+        "topics_declined": sorted(t for t in profile.topics if not profile.topic_allowed(t)),
+        "suppressed": profile.suppression is not None,
+        "suppression": profile.suppression,
+        "winback_steps_sent": lifecycle.winback_steps_sent(profile),
+        "email_opens": profile.email_opens,
+        "email_clicks": profile.email_clicks,
+        "last_engaged_at": profile.last_engaged_at,
+        # what the frequency caps see: the emails of the last days, oldest first
+        "recent_emails": sorted(
+            ({"campaign": s["v"], "at": s["at"]} for s in profile.sends.values()), key=lambda e: e["at"]
+        ),
+        "events_count": profile.events_count,
+        "erased": profile.erased_at is not None,
+    }

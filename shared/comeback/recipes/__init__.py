@@ -1,0 +1,1 @@
+"""Retention recipes: one module each, all implementing `comeback.recipes.base.Recipe`."""
