@@ -1,0 +1,171 @@
+"""`comeback report winback`: what the win-back campaign earned, against its holdout.
+
+It reaches the table the way `comeback contacts` does (the deployed stack's outputs, or the
+local runtime's `/_local/settings` with `--local URL`), reads the campaign's records with
+`comeback.aws.report_store`, and prints `comeback.domain.campaign_report`'s numbers as a table a
+marketer reads or as JSON with the same numbers. What each column means: docs/reports.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+from comeback.cli.errors import CliError
+
+if TYPE_CHECKING:
+    from comeback.domain.campaign_report import CampaignReport, Group, Row
+
+# report name -> the campaign it measures (a recipe with a holdout joins here)
+REPORTS = {"winback": "winback"}
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def add_parser(commands: Any) -> None:
+    """Register `comeback report ...` on the top-level sub-commands."""
+    report = commands.add_parser("report", help="measure a campaign against its holdout (AWS or local)")
+    kinds = report.add_subparsers(dest="report", required=True)
+    for name in REPORTS:
+        kind = kinds.add_parser(
+            name,
+            help=f"per step and variant: sent, engagement, reactivations, revenue, lift over the holdout"
+            f" ({name})",
+        )
+        kind.add_argument("--shop", metavar="ID", help="one shop (default: every shop in the table)")
+        kind.add_argument("--since", metavar="DATE", help="only records requested on or after DATE (UTC)")
+        kind.add_argument("--format", choices=["table", "json"], default="table")
+        kind.add_argument("--local", metavar="URL", help="the local runtime's base URL instead of AWS")
+        kind.add_argument("--stack", default="comeback", help="the deployed stack's name (AWS)")
+    report.set_defaults(run=report_command)
+
+
+def parse_since(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        if not _DAY.fullmatch(text.strip()):
+            raise ValueError
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise CliError(f"--since wants a day as YYYY-MM-DD, got {text!r}") from None
+
+
+def report_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run `comeback report NAME`; errors raise and become one line and status 2 (cli.errors)."""
+    from comeback.aws import clients as aws
+    from comeback.aws.report_store import DynamoCampaignRecords
+    from comeback.cli.operator import aws_target, local_target
+    from comeback.domain.campaign_report import build_report
+
+    out = out or sys.stdout
+    since = parse_since(args.since)
+    campaign = REPORTS[args.report]
+    target = local_target(args.local) if args.local else aws_target(args.stack)
+    settings = target.settings
+    store = DynamoCampaignRecords(aws.client("dynamodb", settings), settings.table_name)
+    records = store.records(args.shop, campaign, since)
+    report = build_report(records, campaign=campaign, shop_id=args.shop, since=since, as_of=datetime.now(UTC))
+    if args.format == "json":
+        out.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(render_table(report))
+    return 0
+
+
+def _count(n: int, of: int) -> str:
+    return f"{n:,} ({n / of:.1%})" if of else f"{n:,}"
+
+
+def _rate(group: Group) -> str:
+    return "-" if group.rate is None else f"{group.rate:.1%}"
+
+
+def _points(value: float) -> str:
+    return f"{value * 100:+.1f}"
+
+
+def _money(revenue: dict[str, int] | Any) -> str:
+    from comeback.domain.money import format_money
+
+    if not revenue:
+        return "-"
+    return " + ".join(format_money(minor, currency) for currency, minor in sorted(revenue.items()))
+
+
+def _cells(row: Row) -> list[str]:
+    lift = row.lift
+    known = lift.estimate is not None
+    return [
+        "all" if row.step is None else str(row.step),
+        row.variant or "all",
+        f"{row.sent:,}",
+        _count(row.delivered, row.sent),
+        _count(row.opened, row.sent),
+        _count(row.clicked, row.sent),
+        f"{row.treated.contacts:,}",
+        f"{row.treated.reactivated:,}",
+        _rate(row.treated),
+        _money(row.treated.revenue_minor),
+        f"{row.holdout.contacts:,}",
+        f"{row.holdout.reactivated:,}",
+        _rate(row.holdout),
+        _money(row.holdout.revenue_minor),
+        _points(lift.estimate) if lift.estimate is not None else "-",
+        f"[{_points(lift.low)}, {_points(lift.high)}]" if known else "-",
+        "-" if row.detectable_lift is None else f"{row.detectable_lift * 100:.1f}",
+    ]
+
+
+_HEADERS = [
+    "step",
+    "variant",
+    "sent",
+    "delivered",
+    "opened",
+    "clicked",
+    "contacts",
+    "reactivated",
+    "rate",
+    "revenue",
+    "holdout",
+    "h.react.",
+    "h.rate",
+    "h.revenue",
+    "lift pp",
+    "95% interval pp",
+    "detectable pp",
+]
+# numbers line up on the right, names on the left
+_LEFT = {0, 1}
+
+
+def render_table(report: CampaignReport) -> str:
+    """The report as aligned columns, then the warnings; ends with a newline."""
+    shop = f"shop {report.shop_id}" if report.shop_id else "all shops"
+    since = f", records requested since {report.since.isoformat()}" if report.since else ""
+    lines = [f"{report.campaign} report: {shop}{since}, as of {report.as_of.strftime('%Y-%m-%d %H:%M')} UTC"]
+    if not report.rows:
+        lines.append(f"no {report.campaign} records found")
+        return "\n".join(lines) + "\n"
+    table = [_HEADERS, *(_cells(row) for row in report.rows)]
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(_HEADERS))]
+    for cells in table:
+        line = "  ".join(
+            cell.ljust(width) if i in _LEFT else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+        lines.append(line.rstrip())
+    lines.append(
+        "reactivated: ordered within 30 days; revenue: their spend in the 90 days from that order; "
+        "lift: treated rate - holdout rate, in percentage points (Newcombe 95% interval); "
+        "detectable: the smallest lift these sizes find 80% of the time"
+    )
+    if report.excluded:
+        parts = ", ".join(f"{reason} {n:,}" for reason, n in sorted(report.excluded.items()))
+        lines.append(f"in neither group: {parts}")
+    lines.extend(f"warning: {warning}" for warning in report.warnings)
+    return "\n".join(lines) + "\n"
