@@ -377,36 +377,34 @@ def test_the_reward_lives_in_the_contact_partition_and_its_expiry_is_not_the_ttl
     assert index["Item"]["reward_key"] == {"S": reward.key}
 
 
-def test_an_erasure_leaves_only_the_code_index_outside_the_partition_and_code_items_of_names_it(
+def test_an_erasure_leaves_nothing_of_the_contacts_rewards_inside_or_outside_its_partition(
     ddb: Any,
 ) -> None:
-    """What is left of the ledger after `customer.deleted` (ContactStore's erasure today).
+    """What is left of the ledger after `customer.deleted`: nothing.
 
-    The partition's REWARD# items go with the rest of the history; the code index items live
-    outside the partition and stay, still naming the contact, until the erasure also deletes
-    `code_items_of(...)`. This test shows both halves, so wiring that in changes it knowingly."""
+    The partition's REWARD# items go with the rest of the history; their code index items live
+    outside the partition, and the erasure finds them with `code_items_in_story` (the same keys
+    as `code_items_of`) and deletes them first."""
     contacts = ContactStore(ddb, TABLE, 4)
     book = playbook.default()
     customer = {"id": "c-1", "email": "hanako@example.com"}
     contacts.apply("acme", parse_event(order("o-1", "2026-01-01T00:00:00Z", customer)), book)
     store = DynamoRewardStore(ddb, TABLE)
     rewards = [store.issue(request()), store.issue(request(step=3, offer=FREE_SHIPPING))]
-    story = contacts.story("acme", "c-1")
-    assert code_items_in_story("acme", story) == code_items_of(rewards)
+    other = store.issue(request(contact="c-2"))  # another customer's reward stays
+    assert code_items_in_story("acme", contacts.story("acme", "c-1")) == code_items_of(rewards)
 
     erasure = shop_event("customer.deleted", id="gdpr", occurred_at="2026-03-05T00:00:00Z", customer=customer)
     contacts.apply("acme", parse_event(erasure), book)
 
     assert store.for_contact("acme", "c-1") == []
     assert [store.find_code("acme", r.code) for r in rewards] == [None, None]
-    outside = {
-        (i["pk"]["S"], i["sk"]["S"])
-        for i in ddb.scan(TableName=TABLE)["Items"]
-        if not i["pk"]["S"].startswith("SHOP#acme#C#") and i["sk"]["S"] != "SEEN"
-    }
-    assert outside == {(k["pk"], k["sk"]) for k in code_items_of(rewards)}
-    for key in code_items_of(rewards):
-        ddb.delete_item(TableName=TABLE, Key={"pk": {"S": key["pk"]}, "sk": {"S": key["sk"]}})
+    left = {(i["pk"]["S"], i["sk"]["S"]) for i in ddb.scan(TableName=TABLE)["Items"]}
+    assert not left & {(k["pk"], k["sk"]) for k in code_items_of(rewards)}
+    assert not [k for k in left if k[1].startswith("REWARD#") and k[0] == "SHOP#acme#C#c-1"]
     assert not [
-        i for i in ddb.scan(TableName=TABLE)["Items"] if "contact_id" in i and i["sk"]["S"] != "PROFILE"
-    ]
+        i
+        for i in ddb.scan(TableName=TABLE)["Items"]
+        if i.get("contact_id") == {"S": "c-1"} and i["sk"]["S"] != "PROFILE"
+    ]  # nothing outside the tombstone names the contact
+    assert store.find_code("acme", other.code) == other
