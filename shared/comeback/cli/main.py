@@ -250,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
 
     _add_report(commands)
 
+    from comeback.cli.rewards import add_parser as _add_rewards
+
+    _add_rewards(commands)
+
     args = parser.parse_args(argv)
     from comeback.cli.errors import run
 
