@@ -263,6 +263,10 @@ def _winback_throttled_then_feedback_and_preferences(engine: Any) -> None:
         event["pathParameters"] = {"token": token}
         event["rawPath"] = event["requestContext"]["http"]["path"] = f"/v1/unsubscribe/{token}"
         assert engine.invoke("preferences", event)["statusCode"] == 200
+    # a one-click reason answer: the preferences function puts a feedback.submitted on the bus
+    from tests.integration.test_reason_links import click, links
+
+    assert click(engine, links(engine)["price"])["statusCode"] == 200
     # after the one-click unsubscribe (a complaint first would make it a no-op)
     feed(engine, ses_event(engine, sent, "Complaint"))
 
