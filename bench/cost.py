@@ -150,7 +150,7 @@ SWEEP_BASE_MS = 1000  # per hourly sweep run: 8 shard queries, shop configs, sta
 INIT_SECONDS = 1.5  # INIT phase of a cold start (Powertools, pydantic, boto3 imports): billed since 2025-08
 
 # SQS: queues fed by EventBridge (1 SendMessage per event) or by our code (SendMessageBatch of 10)
-EVENT_SOURCE_QUEUES = len(TOPOLOGY.queues)  # contacts, outbox, ses_events: each has a Lambda event source
+EVENT_SOURCE_QUEUES = len(TOPOLOGY.queues)  # contacts, outbox, ses_events, sweep: each has an event source
 POLLERS_PER_QUEUE = 5  # Lambda's minimum pollers per SQS event source
 LONG_POLL_SECONDS = 20  # each idle poller's ReceiveMessage waits 20 s: 3 requests a minute, even when empty
 SECRET_CACHE_SECONDS = 300  # Settings.secret_cache_seconds: Powertools caches secrets and shop configs 5 min
@@ -311,7 +311,7 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         "contacts": batches(events, "contacts"),
         "sender": batches(emails, "sender"),
         "ses_events": batches(ses_events, "ses_events"),
-        "sweep": float(SWEEPS_PER_MONTH),
+        "sweep": float(SWEEPS_PER_MONTH * (1 + DUE_SHARDS)),  # the fan-out, then one unit per shard
         "preferences": preferences,
     }
     busy_seconds = {

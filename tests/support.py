@@ -50,3 +50,12 @@ def signed(
     headers = signed_headers(secret, body, msg_id, int(time.time()) if at is None else at)
     headers["content-type"] = "application/json"
     return headers
+
+
+# What a contact's events merge to. The recipes' states and due times are left out: they are
+# decisions taken at the time each event arrived (a stage, a step), not a merge of the events.
+NOT_MERGED = frozenset({"recipes", "dues"})
+
+
+def merged(profile: Any, *exclude: str) -> dict[str, Any]:
+    return profile.model_dump(exclude=set(NOT_MERGED | set(exclude)))

@@ -36,8 +36,7 @@ def apply_record(record: SQSRecord) -> None:
         privacy.from_runtime(runtime).handle(bus_event.detail_type, bus_event.detail)
         return
     envelope = EventEnvelope.model_validate(bus_event.detail)
-    playbook = runtime.shops.playbook(envelope.shop_id)
-    applied = runtime.contacts.apply(envelope.shop_id, envelope.event, playbook)
+    applied = runtime.events.apply(envelope.shop_id, envelope.event)
     count(METRIC[applied.outcome])
     logger.debug(
         "event applied",

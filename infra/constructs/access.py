@@ -36,7 +36,14 @@ CONTACT_WRITER = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "contacts": (*CONTACT_WRITER, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:Scan"),
     # DeleteItem: a held message the sweep releases is deleted in the releasing transaction
-    "sweep": ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+    # GetItem/PutItem: the reward ledger (a reward, its code, a pool draw) and recipes' activity notes
+    "sweep": (
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    ),
     "sender": CONTACT_WRITER,
     "ses_events": CONTACT_WRITER,
     # an unsubscribe is a conditional Put of the profile with its dedupe item (ContactStore.apply_delta)
@@ -45,11 +52,13 @@ TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
 INDEX_READERS = {"sweep": (keys.DUE_INDEX,)}
 # Which queues a function produces to (its COMEBACK_QUEUE_URLS and its sqs:SendMessage).
 # (contacts never asks for a message: the sweep does, so contacts has no outbox grant.)
-SENDS_TO: dict[str, tuple[str, ...]] = {"sweep": ("outbox",), "sender": ("outbox",)}
+# (the sweep sends to its own queue: the schedule's fan-out, and a unit's continuation)
+SENDS_TO: dict[str, tuple[str, ...]] = {"sweep": ("outbox", "sweep"), "sender": ("outbox",)}
 TOKEN_KEY_READERS = ("sender", "preferences")
 SHOP_SECRET_READERS = ("ingest",)
 # preferences: a one-click reason answer is a feedback.submitted shop event, published like ingest's
-BUS_PUBLISHERS = ("ingest", "contacts", "preferences")
+# sweep and contacts: the engine's notices (contact.stage_changed, reward.*) for the shop's systems
+BUS_PUBLISHERS = ("ingest", "contacts", "preferences", "sweep")
 SES_SENDERS = ("sender", "contacts")
 
 

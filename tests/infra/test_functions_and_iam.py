@@ -94,18 +94,25 @@ def test_function_environment_is_accepted_by_settings(default: Synth, name: str)
     assert settings.stage == default.context["stage"]
     assert settings.due_shards == default.context["due_shards"]
     assert settings.ses_max_send_rate == float(default.context["ses_max_send_rate"])
-    assert set(settings.queue_urls) == ({"outbox"} if name in ("sweep", "sender") else set())
+    expected = {"sweep": {"outbox", "sweep"}, "sender": {"outbox"}}
+    assert set(settings.queue_urls) == expected.get(name, set())
 
 
 def test_producers_get_the_outbox_url_and_the_stack_references(default: Synth) -> None:
-    for name in ("sweep", "sender"):
-        urls = flat(_env(default, name)["COMEBACK_QUEUE_URLS"])
-        outbox = next(
+    def queue(name: str) -> str:
+        return next(
             k
             for k, r in default.of_type("AWS::SQS::Queue").items()
-            if r["Properties"]["QueueName"] == "comeback-outbox"
+            if r["Properties"]["QueueName"] == f"comeback-{name}"
         )
-        assert urls == f'{{"outbox":"<{outbox}>"}}'
+
+    outbox, sweep = queue("outbox"), queue("sweep")
+    assert flat(_env(default, "sender")["COMEBACK_QUEUE_URLS"]) == f'{{"outbox":"<{outbox}>"}}'
+    # the sweep fans out to its own queue, and continues a shard there
+    assert (
+        flat(_env(default, "sweep")["COMEBACK_QUEUE_URLS"])
+        == f'{{"outbox":"<{outbox}>","sweep":"<{sweep}>"}}'
+    )
     env = _env(default, "ingest")
     table = next(iter(default.of_type("AWS::DynamoDB::Table")))
     assert ref_id(env["COMEBACK_TABLE_NAME"]) == table
@@ -173,7 +180,8 @@ def test_ingest_may_read_shop_secrets_and_put_on_the_bus_only(default: Synth) ->
 TABLE_ACTIONS = {
     # Scan: a shop's erasure (shop/redact) pages through the table (comeback.privacy)
     "contacts": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem", "Scan"},
-    "sweep": {"UpdateItem", "DeleteItem", "Query"},
+    # GetItem/PutItem: the reward ledger; DeleteItem: a held message released
+    "sweep": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
     "sender": {"GetItem", "PutItem", "UpdateItem", "Query"},
     "ses_events": {"GetItem", "PutItem", "UpdateItem", "Query"},
     "preferences": {"GetItem", "PutItem", "Query"},
@@ -195,14 +203,17 @@ def test_table_access_is_explicit_and_scoped_to_the_table(default: Synth, name: 
 
 
 def test_outbox_producers_may_send_to_the_outbox_only(default: Synth) -> None:
-    outbox = next(
-        k
-        for k, r in default.of_type("AWS::SQS::Queue").items()
-        if r["Properties"]["QueueName"] == "comeback-outbox"
-    )
+    def queue(name: str) -> str:
+        return next(
+            k
+            for k, r in default.of_type("AWS::SQS::Queue").items()
+            if r["Properties"]["QueueName"] == f"comeback-{name}"
+        )
+
+    expected = {"sweep": {f"<{queue('outbox')}>", f"<{queue('sweep')}>"}, "sender": {f"<{queue('outbox')}>"}}
     for name in FUNCTIONS:
         sends = {r for a, r in _allowed(default, name) if a == "sqs:SendMessage"}
-        assert sends == ({f"<{outbox}>"} if name in ("sweep", "sender") else set()), name
+        assert sends == expected.get(name, set()), name
 
 
 def test_the_token_key_is_read_by_sender_and_preferences_only(default: Synth) -> None:

@@ -319,8 +319,15 @@ def _privacy_requests(engine: Any) -> None:
         privacy.PAGE_ITEMS, privacy.BUDGET_SECONDS = page_items, budget
 
 
+def _rewards_issued_redeemed_and_expired(engine: Any) -> None:
+    from tests.integration.test_winback_rewards import rewards_issued_redeemed_reminded_and_expired
+
+    rewards_issued_redeemed_reminded_and_expired(engine)
+
+
 SCENARIOS = (
     _ingest_and_contacts,
+    _rewards_issued_redeemed_and_expired,
     _winback_throttled_then_feedback_and_preferences,
     _held_then_released_by_the_sweep,
     _privacy_requests,

@@ -20,7 +20,8 @@ from moto import mock_aws
 from comeback.app import runtime as runtimes
 from comeback.app.runtime import Runtime
 from comeback.app.settings import Settings
-from comeback.app.topology import TOPOLOGY
+from comeback.app.sweep import SweepReport, combined
+from comeback.app.topology import BUS_NAME, ENGINE_SOURCE, TOPOLOGY
 from comeback.aws import clients as aws
 from comeback.aws.shops import ShopAdmin
 from comeback.domain.clock import FixedClock
@@ -87,6 +88,16 @@ class Engine:
                 return answers  # leave failures to the test (they stay invisible until the timeout)
         raise AssertionError(f"{queue} never emptied")
 
+    def sweep(self, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The hourly schedule as in AWS: its fan-out, then every unit on the sweep queue; the sum
+        of the units' reports, with how many units ran."""
+        self.invoke("sweep", event or {"source": "aws.scheduler"})
+        answers = self.deliver("sweep")
+        reports = [SweepReport(**{k: v for k, v in a["sweep"].items()}) for a in answers if "sweep" in a]
+        total = combined(reports).as_dict()
+        total["units"] = len(answers)
+        return total
+
     def queue_size(self, queue: str) -> int:
         attributes = self.sqs.get_queue_attributes(
             QueueUrl=self.resources.queue_urls[queue],
@@ -130,6 +141,32 @@ class Engine:
         for message in backend_queue._messages:
             message.delayed_until = 0
 
+    def observe_engine_notices(self) -> None:
+        """What a shop's own system would do: a rule on our bus for the engine's notices, to a queue."""
+        url = self.sqs.create_queue(QueueName="observer")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events = boto3.client("events", region_name=REGION)
+        events.put_rule(
+            Name="observer", EventBusName=BUS_NAME, EventPattern=json.dumps({"source": [ENGINE_SOURCE]})
+        )
+        events.put_targets(Rule="observer", EventBusName=BUS_NAME, Targets=[{"Id": "q", "Arn": arn}])
+        self._observer_url, self._observed = url, []
+
+    def bus_bodies(self) -> list[dict[str, Any]]:
+        """Every engine notice published so far (contact.stage_changed, reward.*), oldest first."""
+        while True:
+            answer = self.sqs.receive_message(QueueUrl=self._observer_url, MaxNumberOfMessages=10)
+            messages = answer.get("Messages", [])
+            if not messages:
+                return list(self._observed)
+            self._observed.extend(json.loads(m["Body"]) for m in messages)
+            self.sqs.delete_message_batch(
+                QueueUrl=self._observer_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+
     def sent_emails(self) -> list[Any]:
         from moto.ses.models import ses_backends
 
@@ -159,8 +196,10 @@ def running_engine() -> Iterator[Engine]:
         # one fixed clock for business time and for signature freshness: tests sign with it
         runtimes.install(Runtime(settings, clock=clock, wall_clock=clock))
         ShopAdmin(settings).create("demo", "Demo Shop", START, secret=DEMO_SECRET)
+        engine = Engine(settings, clock, resources)
+        engine.observe_engine_notices()
         try:
-            yield Engine(settings, clock, resources)
+            yield engine
         finally:
             runtimes.install(None)
             aws.reset()

@@ -48,7 +48,7 @@ def send(engine, *requests):
 
 
 def sweep(engine):
-    return engine.invoke("sweep", {"source": "aws.scheduler"})
+    return engine.sweep()
 
 
 def set_playbook(engine, yaml_text):

@@ -12,7 +12,7 @@ from comeback.aws.contact_store import ContactStore
 from comeback.domain import playbook
 from comeback.domain.events import parse_event
 from comeback.domain.profile import apply, empty
-from tests.support import load_json, order, shop_event
+from tests.support import load_json, merged, order, shop_event
 
 HANAKO = {"id": "c-42", "email": "hanako@example.com"}
 
@@ -125,7 +125,12 @@ def test_known_first_by_email_then_by_id_is_one_contact(engine):
     assert profile.events_count == 3 and profile.orders_count == 1
     assert contact(engine, "taro@example.com").contact_id == "c-7"
     story = engine.runtime.contacts.story("demo", "c-7")
-    assert sorted(i["sk"] for i in story) == ["EVT#o1", "EVT#v1", "EVT#v2", "PROFILE"]
+    assert sorted(i["sk"] for i in story if not i["sk"].startswith("N#")) == [
+        "EVT#o1",
+        "EVT#v1",
+        "EVT#v2",
+        "PROFILE",
+    ]
 
 
 def test_known_first_by_id_then_by_email_alone_is_one_contact(engine):
@@ -213,7 +218,7 @@ def test_any_order_and_duplication_gives_the_profile_of_the_distinct_events(engi
     distinct = {e["id"]: e for e in delivered}.values()
     expected = reduce(lambda p, e: apply(p, parse_event(e), 0.01), distinct, empty("demo", "c-42", "c-42"))
     stored = contact(engine)
-    assert stored.model_dump() == expected.model_dump()
+    assert merged(stored) == merged(expected)
 
 
 def test_a_signup_of_a_visitor_known_by_email_is_one_contact(engine):

@@ -20,7 +20,7 @@ from comeback.aws.contact_store import ContactStore, Outcome
 from comeback.domain import playbook
 from comeback.domain.events import parse_event
 from comeback.domain.profile import apply, email_contact_id, empty
-from tests.support import order, shop_event
+from tests.support import merged, order, shop_event
 
 HANAKO = {"id": "c-42", "email": "hanako@example.com"}
 NEW_ADDRESS = "hanako.new@example.com"
@@ -167,7 +167,7 @@ FOLD = order("o1", "2026-01-03T00:00:00Z", {"id": "c-7", "email": TARO})
 def test_a_fold_interrupted_at_any_step_is_finished_by_the_redelivery(engine):
     visitor_and_customer(engine, "reference")
     feed(engine, "reference", FOLD)
-    expected = store(engine).get("reference", "c-7").model_dump(exclude={"shop_id"})
+    expected = merged(store(engine).get("reference", "c-7"), "shop_id")
     visitor = email_contact_id(TARO)
     steps = 0
     for n in itertools.count(1):
@@ -177,8 +177,8 @@ def test_a_fold_interrupted_at_any_step_is_finished_by_the_redelivery(engine):
             break
         steps = n
         contacts = store(engine)
-        assert contacts.get(shop, "c-7").model_dump(exclude={"shop_id"}) == expected  # nothing lost or twice
-        history = sorted(i["sk"] for i in contacts.story(shop, "c-7"))
+        assert merged(contacts.get(shop, "c-7"), "shop_id") == expected  # nothing lost or twice
+        history = sorted(i["sk"] for i in contacts.story(shop, "c-7") if not i["sk"].startswith("N#"))
         assert history == ["EVT#o0", "EVT#o1", "EVT#v1", "EVT#v2", "PROFILE"]
         left = contacts.story(shop, visitor)
         assert [i["sk"] for i in left] == ["PROFILE"] and left[0]["merged_into"] == "c-7"
@@ -234,4 +234,4 @@ def test_duplicated_reordered_and_crashed_deliveries_change_the_contact_once_per
             queue.append((index, 0))  # SQS delivers it again, after the others
     distinct = [BASE[i] for i in dict.fromkeys(i for i, _ in plan)]
     fold = reduce(lambda p, e: apply(p, parse_event(e), 0.01), distinct, empty(shop, "c-42", "c-42"))
-    assert store(engine).get(shop, "c-42").model_dump() == fold.model_dump()
+    assert merged(store(engine).get(shop, "c-42")) == merged(fold)

@@ -37,7 +37,8 @@ def store(engine, client=None):
 
 def feed(engine, *raw_events, shop="demo", client=None):
     contacts = store(engine, client)
-    return [contacts.apply(shop, parse_event(e), playbook.default()).outcome for e in raw_events]
+    now = engine.clock.now()
+    return [contacts.apply(shop, parse_event(e), playbook.default(), now=now).outcome for e in raw_events]
 
 
 def test_an_id_sent_again_for_a_new_customer_changes_nothing(engine):
@@ -85,7 +86,9 @@ def test_a_used_id_never_folds_a_visitor_into_a_customer(engine):
     contacts = store(engine)
     assert contacts.get("demo", "c-7") is None
     assert contacts.resolve_email("demo", TARO["email"]) == email_contact_id(TARO["email"])
-    history = [i["sk"] for i in contacts.story("demo", email_contact_id(TARO["email"]))]
+    history = [
+        i["sk"] for i in contacts.story("demo", email_contact_id(TARO["email"])) if i["sk"][:2] != "N#"
+    ]
     assert sorted(history) == ["EVT#v1", "PROFILE"]
 
 

@@ -70,11 +70,11 @@ def test_an_idle_stack_costs_its_fixed_floor() -> None:
     idle = monthly(0)
     assert idle[cost.SES] == 0
     assert idle[cost.API] == 0
-    idle_polls = 3 * 5 * 30 * 24 * 3600 / 20
+    idle_polls = 4 * 5 * 30 * 24 * 3600 / 20  # contacts, outbox, ses_events, sweep
     assert idle[cost.SQS] == pytest.approx(idle_polls * PRICES["sqs_request"])
     assert idle[cost.KMS] == pytest.approx(2 * PRICES["kms_key_month"])
     assert idle[cost.SECRETS] == pytest.approx(2 * PRICES["secret_month"])  # one shop + the token key
-    alarms, dashboard, metrics = 20 * 0.10, 3.00, 25 * 0.30
+    alarms, dashboard, metrics = 21 * 0.10, 3.00, 25 * 0.30
     assert idle[cost.CLOUDWATCH] == pytest.approx(alarms + dashboard + metrics, abs=0.01)
 
 

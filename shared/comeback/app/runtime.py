@@ -17,6 +17,7 @@ from comeback.aws import clients as aws
 from comeback.domain.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
+    from comeback.app.contacts import ContactEvents
     from comeback.app.ingest import Ingest
     from comeback.app.sweep import Sweep
     from comeback.aws.bus import Publisher
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from comeback.aws.mailer import Mailer
     from comeback.aws.message_store import MessageStore
     from comeback.aws.outbox import Outbox
+    from comeback.aws.reward_store import DynamoRewardStore
     from comeback.aws.shops import ShopDirectory
     from comeback.messaging.preferences import Preferences
     from comeback.messaging.reason_links import ReasonAnswers
@@ -91,10 +93,39 @@ class Runtime:
         return SqsOutbox(self.client("sqs"), self.settings.queue_url("outbox"))
 
     @cached_property
+    def rewards(self) -> DynamoRewardStore:
+        from comeback.aws.reward_store import DynamoRewardStore
+
+        return DynamoRewardStore(self.client("dynamodb"), self.settings.table_name)
+
+    @cached_property
     def sweep(self) -> Sweep:
         from comeback.app.sweep import Sweep
+        from comeback.aws.due_store import DynamoDueStore
+        from comeback.aws.work_queue import SqsWorkQueue
 
-        return Sweep(self.client("dynamodb"), self.settings, self.shops, self.outbox, self.clock)
+        return Sweep(
+            due=DynamoDueStore(self.client("dynamodb"), self.settings.table_name),
+            playbooks=self.shops.playbook,
+            outbox=self.outbox,
+            rewards=self.rewards,
+            publisher=self.publisher,
+            clock=self.clock,
+            shards=self.settings.due_shards,
+            work=SqsWorkQueue(self.client("sqs"), self.settings.queue_url("sweep"))
+            if "sweep" in self.settings.queue_urls
+            else None,
+        )
+
+    @cached_property
+    def events(self) -> ContactEvents:
+        from comeback.app.contacts import ContactEvents
+
+        # contacts asks for no message today (the sweep does); a recipe that does needs the outbox grant
+        outbox = self.outbox if "outbox" in self.settings.queue_urls else None
+        return ContactEvents(
+            self.contacts, self.shops.playbook, self.rewards, self.publisher, outbox, self.clock
+        )
 
     @cached_property
     def tokens(self) -> TokenSigner:

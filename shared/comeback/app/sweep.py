@@ -1,35 +1,51 @@
-"""The scheduled sweep: read what is due from the due index, ask for its messages, move it on.
+"""The scheduled sweep: who is due now, what their recipes decide, and the messages they ask for.
 
-Two kinds of items are due: profiles (a win-back step has come) and held messages (a frequency
-cap or quiet hours kept them back until now).
+Every hour the schedule fans out one unit of work per shard of the due index (one invocation each
+in AWS, through the `sweep` queue). A unit reads its shard page by page (`DueStore.page`): held
+messages whose time has come go back on the outbox; each due contact is asked of every recipe due
+(`recipes.engine.plan_due`). Then, for the whole page and in this order:
 
-Each shard of the sparse `due` index is queried for `due_at <= now`; the index projects whole
-profiles, so one item read per due contact is all the sweep needs. For each, `lifecycle.plan`
-decides; the messages go to the outbox first and the profile's progress and next due time are
-written after, on condition that the profile did not change in between. A crash in between or an
-overlapping sweep therefore asks for a message twice, and the sender's exactly-once key keeps it
-to one email.
+1. rewards the asks carry are issued in the ledger (keyed by recipe, step and period: asking again
+   returns the same reward), and the ledger changes the recipes asked for (expire, remind);
+2. all messages go to the outbox;
+3. the recipes' notices (stage changes, rewards) go on the bus;
+4. each contact's new states and due times are written, on condition that it did not act and no
+   other writer moved those recipes since it was read (`DueStore.advance`).
+
+A crash between 2 and 4, or two sweeps overlapping, asks for a message twice: the sender's key
+(shop, contact, campaign, step, period) keeps it to one email. What comes before the write is
+idempotent, so nothing is lost either: the contact stays due and is asked again.
+
+A unit stops before its invocation runs out of time and queues its own continuation (the page
+cursor), so a shard of any size is swept in pieces, never cut off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from comeback.app.effects import carry_out
 from comeback.app.observability import count, logger
-from comeback.app.settings import Settings
-from comeback.aws import dynamo, keys
-from comeback.aws.contact_store import stored
-from comeback.aws.message_store import MessageStore
+from comeback.aws import keys
+from comeback.aws.bus import BusEntry, Publisher
 from comeback.aws.outbox import Outbox
-from comeback.aws.shops import ShopDirectory
-from comeback.domain.clock import Clock, isoformat
+from comeback.domain.clock import Clock, isoformat, parse_iso
 from comeback.domain.messages import MessageRequest
-from comeback.recipes import lifecycle
+from comeback.domain.playbook import Playbook
+from comeback.domain.stores import DueContact, DueStore, HeldMessage, RewardLedger
+from comeback.recipes import engine
 
 PAGE = 100
+# Stop a unit this long before the invocation's end: enough to finish the page and queue the rest.
+RESERVE_SECONDS = 20
+
+
+class WorkQueue(Protocol):
+    def send(self, bodies: Sequence[dict[str, Any]]) -> None: ...
 
 
 @dataclass
@@ -41,9 +57,13 @@ class SweepReport:
     released: int = 0  # held messages (caps, quiet hours) put back on the outbox
     contended: int = 0
     items_read: int = 0
+    pages: int = 0
+    rewards_issued: int = 0
+    notices: int = 0
     campaigns: dict[str, int] = field(default_factory=dict)
     not_asked: dict[str, int] = field(default_factory=dict)
     finished: bool = True
+    continued: int = 0  # units queued to carry on where this one stopped
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -51,140 +71,159 @@ class SweepReport:
 
 class Sweep:
     def __init__(
-        self, ddb: Any, settings: Settings, shops: ShopDirectory, outbox: Outbox, clock: Clock
+        self,
+        due: DueStore,
+        playbooks: Callable[[str], Playbook],
+        outbox: Outbox,
+        rewards: RewardLedger,
+        publisher: Publisher,
+        clock: Clock,
+        shards: int,
+        work: WorkQueue | None = None,
     ) -> None:
-        self._ddb = ddb
-        self._settings = settings
-        self._shops = shops
+        self._due = due
+        self._playbooks = playbooks
         self._outbox = outbox
+        self._rewards = rewards
+        self._publisher = publisher
         self._clock = clock
-        self._messages = MessageStore(ddb, settings.table_name)
+        self._shards = shards
+        self._work = work
+
+    # -- entry points ------------------------------------------------------------------------
+    def fan_out(self, shards: list[str] | None = None) -> dict[str, Any]:
+        """The schedule's job: one unit of work per shard, all with the same `now`."""
+        now = isoformat(self._clock.now())
+        names = shards or keys.all_due_shards(self._shards)
+        if self._work is None:
+            raise RuntimeError("the sweep needs its work queue to fan out")
+        self._work.send([{"shard": shard, "now": now, "cursor": None} for shard in names])
+        logger.info("sweep fanned out", extra={"shards": len(names), "now": now})
+        return {"units": len(names), "now": now}
+
+    def run_unit(self, unit: dict[str, Any], time_left: Callable[[], float] | None = None) -> SweepReport:
+        """One shard, from its cursor; queues its own continuation when time runs low."""
+        now = parse_iso(unit["now"]) if unit.get("now") else self._clock.now()
+        report = SweepReport(shards=1)
+        cursor = self._sweep_shard(unit["shard"], now, unit.get("cursor"), report, time_left)
+        if cursor is not None:
+            if self._work is None:
+                raise RuntimeError("the sweep needs its work queue to continue a shard")
+            self._work.send([{"shard": unit["shard"], "now": isoformat(now), "cursor": cursor}])
+            report.finished, report.continued = False, 1
+        self._log(report)
+        return report
 
     def run(
         self, shards: list[str] | None = None, time_left: Callable[[], float] | None = None
     ) -> SweepReport:
-        """Sweep every shard (or the ones given) until done or `time_left()` runs under 10 s."""
+        """Every shard (or those named) in this process, until done or time runs low (tests, bench)."""
         now = self._clock.now()
         report = SweepReport()
-        for shard in shards or keys.all_due_shards(self._settings.due_shards):
+        for shard in shards or keys.all_due_shards(self._shards):
             report.shards += 1
-            if not self._sweep_shard(shard, now, report, time_left or (lambda: float("inf"))):
+            if self._sweep_shard(shard, now, None, report, time_left) is not None:
                 report.finished = False
                 break
+        self._log(report)
+        return report
+
+    def _log(self, report: SweepReport) -> None:
         logger.info("sweep finished", extra=report.as_dict())
         count("ContactsDue", report.due)
         count("MessagesRequested", report.messages)
         count("HeldMessagesReleased", report.released)
-        return report
+        count("RewardsIssued", report.rewards_issued)
 
+    # -- one shard ---------------------------------------------------------------------------
     def _sweep_shard(
-        self, shard: str, now: datetime, report: SweepReport, time_left: Callable[[], float]
-    ) -> bool:
-        kwargs: dict[str, Any] = {
-            "TableName": self._settings.table_name,
-            "IndexName": keys.DUE_INDEX,
-            "KeyConditionExpression": "#pk = :shard AND #at <= :now",
-            "ExpressionAttributeNames": {"#pk": keys.DUE_PK, "#at": keys.DUE_AT},
-            "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"S": isoformat(now)}},
-            "Limit": PAGE,
-            "ReturnConsumedCapacity": "TOTAL",
-        }
+        self,
+        shard: str,
+        now: datetime,
+        cursor: str | None,
+        report: SweepReport,
+        time_left: Callable[[], float] | None,
+    ) -> str | None:
+        """Sweep pages until the shard is done (None) or time runs low (the cursor to resume at)."""
         while True:
-            if time_left() < 10:
-                return False
-            page = self._ddb.query(**kwargs)
-            report.items_read += int(page.get("ScannedCount", 0))
-            self._handle_page(page.get("Items", []), now, report)
-            if "LastEvaluatedKey" not in page:
-                return True
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            if time_left is not None and time_left() < RESERVE_SECONDS:
+                return cursor or ""  # "" resumes at the shard's start
+            page = self._due.page(shard, now, cursor or None, PAGE)
+            report.pages += 1
+            report.items_read += page.items_read
+            if page.held:
+                self._release(page.held, report)
+            self._handle(page.contacts, now, report)
+            if page.cursor is None:
+                return None
+            cursor = page.cursor
 
-    def _handle_page(self, items: list[dict[str, Any]], now: datetime, report: SweepReport) -> None:
-        """Plan every due contact of a page, ask for all their messages, then move each one on."""
-        held = [item for item in items if item[keys.SK]["S"].startswith(keys.HOLD_PREFIX)]
-        if held:
-            self._release(held, report)
-        planned = []
-        for item in items:
-            if item[keys.SK]["S"].startswith(keys.HOLD_PREFIX):
-                continue
-            current = stored(item)
+    def _handle(self, contacts: list[DueContact], now: datetime, report: SweepReport) -> None:
+        decided: list[tuple[DueContact, engine.Outcome]] = []
+        messages: list[MessageRequest] = []
+        entries: list[BusEntry] = []
+        for due in contacts:
             report.due += 1
-            plan = lifecycle.plan(current.profile, self._shops.playbook(current.profile.shop_id), now)
-            planned.append((item, plan))
-            for message in plan.messages:
+            profile = due.profile
+            playbook = self._playbooks(profile.shop_id)
+            outcome = engine.plan_due(profile, playbook, now)
+            done = carry_out(outcome, playbook, now, self._rewards)
+            messages.extend(done.messages)
+            entries.extend(done.entries)
+            report.rewards_issued += done.issued
+            for message in done.messages:
                 report.campaigns[message.campaign] = report.campaigns.get(message.campaign, 0) + 1
-            for reason in plan.not_asked:
+            for _recipe, reason in outcome.skipped:
                 report.not_asked[reason] = report.not_asked.get(reason, 0) + 1
-        messages = [m for _, plan in planned for m in plan.messages]
+            decided.append((due, outcome))
         if messages:
             self._outbox.send(messages)  # first: a crash after this asks again, and the key dedupes
             report.messages += len(messages)
-        for item, plan in planned:
-            if self._advance(item, plan):
+        if entries:
+            self._publisher.publish(entries)
+            report.notices += len(entries)
+        for due, outcome in decided:
+            if self._due.advance(due, outcome.profile, outcome.changed, outcome.notes):
                 report.advanced += 1
             else:
                 report.contended += 1
 
-    def _release(self, held: list[dict[str, Any]], report: SweepReport) -> None:
+    def _release(self, held: list[HeldMessage], report: SweepReport) -> None:
         """Put held messages whose time has come back on the outbox: one per contact and sweep,
         the most important first (a reward before a win-back before a survey); the others wait
         for the next sweep, when the sender decides again on what the first one left."""
-        by_contact: dict[str, list[dict[str, Any]]] = {}
+        by_contact: dict[tuple[str, str], list[HeldMessage]] = {}
         for item in held:
-            by_contact.setdefault(item[keys.PK]["S"], []).append(item)
+            by_contact.setdefault((item.request.shop_id, item.request.contact_id), []).append(item)
         first = [
-            min(items, key=lambda i: (int(i["priority"]["N"]), i[keys.DUE_AT]["S"]))
+            min(items, key=lambda i: (i.request.priority, isoformat(i.request.requested_at)))
             for items in by_contact.values()
         ]
-        requests = [MessageRequest.model_validate_json(item["request"]["S"]) for item in first]
-        self._outbox.send(requests)  # first: a crash after this sends it again, and the key dedupes
+        self._outbox.send([item.request for item in first])  # first: a crash after this sends again
         for item in first:
-            self._messages.release_deferred(item[keys.PK]["S"], item[keys.SK]["S"], item[keys.DUE_AT]["S"])
-        report.released += len(requests)
+            self._due.release(item)
+        report.released += len(first)
 
-    def _advance(self, item: dict[str, Any], plan: lifecycle.Plan) -> bool:
-        """Store progress and the next due time, unless the contact did something since we read it.
 
-        Conditioned on the last activity and the win-back progress as read, not on the version:
-        the sender taking a send slot moves the version too, and must not undo the sweep's work.
-        The version still moves, so a contacts write that read the profile before retries."""
-        sets, names = [], {"#v": "version", "#la": "last_activity_at", "#wbc": "winback"}
-        values: dict[str, Any] = {":one": {"N": "1"}}
-        conditions = ["attribute_exists(pk)"]
-        if "last_activity_at" in item:
-            conditions.append("#la = :la")
-            values[":la"] = item["last_activity_at"]
-        else:
-            conditions.append("attribute_not_exists(#la)")
-        if "winback" in item:
-            conditions.append("#wbc.#id = :wbid AND #wbc.#at = :wbat")
-            names["#id"], names["#at"] = "id", "at"
-            values[":wbid"] = item["winback"]["M"]["id"]
-            values[":wbat"] = item["winback"]["M"]["at"]
-        else:
-            conditions.append("attribute_not_exists(#wbc)")
-        if plan.winback is not None:
-            sets.append("#wb = :wb")
-            names["#wb"] = "winback"
-            values[":wb"] = dynamo.value(plan.winback)
-        if plan.next_due is not None:
-            sets.append("#due = :due")
-            names["#due"] = keys.DUE_AT
-            values[":due"] = {"S": isoformat(plan.next_due)}
-            expression = "SET " + ", ".join(sets) + " ADD #v :one"
-        else:
-            names["#dat"] = keys.DUE_AT  # without a due_at the profile is off the (sparse) index
-            expression = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE #dat ADD #v :one"
-        try:
-            self._ddb.update_item(
-                TableName=self._settings.table_name,
-                Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
-                UpdateExpression=expression,
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+def combined(reports: Sequence[SweepReport]) -> SweepReport:
+    """The sum of several units' reports (one invocation's, or a whole fan-out's)."""
+    total = SweepReport(finished=all(r.finished for r in reports))
+    for report in reports:
+        for name, value in report.__dict__.items():
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, dict):
+                merged = getattr(total, name)
+                for key, n in value.items():
+                    merged[key] = merged.get(key, 0) + n
+            else:
+                setattr(total, name, getattr(total, name) + value)
+    return total
+
+
+def unit_of(body: str) -> dict[str, Any]:
+    """A unit of work from its queue message (refuses anything else, so the DLQ shows the bad one)."""
+    unit = json.loads(body)
+    if not isinstance(unit, dict) or not isinstance(unit.get("shard"), str):
+        raise ValueError("a sweep unit names its shard")
+    return unit

@@ -132,6 +132,8 @@ TOPOLOGY = Topology(
         Queue("contacts", consumer="contacts", batch_size=10),
         Queue("outbox", consumer="sender", batch_size=10),
         Queue("ses_events", consumer="ses_events", batch_size=10),
+        # one unit per shard of the due index: the hourly sweep fans out over as many invocations
+        Queue("sweep", consumer="sweep", batch_size=1),
     ),
     rules=(
         # privacy requests go to the contacts function too; one rule, so one queue grant

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from comeback.aws import dynamo, keys
+from comeback.aws.reward_store import code_items_in_story
 from comeback.domain.clock import isoformat, parse_iso
 from comeback.domain.events import ShopEvent
 from comeback.domain.playbook import Playbook
@@ -46,9 +48,12 @@ from comeback.domain.profile import (
     merge,
     merge_kind,
 )
-from comeback.recipes import lifecycle
+from comeback.recipes import engine
+from comeback.recipes.base import Note
 
 MAX_ATTEMPTS = 8
+# `_try_fast`'s answer when a recipe must see the profile: no fast transaction was tried.
+MUST_READ: list[dict[str, Any]] = []
 
 # Every transaction of a shop event starts with the same items, in this order.
 _SEEN, _HISTORY, _PROFILE = 0, 1, 2
@@ -131,7 +136,18 @@ class ContactStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # -- writing -----------------------------------------------------------------------------
-    def apply(self, shop_id: str, event: ShopEvent, playbook: Playbook) -> Applied:
+    def apply(
+        self,
+        shop_id: str,
+        event: ShopEvent,
+        playbook: Playbook,
+        now: datetime | None = None,
+        decided: Decided | None = None,
+    ) -> Applied:
+        """Apply one shop event. When the recipes decide something on the slow path (a stage change,
+        a code redeemed), `decided` is called with it before the write that records it, so what it
+        announces is never lost to a crash (it may be announced again: its ids are deterministic)."""
+        call = _Call(now or datetime.now(UTC), decided)
         ref = event.customer
         if ref.id:
             contact_id = ref.id
@@ -140,19 +156,21 @@ class ContactStore:
             contact_id = self.resolve_email(shop_id, ref.email) or email_contact_id(ref.email)
 
         if event.type == "customer.deleted":
-            return self._slow(shop_id, contact_id, event, None, playbook, known=False)
+            return self._slow(shop_id, contact_id, event, None, playbook, False, call)
         if is_signup(event):
-            created = self._try_create(shop_id, contact_id, event, playbook)
+            created = self._try_create(shop_id, contact_id, event, playbook, call)
             if created is not None:
                 return created
 
         reasons = self._try_fast(shop_id, contact_id, event, playbook)
         if reasons is None:
             return Applied(Outcome.APPLIED, contact_id)
+        if reasons is MUST_READ:
+            return self._slow(shop_id, contact_id, event, None, playbook, False, call)
         if seen_before(reasons):
             return Applied(Outcome.DUPLICATE, contact_id)
         old = reasons[_PROFILE].get("Item")
-        return self._slow(shop_id, contact_id, event, old, playbook, known=True)
+        return self._slow(shop_id, contact_id, event, old, playbook, True, call)
 
     def apply_delta(
         self, shop_id: str, contact_id: str, change: Profile, dedupe_sk: str, playbook: Playbook, at: str
@@ -198,12 +216,14 @@ class ContactStore:
         raise ContactConflict(f"contact {contact_id} kept changing while applying {dedupe_sk}")
 
     def _try_create(
-        self, shop_id: str, contact_id: str, event: ShopEvent, playbook: Playbook
+        self, shop_id: str, contact_id: str, event: ShopEvent, playbook: Playbook, call: _Call
     ) -> Applied | None:
         """A sign-up creates its contact in one transaction, with no read; None if it was not new."""
         profile = apply(
             empty(shop_id, contact_id, event.customer.id), event, playbook.loyalty.points_per_unit
         )
+        decided = engine.on_event(None, profile, event, playbook, call.now)
+        profile = decided.profile
         pk = keys.contact(shop_id, contact_id)
         items = [
             self._seen_put(shop_id, event),
@@ -226,6 +246,9 @@ class ContactStore:
                     }
                 }
             )
+        items.extend(note_put(self._table, pk, note) for note in decided.notes)
+        if decided.decided and call.decided is not None:
+            call.decided(decided)
         try:
             self._ddb.transact_write_items(TransactItems=items)
         except self._ddb.exceptions.TransactionCanceledException as exc:
@@ -234,26 +257,27 @@ class ContactStore:
                 return Applied(Outcome.DUPLICATE, contact_id)
             if dynamo.failed_condition(reasons[_PROFILE]):  # it existed: merge into what is there
                 old = reasons[_PROFILE].get("Item")
-                return self._slow(shop_id, contact_id, event, old, playbook, known=True)
+                return self._slow(shop_id, contact_id, event, old, playbook, True, call)
             # the address belongs to a contact already: the slow path links or folds it in
-            return self._slow(shop_id, contact_id, event, None, playbook, known=True)
+            return self._slow(shop_id, contact_id, event, None, playbook, True, call)
         return Applied(Outcome.APPLIED_SLOW, contact_id, profile)
 
     def _try_fast(
         self, shop_id: str, contact_id: str, event: ShopEvent, playbook: Playbook
     ) -> list[dict[str, Any]] | None:
         """The one-transaction path; returns the cancellation reasons if it did not apply."""
+        fast = engine.fast_plan(event, playbook)
+        if fast is None:
+            return MUST_READ  # a recipe must see the profile: the slow path reads it
         at = isoformat(event.occurred_at)
         update = FastUpdate()
         change = delta(event, shop_id, contact_id, playbook.loyalty.points_per_unit)
         update.add_delta(change, at)
-        if event.is_activity:
-            due = lifecycle.due_after_activity(event.occurred_at, playbook)
-            update.set_due(due)
         condition = (
             "attribute_exists(pk) AND #ls < :at AND attribute_not_exists(merged_into)"
             " AND attribute_not_exists(erased_at)"
         )
+        condition += update.recipes(fast)
         update.names["#ls"] = "last_seen_at"
         update.values[":at"] = dynamo.value(at)
         if change.email:
@@ -296,6 +320,7 @@ class ContactStore:
         old: dict[str, Any] | None,
         playbook: Playbook,
         known: bool,
+        call: _Call,
     ) -> Applied:
         for _ in range(MAX_ATTEMPTS):
             if not known:
@@ -305,9 +330,11 @@ class ContactStore:
                 contact_id, known = current.profile.merged_into, False
                 continue
             try:
-                plan = self._plan_slow(shop_id, contact_id, event, current, playbook)
+                plan = self._plan_slow(shop_id, contact_id, event, current, playbook, call)
             except _SeenBefore:
                 return Applied(Outcome.DUPLICATE, contact_id)
+            if plan.decided is not None and call.decided is not None:
+                call.decided(plan.decided)
             try:
                 self._ddb.transact_write_items(TransactItems=plan.items)
             except self._ddb.exceptions.TransactionCanceledException as exc:
@@ -324,7 +351,13 @@ class ContactStore:
 
     # -- the slow path, planned --------------------------------------------------------------
     def _plan_slow(
-        self, shop_id: str, contact_id: str, event: ShopEvent, current: Stored | None, playbook: Playbook
+        self,
+        shop_id: str,
+        contact_id: str,
+        event: ShopEvent,
+        current: Stored | None,
+        playbook: Playbook,
+        call: _Call,
     ) -> _SlowPlan:
         pk = keys.contact(shop_id, contact_id)
         base = current.profile if current else empty(shop_id, contact_id, event.customer.id)
@@ -342,9 +375,12 @@ class ContactStore:
         if email and email != base.email_address:
             base, alias_items = self._link_email(shop_id, contact_id, email, base, event, playbook)
             updated = apply(base, event, playbook.loyalty.points_per_unit)
+        decided = engine.on_event(current.profile if current else None, updated, event, playbook, call.now)
+        updated = decided.profile
         items.append(self._profile_put(updated, current, playbook))
         items.extend(alias_items)
-        return _SlowPlan(items, Outcome.APPLIED_SLOW, updated)
+        items.extend(note_put(self._table, pk, note) for note in decided.notes)
+        return _SlowPlan(items, Outcome.APPLIED_SLOW, updated, decided if decided.decided else None)
 
     def _link_email(
         self, shop_id: str, contact_id: str, email: str, base: Profile, event: ShopEvent, playbook: Playbook
@@ -415,6 +451,8 @@ class ContactStore:
         self._batch_write(
             [_delete(keys.email_alias(shop_id, k), keys.ALIAS) for k in owned if k != resolved_by]
         )
+        # a reward's code index item lives outside the partition: it goes before the reward naming it
+        self._batch_write([_delete(k[keys.PK], k[keys.SK]) for k in code_items_in_story(shop_id, history)])
         self._batch_write([_delete(e[keys.PK], e[keys.SK]) for e in history])
 
         pk = keys.contact(shop_id, contact_id)
@@ -494,7 +532,9 @@ class ContactStore:
         body["version"] = version
         # The shard is the profile's for life; being on the due index is having a due_at.
         body[keys.DUE_PK] = keys.due_shard(profile.shop_id, profile.contact_id, self._shards)
-        due = lifecycle.next_due(profile, playbook)
+        times = engine.due_times(profile, playbook)
+        body["dues"] = {name: isoformat(at) for name, at in times.items()}
+        due = engine.earliest(times)
         if due is not None:
             body[keys.DUE_AT] = isoformat(due)
         return dynamo.item(body)
@@ -548,6 +588,18 @@ class _SlowPlan:
     items: list[dict[str, Any]]
     outcome: Outcome
     profile: Profile | None
+    decided: engine.Outcome | None = None
+
+
+Decided = Callable[[engine.Outcome], None]
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What one `apply` call carries down its paths (the store itself is shared by threads)."""
+
+    now: datetime
+    decided: Decided | None
 
 
 class _SeenBefore(Exception):
@@ -558,6 +610,13 @@ def seen_before(reasons: list[dict[str, Any]]) -> bool:
     """A cancelled event transaction failed on the shop's id marker or on the contact's history item
     (the item that deduped before the markers existed)."""
     return any(dynamo.failed_condition(r) for r in reasons[_SEEN : _HISTORY + 1])
+
+
+def note_put(table: str, pk: str, note: Note) -> dict[str, Any]:
+    """A recipe's line in the contact's activity (a stage change ...), as a transaction item."""
+    body = {keys.PK: pk, keys.SK: keys.note(note.at, note.kind), "type": note.kind, "occurred_at": note.at}
+    body["detail"] = json.dumps(note.detail, sort_keys=True)
+    return {"Put": {"TableName": table, "Item": dynamo.item(body)}}
 
 
 def _delete(pk: str, sk: str) -> dict[str, Any]:
@@ -650,12 +709,38 @@ class FastUpdate:
                     self.sets.append(f"{path}.{self._name(key)} = {self._value(entry_value)}")
         self.adds.append(f"{self._name('version')} {self._value(1)}")
 
-    def set_due(self, due: datetime | None) -> None:
-        """The profile already carries its shard (`due_pk`); `due_at` puts it on the index or off."""
-        if due:
-            self.sets.append(f"{self._name(keys.DUE_AT)} = {self._value(isoformat(due))}")
-        else:
-            self.removes.append(self._name(keys.DUE_AT))
+    def recipes(self, fast: engine.FastPlan) -> str:
+        """Move the due times the event changes; returns the condition under which that is right.
+
+        Each recipe the event moves gets its exact new due time (`dues.<recipe>`); the contact's
+        own (`due_at`, on the sparse index) becomes the earliest of them, on condition that no
+        recipe whose due time the event keeps is due earlier, and that the stored states are those
+        the recipes' answers assume. Otherwise the slow path decides, with the whole profile."""
+        conditions = ""
+        dues = self._name("dues") if fast.dues or (fast.candidate is not None and fast.kept) else ""
+        for name, due in fast.dues.items():
+            entry = f"{dues}.{self._name(name)}"
+            if due is None:
+                self.removes.append(entry)
+            else:
+                self.sets.append(f"{entry} = {self._value(isoformat(due))}")
+        candidate = fast.candidate
+        if candidate is not None:
+            self.sets.append(f"{self._name(keys.DUE_AT)} = {self._value(isoformat(candidate))}")
+            stamp = self._value(isoformat(candidate))
+            for name in fast.kept:
+                entry = f"{dues}.{self._name(name)}"
+                conditions += f" AND (attribute_not_exists({entry}) OR {entry} >= {stamp})"
+        elif fast.dues:
+            # every recipe the event moves has nothing pending: the contact is due when the kept are
+            conditions += f" AND attribute_not_exists({self._name(keys.DUE_AT)})" if not fast.kept else ""
+        states = self._name("recipes") if fast.requires else ""
+        for name, required in fast.requires.items():
+            for key, allowed in required.items():
+                path = f"{states}.{self._name(name)}.{self._name('v')}.{self._name(key)}"
+                options = ", ".join(self._value(v) for v in allowed)
+                conditions += f" AND {path} IN ({options})"
+        return conditions
 
     def expression(self) -> str:
         parts = []

@@ -83,6 +83,11 @@ def pool_code(code: str) -> str:
     return f"#{code}"
 
 
+def note(at: str, kind: str) -> str:
+    """A line of the contact's activity written by a recipe (a stage change ...), by time."""
+    return f"N#{at}#{kind}"
+
+
 def email_alias(shop_id: str, email_hash: str) -> str:
     return f"SHOP#{shop_id}#EMAIL#{email_hash}"
 

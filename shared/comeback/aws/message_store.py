@@ -71,6 +71,11 @@ class MessageStore:
             "updated_at": isoformat(now),
             **extra,
         }
+        # what the reports group by: the copy chosen, and the holdout (recorded, never sent)
+        if request.variant:
+            body["variant"] = request.variant
+        if request.holdout:
+            body["holdout"] = True
         return dynamo.item(body)
 
     def claim(self, request: MessageRequest, now: datetime, slot: SlotTaken | None = None) -> Claim:

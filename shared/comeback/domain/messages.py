@@ -40,12 +40,16 @@ PRIORITY: dict[str, int] = {
 }  # fmt: skip
 
 
+# A recipe's name is its campaign id: the shipped ones above, or a shop's own recipe's.
+CampaignId = Annotated[str, Field(pattern=r"^[a-z]{2,24}$")]
+
+
 class MessageRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     shop_id: Id
     contact_id: Id
-    campaign: Campaign
+    campaign: CampaignId
     step: Annotated[int, Field(ge=1, le=99)] = 1
     period: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:._-]+$")]
     data: dict[str, Any] = Field(default_factory=dict)
@@ -57,6 +61,15 @@ class MessageRequest(BaseModel):
     basis: str | None = None
     # How many times SES throttled this message so far (drives the backoff of the next try).
     attempt: Annotated[int, Field(ge=0, le=50)] = 0
+    # Set by the recipe that asks; a campaign without one takes the shipped table's.
+    topic_of: Topic | None = None
+    priority_of: Annotated[int, Field(ge=0, le=9)] | None = None
+    # The copy chosen for this contact (win-back: the reason they gave), for templates and reports.
+    variant: Annotated[str, Field(pattern=r"^[a-z_]{1,24}$")] | None = None
+    # In the recipe's holdout: recorded as skipped (reason holdout), never sent, followed like the rest.
+    holdout: bool = False
+    # Replies go to this person instead of the shop's sender reply-to (win-back, experience variant).
+    reply_to: Annotated[str, Field(max_length=254)] | None = None
 
     @property
     def key(self) -> str:
@@ -64,11 +77,11 @@ class MessageRequest(BaseModel):
 
     @property
     def topic(self) -> Topic:
-        return CAMPAIGN_TOPIC[self.campaign]
+        return self.topic_of or CAMPAIGN_TOPIC.get(self.campaign, "news")
 
     @property
     def priority(self) -> int:
-        return PRIORITY[self.campaign]
+        return self.priority_of if self.priority_of is not None else PRIORITY.get(self.campaign, 5)
 
     def stale(self, now: datetime) -> bool:
         return self.not_after is not None and now > self.not_after

@@ -62,36 +62,6 @@ class Loyalty(Strict):
         return eligible[-1] if eligible else self.tiers[0].name
 
 
-class Lifecycle(Strict):
-    at_risk_days: Annotated[int, Field(gt=0)]
-    lapsed_days: Annotated[int, Field(gt=0)]
-    lost_days: Annotated[int, Field(gt=0)]
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Lifecycle:
-        if not self.at_risk_days < self.lapsed_days < self.lost_days:
-            raise ValueError("lifecycle days must grow: at_risk < lapsed < lost")
-        return self
-
-
-class WinbackStep(Strict):
-    after_days: Annotated[int, Field(gt=0, le=3650)]
-
-
-class Winback(Strict):
-    enabled: bool
-    min_orders: Annotated[int, Field(ge=0)]
-    steps: Annotated[list[WinbackStep], Field(min_length=1, max_length=10)]
-    sunset_after_last_step: bool
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Winback:
-        days = [s.after_days for s in self.steps]
-        if days != sorted(set(days)):
-            raise ValueError("win-back steps must be in strictly growing after_days order")
-        return self
-
-
 class FrequencyCap(Strict):
     max: Annotated[int, Field(ge=1, le=100)]
     days: Annotated[int, Field(ge=1, le=90)]
@@ -133,12 +103,45 @@ class Messaging(Strict):
 
 
 class Playbook(Strict):
+    """A shop's playbook. Each recipe's section (`winback:`, `lifecycle:` ...) is validated by the
+    recipe's own model (`comeback.recipes`); the playbook knows none of them by name."""
+
     shop: ShopSettings
     consent: Literal["explicit", "opt_out"]
     loyalty: Loyalty
-    lifecycle: Lifecycle
-    winback: Winback
     messaging: Messaging
+    recipes: dict[str, Any] = Field(default_factory=dict)  # section key -> the recipe's settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recipe_sections(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "recipes" in data:
+            raise ValueError("unknown key 'recipes': a recipe's settings go under its own key")
+        from pydantic import ValidationError
+
+        from comeback.recipes.registry import sections  # the recipes import this module
+
+        data = dict(data)
+        found: dict[str, Any] = {}
+        for key, model in sections().items():
+            try:
+                found[key] = model.model_validate(data.pop(key, {}))
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{key}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                    if e["loc"]
+                    else f"{key}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise ValueError(problems) from None
+        data["recipes"] = found
+        return data
+
+    def section(self, key: str) -> Any:
+        """A recipe's settings (its pydantic model), by the recipe's section key."""
+        return self.recipes[key]
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from comeback.domain.events import (
     CustomerDeleted,
     CustomerUpdated,
     EventBase,
+    FeedbackSubmitted,
     OrderPlaced,
     OrderRefunded,
     ProductViewed,
@@ -113,9 +114,12 @@ class Profile(BaseModel):
     last_activity_at: Annotated[str | None, Merge.MAX] = None
     last_viewed: Annotated[Lww | None, Merge.LWW] = None  # {"product_id", "name", "category", "url"}
     last_cart: Annotated[Lww | None, Merge.LWW] = None
-    # Win-back progress: {"v": last step sent, "at": the last_activity_at it answers, "id": "step-NNN"}.
-    # A newer activity makes it stale by itself; nothing has to reset it.
-    winback: Annotated[Lww | None, Merge.LWW] = None
+    # Each recipe's state, recipe name -> {"v": its state, "at": when it decided, "id": ...}: a recipe
+    # writes only its own entry (comeback.recipes), so two recipes never undo each other.
+    recipes: Annotated[dict[str, Lww], Merge.MAP_LWW] = Field(default_factory=dict)
+    # Each enabled recipe's next due time (ISO): derived from the rest, recomputed by the engine on
+    # every write, and kept so the one-write fast path can move one recipe's due time alone.
+    dues: Annotated[dict[str, str], Merge.KEEP] = Field(default_factory=dict)
     # Email engagement, from SES events (opens are noisy since Apple's privacy proxy; clicks are not).
     email_opens: Annotated[int, Merge.SUM] = 0
     email_clicks: Annotated[int, Merge.SUM] = 0
@@ -249,6 +253,7 @@ PROFILE_FIELDS = (
     "loyalty_member",
     "tags",
     "address",
+    "feedback_reason",  # the latest reason a feedback.submitted gave (price, experience ...)
 )
 ATTRIBUTE_PREFIX = "attr."
 MAX_FIELDS = len(PROFILE_FIELDS) + MAX_ATTRIBUTES_KEPT
@@ -304,22 +309,30 @@ def delta(event: EventBase, shop_id: str, contact_id: str, points_per_unit: Deci
             eid,
         )
     elif isinstance(event, CartUpdated | CheckoutStarted):
-        cart = event.data
-        summary = {
-            "type": event.type,
-            "products": [item.product_id for item in cart.items][:20],
-            "items": sum(item.quantity for item in cart.items),
-            "total": str(cart.total) if cart.total is not None else None,
-            "currency": cart.currency,
-            "url": cart.url,
-        }
-        p.last_cart = lww({k: v for k, v in summary.items() if v is not None}, at, eid)
+        p.last_cart = lww(_cart_summary(event), at, eid)
+    elif isinstance(event, FeedbackSubmitted):
+        reason = getattr(event.data, "reason", None)
+        if reason:
+            p.fields = {"feedback_reason": lww(reason, at, eid)}
     elif isinstance(event, CustomerDeleted):
         p.erased_at = at
     # one event alone stays inside the bounds too, so the fast path never adds more than one cut allows
     cut = _bounded({"fields": p.fields, "products": p.products, "interests": p.interests})
     p.fields, p.products, p.interests = cut["fields"], cut["products"], cut["interests"]
     return p
+
+
+def _cart_summary(event: CartUpdated | CheckoutStarted) -> dict[str, Any]:
+    cart = event.data
+    summary = {
+        "type": event.type,
+        "products": [item.product_id for item in cart.items][:20],
+        "items": sum(item.quantity for item in cart.items),
+        "total": str(cart.total) if cart.total is not None else None,
+        "currency": cart.currency,
+        "url": cart.url,
+    }
+    return {k: v for k, v in summary.items() if v is not None}
 
 
 def _category_counts(items: Any) -> dict[str, int]:

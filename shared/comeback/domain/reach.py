@@ -23,7 +23,18 @@ def unreachable(profile: Profile | None, topic: str, playbook: Playbook) -> str 
         return "unsubscribed"
     if not profile.topic_allowed(topic):
         return f"topic_{topic}_declined"
+    if paused(profile):
+        return "sunset"
     consent = profile.accepts_marketing
     if consent is False or (consent is None and playbook.consent == "explicit"):
         return "no_consent"
     return None
+
+
+def paused(profile: Profile) -> bool:
+    """A recipe sunset the contact (win-back's drip ended unanswered): no marketing until it acts again."""
+    return any(
+        entry["v"].get("sunset") and entry["v"].get("basis") == profile.last_activity_at
+        for entry in profile.recipes.values()
+        if isinstance(entry.get("v"), dict)
+    )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from comeback.domain.clock import isoformat
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
-from comeback.recipes import lifecycle
+from comeback.domain.reach import paused
+from comeback.domain.rewards import Reward
+from comeback.recipes import engine, registry, stages, winback
+from comeback.recipes.base import state_of
 
 
 def is_subscribed(profile: Profile, playbook: Playbook) -> bool:
@@ -60,7 +65,31 @@ def consent_view(profile: Profile, playbook: Playbook) -> dict[str, Any]:
     }
 
 
-def contact_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[str, Any]:
+def tags(profile: Profile, playbook: Playbook, now: datetime) -> list[str]:
+    """The stage, customer or prospect, sunset, and the shop's own tags."""
+    derived = [stages.current(profile, playbook, now), "customer" if profile.orders_count else "prospect"]
+    if paused(profile):
+        derived.append("sunset")
+    shop_tags = profile.field("tags") or []
+    return sorted(set(derived) | set(shop_tags))
+
+
+def recipes_view(profile: Profile, playbook: Playbook) -> dict[str, Any]:
+    """Each recipe's state and next due time, as the engine keeps them."""
+    times = engine.due_times(profile, playbook)
+    return {
+        recipe.name: {
+            "enabled": recipe.enabled(playbook),
+            "state": state_of(profile, recipe.name),
+            "next_due_at": isoformat(times[recipe.name]) if recipe.name in times else None,
+        }
+        for recipe in registry.all_recipes()
+    }
+
+
+def contact_view(
+    profile: Profile, playbook: Playbook, now: datetime, rewards: Sequence[Reward] = ()
+) -> dict[str, Any]:
     return {
         "shop_id": profile.shop_id,
         "contact_id": profile.contact_id,
@@ -82,9 +111,9 @@ def contact_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[st
         "last_activity_at": profile.last_activity_at,
         "points_balance": profile.points_balance,
         "lifetime_points": profile.lifetime_points,
-        "tier": lifecycle.tier(profile, playbook),
-        "stage": lifecycle.stage(profile, playbook, now),
-        "tags": lifecycle.tags(profile, playbook, now),
+        "tier": playbook.loyalty.tier_for(profile.lifetime_points),
+        "stage": stages.current(profile, playbook, now),
+        "tags": tags(profile, playbook, now),
         "interests": dict(sorted(profile.interests.items(), key=lambda kv: (-kv[1], kv[0]))),
         # the shop's record, as it sent it; `subscribed` is what decides, `consent` says why
         "accepts_marketing": profile.accepts_marketing,
@@ -93,7 +122,9 @@ def contact_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[st
         "topics_declined": sorted(t for t in profile.topics if not profile.topic_allowed(t)),
         "suppressed": profile.suppression is not None,
         "suppression": profile.suppression,
-        "winback_steps_sent": lifecycle.winback_steps_sent(profile),
+        "winback_steps_sent": winback.steps_taken(profile),
+        "recipes": recipes_view(profile, playbook),
+        "rewards": [r.view() for r in sorted(rewards, key=lambda r: r.issued_at)],
         "email_opens": profile.email_opens,
         "email_clicks": profile.email_clicks,
         "last_engaged_at": profile.last_engaged_at,

@@ -35,15 +35,16 @@ from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
 from comeback.domain.reach import unreachable
 from comeback.messaging.ratelimit import RateLimiter
+from comeback.messaging.reason_links import reason_links
 from comeback.messaging.render import RenderError, locale_for, render
 from comeback.messaging.tokens import TokenSigner
-from comeback.recipes import lifecycle
+from comeback.recipes import engine
 
 MAX_BACKOFF_SECONDS = 900
 # What the sender reads of a profile: who may be written to, and what the message says.
 SENDER_READS = (
     "customer_id", "email", "consent", "fields", "topics", "unsubscribed", "suppressed", "erased_at",
-    "last_activity_at", "points_balance", "lifetime_points", "winback", "sends", "sends_seq", "last_click",
+    "last_activity_at", "points_balance", "lifetime_points", "recipes", "sends", "sends_seq", "last_click",
 )  # fmt: skip
 # How often a claim is re-decided when other messages keep taking the contact's send slot first.
 SLOT_ATTEMPTS = 5
@@ -79,11 +80,12 @@ def ineligible(
         return reason or "no_contact"
     if request.stale(now):
         return "stale"
-    if request.campaign == "winback":
-        if request.basis != profile.last_activity_at:
-            return "came_back"  # the customer was active after the sweep chose them
-        if request.basis and lifecycle.clicked_winback_since(profile, request.basis):
-            return "clicked"  # they clicked an earlier step of this win-back: the sequence is over
+    # the recipe that asked decides whether its message is still wanted (the customer came back ...)
+    reason = engine.still_wanted(profile, request.campaign, request, playbook, now)
+    if reason:
+        return reason
+    if request.holdout:
+        return "holdout"  # the recipe's control group: recorded like a send, never emailed
     return None
 
 
@@ -242,17 +244,23 @@ class Sender:
                 "last_name": profile.field("last_name"),
                 "name": display_name(profile, locale),
                 "points_balance": profile.points_balance,
-                "tier": lifecycle.tier(profile, playbook),
+                "tier": playbook.loyalty.tier_for(profile.lifetime_points),
             },
             "cta_url": f"{shop.url}{'&' if '?' in shop.url else '?'}{utm}",
             "unsubscribe_url": unsubscribe_url,
+            **engine.context(profile, request, playbook),
         }
+        if request.data.get("ask_reason"):
+            # one signed one-click link per reason; the answer comes back as feedback.submitted
+            context["reason_links"] = reason_links(
+                self._tokens, self._settings.public_base_url, request.shop_id, profile.contact_id, request.key
+            )
         rendered = render(request.campaign, locale, context, playbook.messaging.templates)
         assert profile.email_address is not None
         return Email(
             from_name=shop.sender.from_name,
             from_address=str(shop.sender.from_email),
-            reply_to=str(shop.sender.reply_to) if shop.sender.reply_to else None,
+            reply_to=request.reply_to or (str(shop.sender.reply_to) if shop.sender.reply_to else None),
             to=profile.email_address,
             subject=rendered.subject,
             text=rendered.text,

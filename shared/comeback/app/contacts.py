@@ -1,0 +1,53 @@
+"""The contacts function's service: one shop event applied to its contact, and what recipes make of it.
+
+The store applies the event (one write in the usual case); when it had to read the profile, the
+recipes say what the event means to them (a stage change, a code redeemed, a message to send at
+once), and that is carried out before the write that records it (`app.effects`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from comeback.app.effects import carry_out
+from comeback.aws.bus import Publisher
+from comeback.aws.contact_store import Applied, ContactStore
+from comeback.aws.outbox import Outbox
+from comeback.domain.clock import Clock
+from comeback.domain.events import ShopEvent
+from comeback.domain.playbook import Playbook
+from comeback.domain.stores import RewardLedger
+from comeback.recipes import engine
+
+
+class ContactEvents:
+    def __init__(
+        self,
+        store: ContactStore,
+        playbooks: Callable[[str], Playbook],
+        rewards: RewardLedger,
+        publisher: Publisher,
+        outbox: Outbox | None,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._playbooks = playbooks
+        self._rewards = rewards
+        self._publisher = publisher
+        self._outbox = outbox
+        self._clock = clock
+
+    def apply(self, shop_id: str, event: ShopEvent) -> Applied:
+        playbook = self._playbooks(shop_id)
+        now = self._clock.now()
+
+        def decided(outcome: engine.Outcome) -> None:
+            done = carry_out(outcome, playbook, now, self._rewards)
+            if done.messages:
+                if self._outbox is None:
+                    raise RuntimeError("a recipe asked for a message and the contacts function has no outbox")
+                self._outbox.send(done.messages)
+            if done.entries:
+                self._publisher.publish(done.entries)
+
+        return self._store.apply(shop_id, event, playbook, now=now, decided=decided)

@@ -1,0 +1,260 @@
+"""Win-back: a drip to customers who stopped buying, with offers that escalate, measured against a holdout.
+
+Steps come at `after_days` after the last activity (90 / 135 / 180 / 270 by default); a purchase
+(any activity) starts a new lapse, a click on one of its emails ends the drip, and after the last
+step the contact is sunset: stage `lost`, no marketing until it acts again.
+
+Each step may carry an offer (a reward in the ledger: free shipping, amount off, percent off): by
+default step 1 is content only, step 2 free shipping, steps 3 and 4 an amount off, the larger on
+step 4 (published win-back studies found amount-off about twice as effective as percent-off).
+
+The contact's last feedback reason picks a variant: `price` gets the offer one step early (an
+offer from step 1), `experience` an apology with a reply-to a person, `forgot` news and new
+arrivals, `product` other products; without a reason, the default copy.
+
+Who qualifies: at least `min_orders` orders, and a one-time buyer only if it spent at least
+`one_time_min_spent_minor` (the best lapsed customers, not every one-time low spender). A
+deterministic `holdout_percent` of those who qualify is never emailed, but recorded
+(`skipped: holdout`) and followed like the others, so the lift is measured.
+
+State (`Profile.recipes["winback"]`): the lapse it answers (`basis`, the last activity), steps
+taken (`sent`), `asked_at` of the latest step, `holdout`, `variant`, and `exit` (clicked,
+not_qualified) or `sunset`. A newer activity makes it stale by itself: nothing has to reset it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from comeback.domain.clock import isoformat, parse_iso
+from comeback.domain.events import ShopEvent
+from comeback.domain.messages import MessageRequest
+from comeback.domain.playbook import Playbook
+from comeback.domain.profile import Profile
+from comeback.domain.reach import unreachable
+from comeback.domain.rewards import Offer
+from comeback.recipes.base import Ask, Decision, FastEffect, Recipe, RecipeSettings, in_holdout, state_of
+
+NAME = "winback"
+# Days after the last step before the contact is sunset (its last email had time to work).
+SUNSET_AFTER_DAYS = 30
+REASONS = ("price", "experience", "product", "forgot")
+Reason = Literal["price", "experience", "product", "forgot"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step(Strict):
+    after_days: Annotated[int, Field(gt=0, le=3650)]
+    offer: Offer | None = None
+
+
+class Qualify(Strict):
+    min_orders: Annotated[int, Field(ge=0, le=1000)] = 1
+    # a one-time buyer qualifies only if it spent at least this (minor units of its currency)
+    one_time_min_spent_minor: Annotated[int, Field(ge=0)] = 0
+
+
+class Variant(Strict):
+    # `price`: offers start one step early; `experience`: replies go to a person
+    offers_early: bool = False
+    reply_to: EmailStr | None = None
+
+
+class Winback(RecipeSettings):
+    qualify: Qualify = Qualify()
+    steps: Annotated[list[Step], Field(min_length=1, max_length=10)]
+    sunset_after_last_step: bool = True
+    holdout_percent: Annotated[float, Field(ge=0, le=50)] = 10
+    # an order within this many days of a win-back email counts as won back by it
+    attribution_days: Annotated[int, Field(ge=1, le=90)] = 30
+    # step 1 asks why the customer stopped buying (one-click reason links)
+    ask_reason: bool = False
+    variants: dict[Reason, Variant] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Winback:
+        days = [s.after_days for s in self.steps]
+        if days != sorted(set(days)):
+            raise ValueError("win-back steps must be in strictly growing after_days order")
+        return self
+
+    def offer_for(self, step: int, variant: str) -> Offer | None:
+        """The offer of (1-based) `step`; a variant with early offers takes the next step's."""
+        early = self.variants.get(variant) if variant in REASONS else None  # type: ignore[call-overload]
+        index = step - 1
+        if early and early.offers_early:
+            index = min(index + 1, len(self.steps) - 1)
+        return self.steps[index].offer
+
+
+def settings(playbook: Playbook) -> Winback:
+    section = playbook.section(NAME)
+    assert isinstance(section, Winback)
+    return section
+
+
+# -- what the state says -------------------------------------------------------------------------
+
+
+def steps_taken(profile: Profile) -> int:
+    """Steps already taken for the current lapse (0 when the customer was active since)."""
+    state = state_of(profile, NAME)
+    return int(state.get("sent", 0)) if state.get("basis") == profile.last_activity_at else 0
+
+
+def ended(profile: Profile) -> str | None:
+    """Why the drip of the current lapse is over before its last step (clicked, not_qualified)."""
+    state = state_of(profile, NAME)
+    return state.get("exit") if state.get("basis") == profile.last_activity_at else None
+
+
+def sunset(profile: Profile) -> bool:
+    state = state_of(profile, NAME)
+    return bool(state.get("sunset")) and state.get("basis") == profile.last_activity_at
+
+
+def clicked_since(profile: Profile, basis: str) -> bool:
+    """Did the contact click a win-back email of this lapse? Then the drip ends: they heard us."""
+    click = profile.last_click
+    if not (click and click["v"].get("campaign") == NAME and click["at"] > basis):
+        return False
+    # a late click on an email of an earlier lapse (its period) is no answer to this one
+    period = click["v"].get("period")
+    return period is None or period == basis[:10]
+
+
+def answered_ask(profile: Profile, playbook: Playbook) -> str | None:
+    """The time of the win-back email the contact's latest order answers, if within the window."""
+    state = state_of(profile, NAME)
+    asked = state.get("asked_at")
+    if not asked or state.get("holdout") or not profile.last_order_at:
+        return None
+    window = timedelta(days=settings(playbook).attribution_days)
+    ordered = parse_iso(profile.last_order_at)
+    return str(asked) if parse_iso(asked) < ordered <= parse_iso(asked) + window else None
+
+
+def qualifies(profile: Profile, rules: Qualify) -> bool:
+    if profile.orders_count < rules.min_orders:
+        return False
+    return profile.orders_count > 1 or profile.total_spent_minor >= rules.one_time_min_spent_minor
+
+
+def variant_of(profile: Profile) -> str:
+    reason = profile.field("feedback_reason")
+    return reason if reason in REASONS else "default"
+
+
+class WinbackRecipe(Recipe):
+    name: ClassVar[str] = NAME
+    topic = "winback"
+    priority = 3
+    section_key = NAME
+    settings_model = Winback
+
+    def fast(self, event: ShopEvent, playbook: Playbook) -> FastEffect | None:
+        if not event.is_activity:
+            return FastEffect()  # the lapse and its steps stay as they are
+        # the event is the newest the contact has seen: a new lapse starts at it, no step taken
+        return FastEffect(due=event.occurred_at + timedelta(days=settings(playbook).steps[0].after_days))
+
+    def next_due(self, profile: Profile, playbook: Playbook) -> datetime | None:
+        if not profile.last_activity_at or profile.erased_at or profile.merged_into:
+            return None
+        wb = settings(playbook)
+        taken = steps_taken(profile)
+        if ended(profile) or sunset(profile):
+            return None
+        if taken >= len(wb.steps):
+            if not wb.sunset_after_last_step:
+                return None
+            # the sunset comes once the last step had its time to work
+            return parse_iso(profile.last_activity_at) + timedelta(
+                days=wb.steps[-1].after_days + SUNSET_AFTER_DAYS
+            )
+        return parse_iso(profile.last_activity_at) + timedelta(days=wb.steps[taken].after_days)
+
+    def plan(self, profile: Profile, playbook: Playbook, now: datetime) -> Decision:
+        wb = settings(playbook)
+        basis = profile.last_activity_at
+        taken = steps_taken(profile)
+        if not basis or ended(profile) or sunset(profile):
+            return Decision()
+        state: dict[str, Any] = {**state_of(profile, NAME), "basis": basis}
+        if state_of(profile, NAME).get("basis") != basis:
+            state = {"basis": basis, "sent": 0}
+        if taken >= len(wb.steps):
+            if wb.sunset_after_last_step and self.next_due(profile, playbook) <= now:  # type: ignore[operator]
+                return Decision(
+                    state={**state, "sunset": True, "sunset_at": isoformat(now)}, skipped=("sunset",)
+                )
+            return Decision()
+        if taken and clicked_since(profile, basis):
+            return Decision(state={**state, "exit": "clicked"}, skipped=("clicked",))
+        if not qualifies(profile, wb.qualify):
+            return Decision(state={**state, "exit": "not_qualified"}, skipped=("not_qualified",))
+        # Several steps may have come due at once (a sweep that did not run, a backfilled history):
+        # take only the latest, so nobody gets a burst of four win-back emails.
+        lapse_started = parse_iso(basis)
+        step = taken
+        while step < len(wb.steps) and lapse_started + timedelta(days=wb.steps[step].after_days) <= now:
+            step += 1
+        if step == taken:
+            return Decision()  # woken early: nothing is due yet
+        state["sent"] = step
+        blocked = unreachable(profile, self.topic, playbook)
+        if blocked:
+            # nobody to write to: the lapse moves on without a message, so nothing is queued to be refused
+            return Decision(state=state, skipped=(blocked,))
+        variant = variant_of(profile)
+        period = basis[:10]
+        holdout = in_holdout(profile.shop_id, profile.contact_id, period, NAME, wb.holdout_percent)
+        following = wb.steps[step].after_days if step < len(wb.steps) else wb.steps[-1].after_days + 30
+        chosen = wb.variants.get(variant) if variant in REASONS else None  # type: ignore[call-overload]
+        message = MessageRequest(
+            shop_id=profile.shop_id,
+            contact_id=profile.contact_id,
+            campaign=NAME,
+            step=step,
+            period=period,
+            requested_at=now,
+            # a step is stale once the next one is due (or 30 days after the last)
+            not_after=lapse_started + timedelta(days=following),
+            basis=basis,
+            data={
+                "days_since_last_activity": (now - lapse_started).days,
+                "ask_reason": wb.ask_reason and step == 1,
+            },
+            variant=variant,
+            holdout=holdout,
+            topic_of=self.topic,
+            priority_of=self.priority,
+            reply_to=str(chosen.reply_to) if chosen and chosen.reply_to else None,
+        )
+        state.update({"asked_at": isoformat(now), "holdout": holdout, "variant": variant})
+        offer = None if holdout else wb.offer_for(step, variant)
+        return Decision(state=state, asks=(Ask(message, offer),))
+
+    def still_wanted(
+        self, profile: Profile, request: MessageRequest, playbook: Playbook, now: datetime
+    ) -> str | None:
+        if request.basis != profile.last_activity_at:
+            return "came_back"  # the customer was active after the sweep chose them
+        if request.basis and request.step > 1 and clicked_since(profile, request.basis):
+            return "clicked"  # they clicked an earlier step of this lapse: the drip is over
+        return None
+
+    def context(self, profile: Profile, request: MessageRequest, playbook: Playbook) -> dict[str, Any]:
+        return {
+            "variant": request.variant or "default",
+            "last_step": request.step == len(settings(playbook).steps),
+        }
+
+
+RECIPE = WinbackRecipe()
