@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from comeback.domain import playbook
-from comeback.domain.clock import isoformat
+from comeback.domain.clock import isoformat, parse_iso
 from comeback.domain.events import parse_event
 from comeback.domain.notices import StageChanged
 from comeback.domain.profile import Profile, apply, empty, lww
@@ -189,3 +189,15 @@ def test_the_fast_path_keeps_the_stage_only_when_the_stored_one_is_what_the_even
         "won_back",
     }
     assert view_effect.requires == {"stage": ("engaged",)}
+
+
+def test_a_sunset_is_announced_as_lost_at_the_next_sweep_not_at_lost_days():
+    profile = engine.with_dues(customer(stage="lapsed", sent=4, asked_at=isoformat(days(270))), PLAYBOOK)
+    assert profile.dues["winback"] == isoformat(days(300))
+    sunset = engine.plan_due(profile, PLAYBOOK, days(300)).profile
+    # the drip ended in a sunset: the stage recipe is due at once (not at day 365) ...
+    assert parse_iso(sunset.dues["lifecycle"]) <= days(300)
+    outcome = engine.plan_due(sunset, PLAYBOOK, days(300) + timedelta(hours=1))
+    # ... and announces the contact lost
+    assert [(n.detail["from_stage"], n.detail["to_stage"]) for n in outcome.notices] == [("lapsed", "lost")]
+    assert stored_stage(outcome.profile) == "lost" and "lifecycle" not in outcome.profile.dues

@@ -57,9 +57,9 @@ def decided(profile: Profile, decision: Decision, now: datetime) -> Profile:
     return engine.with_state(profile, RECIPE, decision.state, now)
 
 
-def clicked(profile: Profile, at: datetime, campaign: str = "winback") -> Profile:
+def clicked(profile: Profile, at: datetime, campaign: str = "winback", period: str = "2026-01-10") -> Profile:
     profile.last_click = lww(
-        {"campaign": campaign, "step": 1, "period": "p", "link": "x"}, isoformat(at), "k"
+        {"campaign": campaign, "step": 1, "period": period, "link": "x"}, isoformat(at), "k"
     )
     return profile
 
@@ -268,16 +268,20 @@ def test_an_unknown_reason_gets_the_default_copy():
 # -- who qualifies -----------------------------------------------------------------------------
 
 
+THRESHOLD = winback.settings(PLAYBOOK).qualify.one_time_min_spent_minor  # the shipped one-time minimum
+
+
 @pytest.mark.parametrize(
     ("orders", "spent", "qualifies"),
     [
         (0, 0, False),  # never ordered
-        (1, 4_999, False),  # a one-time buyer under one_time_min_spent_minor is left alone
-        (1, 5_000, True),
+        (1, THRESHOLD - 1, False),  # a one-time buyer under one_time_min_spent_minor is left alone
+        (1, THRESHOLD, True),
         (2, 100, True),  # a repeat buyer qualifies whatever it spent
     ],
 )
 def test_who_qualifies_by_the_shipped_rules(orders, spent, qualifies):
+    assert THRESHOLD > 100  # the shipped playbook does leave one-time low spenders alone
     decision = RECIPE.plan(not_in_holdout(orders=orders, spent=spent), PLAYBOOK, days(91))
     assert bool(decision.asks) is qualifies
     if not qualifies:
@@ -353,3 +357,17 @@ def test_a_queued_later_step_is_not_wanted_once_an_earlier_one_was_clicked():
     assert RECIPE.still_wanted(clicked(someone, days(136.5)), ask.message, PLAYBOOK, days(137)) == "clicked"
     other = clicked(not_in_holdout(sent=1), days(136.5), campaign="reward")
     assert RECIPE.still_wanted(other, ask.message, PLAYBOOK, days(137)) is None
+
+
+def test_a_late_click_on_an_email_of_an_earlier_lapse_does_not_end_this_one():
+    # the click comes after this lapse began, but on a step of the lapse before (its period says so)
+    someone = not_in_holdout(sent=1, asked_at=isoformat(days(90)))
+    someone.last_click = lww(
+        {"campaign": "winback", "step": 3, "period": "2025-06-01", "link": "x"}, isoformat(days(95)), "k"
+    )
+    (ask,) = RECIPE.plan(someone, PLAYBOOK, days(136)).asks
+    assert ask.message.step == 2
+    assert RECIPE.still_wanted(someone, ask.message, PLAYBOOK, days(137)) is None
+    # the same click on this lapse's email ends it
+    someone.last_click["v"]["period"] = "2026-01-10"
+    assert RECIPE.plan(someone, PLAYBOOK, days(136)).skipped == ("clicked",)
