@@ -123,7 +123,8 @@ def test_data_request_mails_the_export_to_the_team_and_the_cli_prints_it(local: 
     assert printed.returncode == 0, printed.stderr
     export = json.loads(printed.stdout)
     kinds = sorted(i["sk"].split("#")[0] for i in export["items"])
-    assert kinds == ["EVT", "EVT", "PROFILE"] and export["aliases"][0]["email"] == "john@example.com"
+    # N: the contact's stage change (new -> active), a line of its activity like the events
+    assert kinds == ["EVT", "EVT", "N", "PROFILE"] and export["aliases"][0]["email"] == "john@example.com"
     assert f"Items held: {len(export['items'])}, email aliases: 1" in mail["text"]
 
 

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from comeback.app.signing import signed_headers
+from comeback.cli.report import render_table
 from comeback.demo.generator import JST, DemoShop, generate
+from comeback.demo.responses import Responses, planned_orders
 from comeback.domain.money import format_money
 from comeback.local.launch import local_serve
 
@@ -31,6 +37,8 @@ PLAYBOOK = Path(__file__).with_name("playbook.yaml")
 BATCH = 100
 SWEEP_AT = time_of_day(10, 0)  # JST: inside the shop's sending hours
 ATTRIBUTION_DAYS = 30
+# Each win-back email makes its recipient order with this probability (comeback.demo.responses).
+UPLIFT = 0.08
 SES_PRICE_PER_1000 = 0.10  # USD, SES outbound list price
 
 
@@ -76,10 +84,23 @@ def _post_day(api: LocalApi, events: tuple[dict[str, Any], ...], at: datetime, t
             tally["rejected"] += len(answer["rejected"])
 
 
-def _replay(api: LocalApi, shop: DemoShop, tally: Counter[str], timing: dict[str, float]) -> None:
-    """Each day: post its events, move to the next morning, sweep (and drain once a week)."""
+def _replay(
+    api: LocalApi,
+    shop: DemoShop,
+    tally: Counter[str],
+    timing: dict[str, float],
+    responses: Responses | None = None,
+) -> None:
+    """Each day: post its events (the plan's, and the orders emails caused), move to the next
+    morning, sweep, drain; then let the customers read the emails that went out."""
     sweeps: Counter[str] = Counter()
-    for index, (day, events) in enumerate(shop.events_by_day):
+    planned = dict(shop.events_by_day)
+    days = [shop.start + timedelta(days=n) for n in range(shop.days)]
+    read = 0
+    for index, day in enumerate(days):
+        events = planned.get(day, ())
+        if responses is not None and responses.scheduled.get(day):
+            events = tuple(sorted((*events, *responses.scheduled.pop(day)), key=lambda e: e["occurred_at"]))
         end_of_day = datetime.combine(day, datetime.max.time().replace(microsecond=0), tzinfo=JST)
         api.control("POST", "/_local/clock", {"set": end_of_day.isoformat()})
         began_day = time.monotonic()
@@ -94,50 +115,99 @@ def _replay(api: LocalApi, shop: DemoShop, tally: Counter[str], timing: dict[str
         api.control("POST", "/_local/drain")
         api.control("POST", "/_local/clock", {"set": morning.isoformat()})
         swept = api.control("POST", "/_local/sweep", {"drain": True})
+        if responses is not None:
+            for email in api.control("GET", f"/_local/outbox?since={read}"):
+                read += 1
+                responses.answer(email)
         timing["posting"] += posted - began_day
         timing["sweeping and draining"] += time.monotonic() - posted
         for campaign, n in (swept["report"] or {}).get("campaigns", {}).items():
             sweeps[campaign] += n
-        if index % 3 == 0 or index == len(shop.events_by_day) - 1:
+        if index % 3 == 0 or index == len(days) - 1:
             _progress(
                 index + 1,
-                len(shop.events_by_day),
+                len(days),
                 f"{day}  {tally['accepted']:,} events  {sum(sweeps.values()):,} messages asked",
             )
     sys.stderr.write("\n")
 
 
-def run_demo(seed: int = 7, customers: int = 2000, days: int = 548, port: int = 0) -> int:
-    began = time.monotonic()
-    print(f"comeback demo: generating a shop (seed {seed}, {customers:,} customers, {days} days) ...")
+@dataclass
+class Simulation:
+    shop: DemoShop
+    tally: Counter[str]
+    timing: dict[str, float]
+    stats: dict[str, Any]
+    outbox: list[dict[str, Any]]
+    latest: list[dict[str, Any]]
+    report: Any  # the win-back report (comeback.domain.campaign_report.CampaignReport)
+    responses: Responses
+
+
+def simulate(
+    seed: int = 7,
+    customers: int = 2000,
+    days: int = 548,
+    port: int = 0,
+    uplift: float = UPLIFT,
+    overrides: dict[str, Any] | None = None,
+) -> Simulation:
+    """Generate the shop, replay it through `comeback local serve` with customers who answer win-back
+    emails with a known uplift, and read the win-back report off the runtime before it stops."""
+    from comeback.aws import clients as aws
+    from comeback.aws.report_store import DynamoCampaignRecords
+    from comeback.cli.operator import local_target
+    from comeback.domain.campaign_report import build_report
+
     shop = generate(seed=seed, customers=customers, start=date(2025, 5, 1), days=days)
-    counts = shop.counts()
-    print(f"  {sum(counts.values()):,} events: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    responses = Responses(seed, uplift, planned_orders(shop.all_events()))
     start = datetime.combine(shop.start, datetime.min.time(), tzinfo=JST)
     tally: Counter[str] = Counter()
     timing: dict[str, float] = defaultdict(float)
-    serve_args = (
-        "--port", str(port), "--start", start.isoformat(), "--shop", f"{SHOP}:{SECRET}",
-        "--playbook", f"{SHOP}={PLAYBOOK}", "--no-schedules",
-    )  # fmt: skip
-    with local_serve(*serve_args) as base:
-        api = LocalApi(base)
-        print(f"  local runtime at {api.base} (embedded AWS emulator); replaying day by day:")
-        _replay(api, shop, tally, timing)
-        api.control("POST", "/_local/drain")
-        stats = api.control("GET", "/_local/stats")
-        outbox = api.control("GET", "/_local/outbox?summary=1")
-        latest = api.control("GET", "/_local/outbox?last=1")
-    _summary(shop, tally, stats, outbox, time.monotonic() - began)
-    if latest:
-        _show(latest[0])
-    print("Wall time    " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()))
+    with tempfile.TemporaryDirectory() as scratch:
+        playbook = PLAYBOOK
+        if overrides:
+            # the demo shop's playbook with some sections replaced (a test's shorter drip ...)
+            playbook = Path(scratch) / "playbook.yaml"
+            document = yaml.safe_load(PLAYBOOK.read_text(encoding="utf-8"))
+            for section, values in overrides.items():
+                document[section] = {**document.get(section, {}), **values}
+            playbook.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        serve_args = (
+            "--port", str(port), "--start", start.isoformat(), "--shop", f"{SHOP}:{SECRET}",
+            "--playbook", f"{SHOP}={playbook}", "--no-schedules",
+        )  # fmt: skip
+        with local_serve(*serve_args) as base:
+            api = LocalApi(base)
+            print(f"  local runtime at {api.base} (embedded AWS emulator); replaying day by day:")
+            _replay(api, shop, tally, timing, responses)
+            api.control("POST", "/_local/drain")
+            stats = api.control("GET", "/_local/stats")
+            outbox = api.control("GET", "/_local/outbox?summary=1")
+            latest = api.control("GET", "/_local/outbox?last=1")
+            settings = local_target(base).settings
+            records = DynamoCampaignRecords(aws.client("dynamodb", settings), settings.table_name)
+            as_of = datetime.fromisoformat(stats["now"].replace("Z", "+00:00"))
+            report = build_report(records.records(SHOP, "winback", None), shop_id=SHOP, as_of=as_of)
+    return Simulation(shop, tally, timing, stats, outbox, latest, report, responses)
+
+
+def run_demo(seed: int = 7, customers: int = 2000, days: int = 548, port: int = 0) -> int:
+    began = time.monotonic()
+    print(f"comeback demo: generating a shop (seed {seed}, {customers:,} customers, {days} days) ...")
+    run = simulate(seed, customers, days, port)
+    counts = run.shop.counts()
+    print(f"  {sum(counts.values()):,} events: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    _summary(run, time.monotonic() - began)
+    if run.latest:
+        _show(run.latest[0])
+    print("Wall time    " + ", ".join(f"{k} {v:.0f} s" for k, v in run.timing.items()))
+    tally = run.tally
     return 0 if tally["http_202"] and not any(k.startswith("http_5") for k in tally) else 1
 
 
-def _summary(
-    shop: DemoShop, tally: Counter[str], stats: dict[str, Any], outbox: list[dict[str, Any]], seconds: float
-) -> None:
+def _summary(run: Simulation, seconds: float) -> None:
+    shop, tally, stats, outbox = run.shop, run.tally, run.stats, run.outbox
     contacts, stages = stats["contacts"], stats["stages"]
     by_campaign = Counter(f"{e['campaign']} step {e['step']}" for e in outbox)
     skipped = stats["skipped"]
@@ -173,9 +243,13 @@ def _summary(
         f"Win-back     {won_back:,} customers ordered within {ATTRIBUTION_DAYS} days of a win-back email: "
         f"{format_money(revenue, 'JPY')} attributed"
     )
+    print("             (last-touch attribution; what the emails caused is the lift, below)")
+    print(line)
     print(
-        "             (the generated customers do not read email: this is last-touch attribution, not lift)"
+        f"Win-back lift (the generated customers answer each win-back email with an order with "
+        f"probability {run.responses.uplift:.0%}; true lift on the emailed: {_pct(run.responses.truth.lift())})"
     )
+    print(render_table(run.report).rstrip())
     print(
         f"SES cost     ${len(outbox) * SES_PRICE_PER_1000 / 1000:.2f} at list price for {len(outbox):,} emails"
     )
@@ -183,6 +257,10 @@ def _summary(
     print(f"Health       {dead} messages in dead-letter queues")
     if dead:
         print("             inspect them: GET /_local/dead-letters on a running `comeback local serve`")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def _show(email: dict[str, Any]) -> None:

@@ -258,9 +258,18 @@ class LocalRuntime:
             return self._invokers[schedule.function](scheduled_event(schedule, now))
 
     def sweep(self, timeout: float = 300, wait: bool = True) -> dict[str, Any]:
-        """Run the sweep now; then wait for every queue to drain (unless `wait` is false)."""
-        report = self._fire(TOPOLOGY.schedules[0])
-        drained = self.drain(timeout) if wait else None
+        """Run the sweep now (its fan-out, then one unit per shard from the sweep queue); then wait
+        for every queue to drain (unless `wait` is false). The report sums the units that ran."""
+        from comeback.app.sweep import SweepReport, combined
+
+        reports: list[SweepReport] = []
+        self.runtime.sweep.observers.append(reports.append)
+        try:
+            fanned = self._fire(TOPOLOGY.schedules[0])
+            drained = self.drain(timeout) if wait else None
+        finally:
+            self.runtime.sweep.observers.remove(reports.append)
+        report = {**combined(reports).as_dict(), **fanned} if wait else fanned
         return {"report": report, "drained": drained, "now": isoformat(self.clock.now())}
 
     def queue_depths(self, include_dlqs: bool = True) -> dict[str, dict[str, int]]:
@@ -295,8 +304,10 @@ class LocalRuntime:
             time.sleep(0.01)
         return False
 
-    def outbox(self, last: int | None = None) -> list[dict[str, Any]]:
+    def outbox(self, last: int | None = None, since: int | None = None) -> list[dict[str, Any]]:
         sent = self._emulator.sent_emails()
+        if since is not None:
+            sent = sent[since:]
         if last is not None:
             sent = sent[-last:] if last > 0 else []
         return [mailbox.entry(m, self.mailer.tags(m.id)) for m in sent]
@@ -305,7 +316,8 @@ class LocalRuntime:
         profile = self.runtime.contacts.find(shop_id, customer)
         if profile is None:
             return None
-        return contact_view(profile, self.runtime.shops.playbook(shop_id), self.clock.now())
+        rewards = self.runtime.rewards.for_contact(shop_id, profile.contact_id)
+        return contact_view(profile, self.runtime.shops.playbook(shop_id), self.clock.now(), rewards)
 
     def stats(self) -> dict[str, Any]:
         """What the engine holds, summed up (a Scan: fine for a laptop, never for production)."""
@@ -778,12 +790,15 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                 return 200, {"now": isoformat(local.clock.now())}
             if path == "/_local/outbox" and method == "GET":
                 # ?summary=1: campaign, step, contact and time only (no MIME), for runs of thousands
-                # ?last=N: only the N most recent, whole
+                # ?last=N: only the N most recent, whole; ?since=K: those after the first K sent
                 params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
                 if params.get("summary") == "1":
                     return 200, local.mailer.summary()
-                last = params.get("last", "")
-                return 200, local.outbox(int(last) if last.isascii() and last.isdigit() else None)
+                last, since = params.get("last", ""), params.get("since", "")
+                return 200, local.outbox(
+                    int(last) if last.isascii() and last.isdigit() else None,
+                    int(since) if since.isascii() and since.isdigit() else None,
+                )
             if path == "/_local/queues" and method == "GET":
                 return 200, local.queue_depths()
             if path == "/_local/metrics" and method == "GET":
