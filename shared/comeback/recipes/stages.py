@@ -17,10 +17,11 @@ engaging is announced as `at_risk` directly. The thresholds shops act on are nev
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar, cast
 
 from pydantic import Field, model_validator
 
+from comeback.domain import notices
 from comeback.domain.clock import isoformat, parse_iso
 from comeback.domain.events import ShopEvent
 from comeback.domain.playbook import Playbook
@@ -33,7 +34,6 @@ from comeback.recipes.base import (
     Notice,
     Recipe,
     RecipeSettings,
-    decision_id,
     state_of,
 )
 
@@ -174,16 +174,17 @@ class Stages(Recipe):
         if stage == previous:
             return Decision()
         at = isoformat(now)
-        detail: dict[str, Any] = {
-            "id": decision_id(profile.shop_id, profile.contact_id, "stage", stage, at),
-            "shop_id": profile.shop_id,
-            "contact_id": profile.contact_id,
-            "customer_id": profile.customer_id,
-            "from_stage": previous,
-            "to_stage": stage,
-            "changed_at": at,
-            "reason": reason,
-        }
+        # the published form (docs/events.md), validated; its id is the same for the same change
+        notice = notices.stage_changed(
+            profile.shop_id,
+            profile.contact_id,
+            profile.customer_id,
+            cast("notices.Stage | None", previous),
+            cast("notices.Stage", stage),
+            now,
+            reason,
+        )
+        detail = notice.detail()
         return Decision(
             state={"stage": stage, "since": at, "checked_at": at},
             notices=(Notice("contact.stage_changed", detail),),

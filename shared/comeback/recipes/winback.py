@@ -56,6 +56,8 @@ class Step(Strict):
 
 class Qualify(Strict):
     min_orders: Annotated[int, Field(ge=0, le=1000)] = 1
+    # at least this much spent over the customer's life (minor units of its currency)
+    min_spent_minor: Annotated[int, Field(ge=0)] = 0
     # a one-time buyer qualifies only if it spent at least this (minor units of its currency)
     one_time_min_spent_minor: Annotated[int, Field(ge=0)] = 0
 
@@ -141,7 +143,7 @@ def answered_ask(profile: Profile, playbook: Playbook) -> str | None:
 
 
 def qualifies(profile: Profile, rules: Qualify) -> bool:
-    if profile.orders_count < rules.min_orders:
+    if profile.orders_count < rules.min_orders or profile.total_spent_minor < rules.min_spent_minor:
         return False
     return profile.orders_count > 1 or profile.total_spent_minor >= rules.one_time_min_spent_minor
 
