@@ -89,6 +89,8 @@ class Sweep:
         self._clock = clock
         self._shards = shards
         self._work = work
+        # told of every unit's report (the local runtime sums a fan-out's for POST /_local/sweep)
+        self.observers: list[Callable[[SweepReport], None]] = []
 
     # -- entry points ------------------------------------------------------------------------
     def fan_out(self, shards: list[str] | None = None) -> dict[str, Any]:
@@ -112,6 +114,8 @@ class Sweep:
             self._work.send([{"shard": unit["shard"], "now": isoformat(now), "cursor": cursor}])
             report.finished, report.continued = False, 1
         self._log(report)
+        for observe in self.observers:
+            observe(report)
         return report
 
     def run(
