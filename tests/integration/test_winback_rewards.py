@@ -2,10 +2,14 @@
 its code in the email, redeemed by a later order, reminded before it expires, then expired; each on
 the bus for the shop's platform."""
 
+import json
 from datetime import timedelta
+
+import pytest
 
 from comeback.domain.rewards import RewardState
 from tests.integration.test_contacts import apply_events
+from tests.integration.test_privacy import shops, stack  # noqa: F401 - fixtures
 from tests.integration.test_sweep_and_send import lapsed_customer, sweep
 from tests.support import order
 
@@ -85,3 +89,19 @@ def test_the_contact_view_lists_the_rewards_and_each_recipes_state(engine):
     assert (reward["type"], reward["state"], reward["recipe"]) == ("free_shipping", "expired", "winback")
     assert view["recipes"]["winback"]["state"]["sent"] == 2
     assert view["recipes"]["winback"]["next_due_at"].startswith("2026-07-04")  # step 3 at 180 days
+
+
+@pytest.mark.usefixtures("stack")  # the CLI finds the table through a deployed stack's outputs
+def test_comeback_contacts_show_prints_the_stage_the_recipes_and_the_rewards(engine, capsys):
+    from comeback.cli.main import main
+
+    rewards_issued_redeemed_reminded_and_expired(engine)
+    assert main(["contacts", "show", "demo", "taro@example.com", "--stack", "comeback"]) == 0
+    view = json.loads(capsys.readouterr().out)
+    assert view["contact_id"] == "c-2" and view["stage"] == "lapsed"
+    assert [(r["type"], r["state"]) for r in view["rewards"]] == [("free_shipping", "expired")]
+    assert (
+        view["recipes"]["winback"]["state"]["sent"] == 2 and view["recipes"]["expiry"]["state"]["open"] == {}
+    )
+    assert main(["contacts", "show", "demo", "nobody", "--stack", "comeback"]) == 2
+    assert "no contact 'nobody'" in capsys.readouterr().err

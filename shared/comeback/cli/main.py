@@ -155,12 +155,13 @@ def _add_set_platform_secret(shop_commands: argparse._SubParsersAction[argparse.
 
 
 def _add_contacts(commands: Any) -> None:
-    contacts = commands.add_parser("contacts", help="export or erase one customer's data (AWS or local)")
+    contacts = commands.add_parser("contacts", help="show, export or erase one customer (AWS or local)")
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument("--local", metavar="URL", help="the local runtime's base URL instead of AWS")
     target.add_argument("--stack", default="comeback", help="the deployed stack's name (AWS)")
     contact_commands = contacts.add_subparsers(dest="contacts_command", required=True)
     for name, what in (
+        ("show", "print the contact view: profile, stage, each recipe's state and due time, rewards"),
         ("export", "print every item held about the customer, as JSON"),
         ("erase", "request the customer's erasure (a customer.deleted, as a shop would send)"),
     ):

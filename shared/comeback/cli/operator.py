@@ -172,8 +172,35 @@ def shops_command(args: Any, out: TextIO | None = None) -> int:
     raise CliError(f"unknown command {command!r}")
 
 
+def local_now(base_url: str) -> datetime:
+    """The local runtime's simulated now (GET /_local/clock)."""
+    with urllib.request.urlopen(f"{base_url.rstrip('/')}/_local/clock", timeout=10) as answer:  # noqa: S310
+        return datetime.fromisoformat(json.loads(answer.read())["now"].replace("Z", "+00:00"))
+
+
+def _show_contact(args: Any, settings: Settings, name: str, handle: str, out: TextIO, err: TextIO) -> int:
+    """The contact view: the profile, its stage, each recipe's state and next due time, its rewards."""
+    from comeback.aws import clients as aws
+    from comeback.aws.contact_store import ContactStore
+    from comeback.aws.reward_store import DynamoRewardStore
+    from comeback.aws.shops import ShopDirectory
+    from comeback.domain.views import contact_view
+
+    ddb = aws.client("dynamodb", settings)
+    profile = ContactStore(ddb, settings.table_name, settings.due_shards).find(args.shop_id, handle)
+    if profile is None:
+        err.write(f"{name}: no contact {handle!r} in shop {args.shop_id!r}\n")
+        return 2
+    # the local runtime's time is simulated: stages are judged on its clock
+    now = local_now(args.local) if args.local else datetime.now(UTC)
+    rewards = DynamoRewardStore(ddb, settings.table_name).for_contact(args.shop_id, profile.contact_id)
+    view = contact_view(profile, ShopDirectory(settings).playbook(args.shop_id), now, rewards)
+    out.write(json.dumps(view, indent=2, ensure_ascii=False, default=str) + "\n")
+    return 0
+
+
 def contacts_command(args: Any, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run `comeback contacts export|erase SHOP CUSTOMER`; 0 on success, 2 on an error (one line)."""
+    """Run `comeback contacts show|export|erase SHOP CUSTOMER`; 0 on success, 2 on an error (one line)."""
     import uuid
 
     from botocore.exceptions import BotoCoreError, ClientError
@@ -197,6 +224,8 @@ def contacts_command(args: Any, out: TextIO | None = None, err: TextIO | None = 
         target = local_target(args.local) if args.local else aws_target(args.stack)
         settings = target.settings
         now = datetime.now(UTC)
+        if args.contacts_command == "show":
+            return _show_contact(args, settings, name, handle, out, err)
         if args.contacts_command == "export":
             ddb = aws.client("dynamodb", settings)
             contacts = ContactStore(ddb, settings.table_name, settings.due_shards)

@@ -58,7 +58,7 @@ def report_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run `comeback report NAME`; errors raise and become one line and status 2 (cli.errors)."""
     from comeback.aws import clients as aws
     from comeback.aws.report_store import DynamoCampaignRecords
-    from comeback.cli.operator import aws_target, local_target
+    from comeback.cli.operator import aws_target, local_now, local_target
     from comeback.domain.campaign_report import build_report
 
     out = out or sys.stdout
@@ -69,20 +69,13 @@ def report_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     store = DynamoCampaignRecords(aws.client("dynamodb", settings), settings.table_name)
     records = store.records(args.shop, campaign, since)
     # the local runtime's time is simulated: windows still open are judged on its clock
-    as_of = _local_now(args.local) if args.local else datetime.now(UTC)
+    as_of = local_now(args.local) if args.local else datetime.now(UTC)
     report = build_report(records, campaign=campaign, shop_id=args.shop, since=since, as_of=as_of)
     if args.format == "json":
         out.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
         out.write(render_table(report))
     return 0
-
-
-def _local_now(base_url: str) -> datetime:
-    import urllib.request
-
-    with urllib.request.urlopen(f"{base_url.rstrip('/')}/_local/clock", timeout=10) as answer:  # noqa: S310
-        return datetime.fromisoformat(json.loads(answer.read())["now"].replace("Z", "+00:00"))
 
 
 def _count(n: int, of: int) -> str:
