@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, cast
 
+from bench import recipes
 from bench.support import bus_body, engine, sqs_event
+from comeback.aws import clients as aws
+from comeback.aws import dynamo
 from comeback.demo.generator import generate
+from comeback.domain import playbook
+from comeback.domain.clock import isoformat
+from comeback.domain.events import ShopEvent, parse_event
+from comeback.domain.playbook import Playbook
+from comeback.recipes import engine as recipe_engine
+from comeback.recipes import registry
 
 HANAKO = {"id": "c-42", "email": "hanako@example.com"}
 
@@ -71,4 +82,115 @@ def whole_shop(customers: int = 400, days: int = 365) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    return {"cases": cases(), "replay of a generated shop (in order, batches of 10)": whole_shop()}
+    return {
+        "cases": cases(),
+        "replay of a generated shop (in order, batches of 10)": whole_shop(),
+        "five recipes enabled: replay of the same shop, one event per invocation": five_recipes(),
+    }
+
+
+# -- five recipes enabled ------------------------------------------------------------------------
+@dataclass
+class Cancellations:
+    """The cancellation reasons of every failed TransactWriteItems (what made a write a second one)."""
+
+    seen: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    def __call__(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if model.name == "TransactWriteItems" and "CancellationReasons" in parsed:
+            self.seen.append(parsed["CancellationReasons"])
+
+
+def why_not_fast(body: dict[str, Any], reasons: list[dict[str, Any]], pb: Playbook) -> str:
+    """Which condition of the one-write fast path the stored profile failed, in words."""
+    codes = [r.get("Code") for r in reasons]
+    if codes and codes[0] == "ConditionalCheckFailed":
+        return "duplicate event id"
+    if len(codes) <= 2 or codes[2] != "ConditionalCheckFailed":
+        return f"another item's condition: {codes}"
+    old = reasons[2].get("Item")
+    if not old:
+        return "new contact (no profile yet)"
+    stored = dynamo.plain(old)
+    event = cast(ShopEvent, parse_event(body))
+    if stored.get("merged_into") or stored.get("erased_at"):
+        return "merged or erased contact"
+    if stored.get("last_seen_at", "") >= isoformat(event.occurred_at):
+        return "not newer than the newest event seen (late, or the same instant)"
+    if event.customer.email and (stored.get("email") or {}).get("v") != event.customer.email:
+        return "a new email address (its alias is the slow path's)"
+    fast = recipe_engine.fast_plan(event, pb)
+    assert fast is not None  # a plan of None reads first, it does not try and fail
+    for name, required in fast.requires.items():
+        state = (stored.get("recipes", {}).get(name) or {}).get("v", {})
+        for key, allowed in required.items():
+            if state.get(key) not in allowed:
+                return f"{name}: stored {key} {state.get(key)!r}, the event changes it (slow path decides)"
+    candidate = fast.candidate
+    for name in fast.kept:
+        kept = stored.get("dues", {}).get(name)
+        if candidate is not None and kept is not None and kept < isoformat(candidate):
+            return f"{name} is due before the event's new due time"
+    return "a profile bound (a growing field at its limit)"
+
+
+def five_recipes(customers: int = 400, days: int = 365) -> dict[str, Any]:
+    """Write requests per event of a generated shop's history, with five recipes enabled.
+
+    One event per invocation, so each event's requests are its own; the events of the first
+    day warm the function up and are not counted with the others."""
+    shop = generate(seed=11, customers=customers, days=days)
+    events = list(shop.all_events())
+    with recipes.registered(), engine(playbook_yaml=recipes.PLAYBOOK) as e:
+        pb = playbook.load(recipes.PLAYBOOK)
+        enabled = [r.name for r in registry.enabled(pb)]
+        cancelled = Cancellations()
+        aws.client("dynamodb", e.settings).meta.events.register("after-call.dynamodb", cancelled)
+        known: set[str] = set()
+        by_type: dict[str, Counter[int]] = defaultdict(Counter)
+        usual: Counter[int] = Counter()
+        reads: Counter[int] = Counter()
+        reasons: Counter[str] = Counter()
+        reasons_usual: Counter[str] = Counter()
+        for body in events:
+            customer = body["customer"].get("id") or body["customer"].get("email")
+            first = customer not in known
+            known.add(customer)
+            e.ddb_calls.reset()
+            cancelled.seen.clear()
+            e.invoke("contacts", sqs_event([bus_body(body)]))
+            writes = e.ddb_calls.writes
+            by_type[body["type"]][writes] += 1
+            reads[e.ddb_calls.reads] += 1
+            is_usual = not first and body["type"] != "customer.deleted" and bool(body["customer"].get("id"))
+            if is_usual:
+                usual[writes] += 1
+            for failed in cancelled.seen[:1]:  # the fast path's: what made this event slow
+                why = why_not_fast(body, failed, pb)
+                reasons[why] += 1
+                if is_usual:
+                    reasons_usual[why] += 1
+        n = len(events)
+        total_writes = sum(w * c for counts in by_type.values() for w, c in counts.items())
+        usual_n = sum(usual.values())
+        at_most_2 = sum(c for w, c in usual.items() if w <= 2)
+        return {
+            "recipes_enabled": enabled,
+            "events": n,
+            "mix": {
+                t: sum(c.values()) for t, c in sorted(by_type.items(), key=lambda kv: -sum(kv[1].values()))
+            },
+            "write_requests_per_event": round(total_writes / n, 3),
+            "usual_events (known contact, customer id, not a deletion)": usual_n,
+            "write_requests_per_usual_event": round(
+                sum(w * c for w, c in usual.items()) / max(usual_n, 1), 3
+            ),
+            "usual_events_by_write_requests": {str(w): c for w, c in sorted(usual.items())},
+            "usual_events_with_at_most_2_writes": f"{at_most_2 / max(usual_n, 1):.1%}",
+            "events_by_read_requests": {str(r): c for r, c in sorted(reads.items())},
+            "write_requests_by_type": {
+                t: {str(w): c for w, c in sorted(counts.items())} for t, counts in sorted(by_type.items())
+            },
+            "why_the_fast_path_failed (all events)": dict(reasons.most_common()),
+            "why_the_fast_path_failed (usual events)": dict(reasons_usual.most_common()),
+        }

@@ -496,6 +496,118 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# One hourly sweep, on paper, from the per-item figures bench/sweep.py measured (bench/results/
+# latest.json, "sweep"): the schedule fans out one invocation per shard of the due index; each
+# unit Queries its shard page by page (the index projects the whole profile: one item read per
+# due contact), asks the recipes, queues the messages and writes each due contact once.
+# ---------------------------------------------------------------------------------------------
+MEASURED_ITEMS_READ_PER_DUE = 1.0  # bench/sweep.py at 20k and 100k contacts: items read / due contacts
+MEASURED_DUE_ITEM_BYTES = 1119  # mean size of a due profile as the Query returns it (DynamoDB's rules)
+MEASURED_PROFILE_BYTES = 1251  # mean size of a stored profile (any, due or not)
+MEASURED_TABLE_ITEMS_PER_CONTACT = 6.1  # profile, alias and activity items of the 20k table, per contact
+MEASURED_TABLE_BYTES_PER_CONTACT = 1400  # their bytes per contact: what a Scan would read instead
+MEASURED_OWN_MS_PER_DUE = 5.1  # our code per due contact (sweep wall time minus time inside moto calls)
+SWEEP_PAGE = 100  # comeback.app.sweep.PAGE: items per Query
+# DynamoDB and SQS round trips inside AWS (same region), typical figures, assumed not measured:
+QUERY_MS = 12.0  # one Query page of up to 100 items (~110 KB)
+UPDATE_MS = 6.0  # the conditional UpdateItem that advances one contact (sequential in a unit)
+SQS_BATCH_MS = 15.0  # one SendMessageBatch of 10 messages to the outbox
+UNIT_START_MS = 150.0  # a warm unit's own start: the shop config, the first client calls
+FAN_OUT_MS = 200.0  # the scheduled invocation that sends one unit per shard to the sweep queue
+SWEEP_TIMEOUT_S = next(f.timeout_seconds for f in TOPOLOGY.functions if f.name == "sweep")
+SWEEP_RESERVE_S = 20  # comeback.app.sweep.RESERVE_SECONDS: a unit continues itself past this
+
+
+@dataclass(frozen=True)
+class SweepHour:
+    """One hourly sweep at a size: what it reads and writes, how long it runs, what it costs."""
+
+    contacts: int
+    due: float
+    shards: int
+    invocations: float  # the fan-out, one unit per shard, and the continuations of long units
+    query_pages: float
+    rru: float
+    wru: float
+    unit_seconds: float  # the slowest unit's (the shards are even): the sweep's wall time
+    lambda_gb_seconds: float
+    usd: float
+    scan_rru: float  # a Scan of the whole table instead of the due index
+    messages: float
+
+    @property
+    def scan_ratio(self) -> float:
+        return self.scan_rru / self.rru if self.rru else math.inf
+
+
+def hourly_sweep(contacts: int, due_share: float = 0.01, shards: int = DUE_SHARDS) -> SweepHour:
+    """An hourly sweep at `contacts` contacts of which `due_share` came due in the hour."""
+    due = contacts * due_share
+    per_shard = due / shards
+    pages_per_shard = max(1, math.ceil(per_shard * MEASURED_ITEMS_READ_PER_DUE / SWEEP_PAGE))
+    pages = pages_per_shard * shards
+    # Query: 0.5 RRU per 4 KB of the page's items (eventually consistent), an empty page 0.5
+    page_kb = min(per_shard * MEASURED_ITEMS_READ_PER_DUE, SWEEP_PAGE) * MEASURED_DUE_ITEM_BYTES / 1024
+    rru = pages * max(0.5, math.ceil(page_kb / 4) * 0.5)
+    # each due contact: one UpdateItem of its profile; its due_at moves, so the index deletes and puts
+    wru = due * 3 * _wru(MEASURED_PROFILE_BYTES / 1024)
+    messages = due  # at most one message per due contact and recipe step: an upper bound of one each
+    unit_ms = (
+        UNIT_START_MS
+        + pages_per_shard * QUERY_MS
+        + per_shard * (MEASURED_OWN_MS_PER_DUE + UPDATE_MS + SQS_BATCH_MS / 10)
+    )
+    budget_ms = (SWEEP_TIMEOUT_S - SWEEP_RESERVE_S) * 1000
+    continuations = shards * max(0, math.ceil(unit_ms / budget_ms) - 1)
+    invocations = 1 + shards + continuations
+    gb = MEMORY_MB["sweep"] / 1024
+    gb_seconds = (FAN_OUT_MS + shards * unit_ms) / 1000 * gb
+    sqs = shards * 3 + continuations * 3 + messages / 10  # unit send/receive/delete, outbox batches
+    usd = (
+        invocations * PRICES["lambda_request"]
+        + gb_seconds * PRICES["lambda_arm_gb_second"]
+        + rru * PRICES["ddb_rru"]
+        + wru * PRICES["ddb_wru"]
+        + sqs * PRICES["sqs_request"]
+    )
+    scan_rru = math.ceil(contacts * MEASURED_TABLE_BYTES_PER_CONTACT / 4096) * 0.5
+    return SweepHour(
+        contacts=contacts,
+        due=due,
+        shards=shards,
+        invocations=invocations,
+        query_pages=pages,
+        rru=rru,
+        wru=wru,
+        unit_seconds=min(unit_ms, budget_ms) / 1000,
+        lambda_gb_seconds=gb_seconds,
+        usd=usd,
+        scan_rru=scan_rru,
+        messages=messages,
+    )
+
+
+def sweep_table(sizes: tuple[int, ...] = (100_000, 1_000_000), due_share: float = 0.01) -> str:
+    """The hourly sweep on paper, a column per size (Markdown)."""
+    hours = [hourly_sweep(n, due_share) for n in sizes]
+    rows = [
+        ["Hourly sweep", *(f"{_label(n)} contacts, {due_share:.0%} due" for n in sizes)],
+        ["---", *("---:" for _ in sizes)],
+        ["due contacts", *(f"{h.due:,.0f}" for h in hours)],
+        ["invocations (fan-out + one per shard)", *(f"{h.invocations:,.0f}" for h in hours)],
+        ["Query pages", *(f"{h.query_pages:,.0f}" for h in hours)],
+        ["read units (due index)", *(f"{h.rru:,.1f}" for h in hours)],
+        ["read units of a Scan instead", *(f"{h.scan_rru:,.0f}" for h in hours)],
+        ["write units", *(f"{h.wru:,.0f}" for h in hours)],
+        ["slowest unit (wall time)", *(f"{h.unit_seconds:,.1f} s" for h in hours)],
+        ["Lambda GB-s", *(f"{h.lambda_gb_seconds:,.1f}" for h in hours)],
+        ["USD per sweep (Lambda, DynamoDB, SQS)", *(_usd(h.usd, 4) for h in hours)],
+        ["USD per month (720 sweeps)", *(_usd(h.usd * SWEEPS_PER_MONTH) for h in hours)],
+    ]
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
 def monthly(contacts: int, usage: Usage = Usage()) -> dict[str, float]:
     """USD per month of each service, for `contacts` contacts (every service present, none negative)."""
     totals: dict[str, float] = defaultdict(float)
@@ -588,5 +700,7 @@ def detail(contacts: int, usage: Usage = Usage()) -> str:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--detail":
         print(detail(int(sys.argv[2])))
+    elif len(sys.argv) == 2 and sys.argv[1] == "--sweep":
+        print(sweep_table())
     else:
         print(table())

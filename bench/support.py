@@ -73,7 +73,7 @@ class Engine:
 
 
 @contextlib.contextmanager
-def engine(due_shards: int = 8, secret_cache_seconds: int = 300) -> Iterator[Engine]:
+def engine(due_shards: int = 8, secret_cache_seconds: int = 300, playbook_yaml: str = "") -> Iterator[Engine]:
     moto_patches.apply()
     with mock_aws():
         aws.reset()
@@ -90,7 +90,7 @@ def engine(due_shards: int = 8, secret_cache_seconds: int = 300) -> Iterator[Eng
         clock = FixedClock(START)
         runtime = Runtime(settings, clock=clock)
         runtimes.install(runtime)
-        ShopAdmin(settings).create("demo", "Demo Shop", START, secret=SECRET)
+        ShopAdmin(settings).create("demo", "Demo Shop", START, secret=SECRET, playbook_yaml=playbook_yaml)
         counter = CallCounter()
         aws.client("dynamodb", settings).meta.events.register("before-call.dynamodb", counter)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import runpy
 import sys
 
@@ -141,3 +142,64 @@ def test_running_the_module_prints_the_table(
     monkeypatch.setattr(sys, "argv", ["cost.py", "--detail", "10000"])
     runpy.run_path(cost.__file__, run_name="__main__")
     assert "| SES (outbound email) | emails sent | 15,000.00 | emails | 1.5000 |" in capsys.readouterr().out
+
+
+# -- the hourly sweep on paper -------------------------------------------------------------------
+def test_an_hourly_sweep_reads_its_due_contacts_once_in_pages_of_a_hundred() -> None:
+    hour = cost.hourly_sweep(1_000_000, due_share=0.01)
+    assert hour.due == pytest.approx(10_000)
+    per_shard = 10_000 / cost.DUE_SHARDS  # 1,250 due in each shard: 13 pages of up to 100
+    assert hour.query_pages == cost.DUE_SHARDS * 13
+    full_page_kb = 100 * cost.MEASURED_DUE_ITEM_BYTES / 1024
+    assert hour.rru == pytest.approx(hour.query_pages * math.ceil(full_page_kb / 4) * 0.5)
+    assert (
+        hour.rru <= per_shard * cost.DUE_SHARDS * cost.MEASURED_DUE_ITEM_BYTES / 4096 * 0.5 + hour.query_pages
+    )
+    assert hour.wru == pytest.approx(10_000 * 3 * math.ceil(cost.MEASURED_PROFILE_BYTES / 1024))
+
+
+def test_a_scan_of_the_table_costs_far_more_than_the_due_index() -> None:
+    hour = cost.hourly_sweep(1_000_000)
+    assert hour.scan_ratio > 50
+    assert cost.hourly_sweep(100_000).scan_rru == pytest.approx(hour.scan_rru / 10, rel=0.01)
+
+
+def test_the_sweep_fans_out_one_invocation_per_shard_and_continues_long_units() -> None:
+    usual = cost.hourly_sweep(1_000_000, due_share=0.01)
+    assert usual.invocations == 1 + cost.DUE_SHARDS
+    assert usual.unit_seconds < cost.SWEEP_TIMEOUT_S - cost.SWEEP_RESERVE_S
+    # every contact due at once (a playbook change, a backlog): units run out of time and continue
+    backlog = cost.hourly_sweep(10_000_000, due_share=1.0)
+    assert backlog.invocations > 1 + cost.DUE_SHARDS
+    assert backlog.unit_seconds == cost.SWEEP_TIMEOUT_S - cost.SWEEP_RESERVE_S
+    more_shards = cost.hourly_sweep(1_000_000, due_share=0.01, shards=32)
+    assert more_shards.unit_seconds < usual.unit_seconds
+    assert more_shards.invocations == 33
+
+
+def test_an_empty_hour_costs_one_empty_page_per_shard() -> None:
+    hour = cost.hourly_sweep(0)
+    assert hour.due == 0 and hour.wru == 0
+    assert hour.rru == pytest.approx(cost.DUE_SHARDS * 0.5)
+    assert 0 < hour.usd < 0.001
+
+
+def test_sweep_cost_grows_with_contacts_and_the_table_shows_it() -> None:
+    small, large = cost.hourly_sweep(100_000), cost.hourly_sweep(1_000_000)
+    assert (
+        small.usd < large.usd and small.rru < large.rru and small.lambda_gb_seconds < large.lambda_gb_seconds
+    )
+    text = cost.sweep_table()
+    rows = text.splitlines()
+    assert rows[0] == "| Hourly sweep | 100k contacts, 1% due | 1M contacts, 1% due |"
+    assert all(row.count("|") == 4 for row in rows)
+    assert f"{large.rru:,.1f}" in text
+    assert f"${large.usd * 720:,.2f}" in text
+
+
+def test_running_the_module_with_sweep_prints_the_sweep_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["cost.py", "--sweep"])
+    runpy.run_path(cost.__file__, run_name="__main__")
+    assert capsys.readouterr().out.strip() == cost.sweep_table()
