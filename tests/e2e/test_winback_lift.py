@@ -5,9 +5,9 @@ probability UPLIFT (comeback.demo.responses), and the demo knows, email by email
 the email caused. `comeback report winback` only sees the emailed and the holdout: its interval
 for each step must hold the true lift, and the lift must be found (the interval excludes 0).
 
-A shorter drip (steps at 45 and 90 days, every customer qualifies) and a 50 % holdout keep the shop small enough to replay
-in a test; the shipped demo uses the 10 % default, which a shop of this size cannot measure (the
-report says so).
+A shorter drip (steps at 45 and 90 days, every customer qualifies) and a 50 % holdout keep the
+shop small enough to replay in a test; the shipped demo uses the 10 % default, which a shop of
+this size cannot measure (the report says so).
 """
 
 from comeback.demo.run import simulate
