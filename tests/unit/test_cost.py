@@ -151,11 +151,14 @@ def test_an_hourly_sweep_reads_its_due_contacts_once_in_pages_of_a_hundred() -> 
     per_shard = 10_000 / cost.DUE_SHARDS  # 1,250 due in each shard: 13 pages of up to 100
     assert hour.query_pages == cost.DUE_SHARDS * 13
     full_page_kb = 100 * cost.MEASURED_DUE_ITEM_BYTES / 1024
-    assert hour.rru == pytest.approx(hour.query_pages * math.ceil(full_page_kb / 4) * 0.5)
-    assert (
-        hour.rru <= per_shard * cost.DUE_SHARDS * cost.MEASURED_DUE_ITEM_BYTES / 4096 * 0.5 + hour.query_pages
-    )
-    assert hour.wru == pytest.approx(10_000 * 3 * math.ceil(cost.MEASURED_PROFILE_BYTES / 1024))
+    rewards = 10_000 * cost.MEASURED_REWARD_SHARE  # each after a strong GetItem of under 4 KB
+    query = hour.query_rru
+    assert hour.rru == pytest.approx(query + rewards)
+    assert query == pytest.approx(hour.query_pages * math.ceil(full_page_kb / 4) * 0.5)
+    assert query <= per_shard * cost.DUE_SHARDS * cost.MEASURED_DUE_ITEM_BYTES / 4096 * 0.5 + hour.query_pages
+    tx = cost.MEASURED_TRANSACTION_SHARE  # a 1.2 KB profile is 2 WRU, 4 in a transaction with its note's 2
+    per_due = tx * (2 * 2 + 2 * 1) + (1 - tx) * 2 + 2 * 2 + cost.MEASURED_REWARD_SHARE * 2 * 2
+    assert hour.wru == pytest.approx(10_000 * per_due)
 
 
 def test_a_scan_of_the_table_costs_far_more_than_the_due_index() -> None:
@@ -180,7 +183,7 @@ def test_the_sweep_fans_out_one_invocation_per_shard_and_continues_long_units() 
 def test_an_empty_hour_costs_one_empty_page_per_shard() -> None:
     hour = cost.hourly_sweep(0)
     assert hour.due == 0 and hour.wru == 0
-    assert hour.rru == pytest.approx(cost.DUE_SHARDS * 0.5)
+    assert hour.rru == hour.query_rru == pytest.approx(cost.DUE_SHARDS * 0.5)
     assert 0 < hour.usd < 0.001
 
 
