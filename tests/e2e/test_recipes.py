@@ -398,10 +398,11 @@ def test_two_recipes_due_at_different_times_for_one_contact_each_fire_at_their_o
 
 # -- 8. a sweep of many contacts, with pages and shards -------------------------------------------
 
-# The issue asks for 10,000; importing them through the API takes far longer than a test run may
-# here (2 shared cores), so the default is 2,000 and COMEBACK_E2E_SWEEP_CONTACTS=10000 runs the
-# issue's figure. The sweep itself is the same code at either size: pages, shards, one email each.
-CONTACTS = int(os.environ.get("COMEBACK_E2E_SWEEP_CONTACTS", "2000"))
+# The issue asks for 10,000; importing them through the API takes far longer than `make test` may
+# (2,000 took about 8 minutes here), so the default is 400 (two pages in each of the two shards)
+# and COMEBACK_E2E_SWEEP_CONTACTS=10000 runs the issue's figure. The sweep itself is the same code
+# at any size: pages, shards, one email each.
+CONTACTS = int(os.environ.get("COMEBACK_E2E_SWEEP_CONTACTS", "400"))
 
 
 @pytest.mark.timeout(1800)  # the import dominates: see CONTACTS
@@ -433,5 +434,7 @@ def test_one_sweep_of_many_contacts_pages_across_shards_and_sends_each_one_step_
     held = {i for i in ids if in_holdout("demo", i, PERIOD, "winback", 10)}
     sent = Counter((e["contact_id"], e["campaign"], e["step"]) for e in local.get("/_local/outbox?summary=1"))
     assert sent == Counter({(i, "winback", 1): 1 for i in ids if i not in held})
-    assert 0.08 < len(held) / CONTACTS < 0.12
+    # 10 % by hash: within three standard deviations of a 10 % draw at this size
+    spread = 3 * (0.1 * 0.9 / CONTACTS) ** 0.5
+    assert abs(len(held) / CONTACTS - 0.1) < spread
     assert local.get("/_local/stats")["skipped"].get("holdout") == len(held)
