@@ -51,7 +51,8 @@ class Responses:
         if email.get("campaign") != "winback" or not email.get("sent_at"):
             return
         sent = datetime.fromisoformat(email["sent_at"].replace("Z", "+00:00"))
-        key = f"{self._seed}|{email['message_id']}"
+        # by who, which step and which lapse: SES message ids differ from run to run, the seed must not
+        key = f"{self._seed}|{email['contact_id']}|{email['step']}|{email.get('period')}"
         rng = random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
         contact = email["contact_id"]
         planned = any(sent < at <= sent + WINDOW for at in self._planned.get(contact, []))
