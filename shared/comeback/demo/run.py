@@ -38,7 +38,7 @@ BATCH = 100
 SWEEP_AT = time_of_day(10, 0)  # JST: inside the shop's sending hours
 ATTRIBUTION_DAYS = 30
 # Each win-back email makes its recipient order with this probability (comeback.demo.responses).
-UPLIFT = 0.08
+UPLIFT = 0.0  # the shipped demo: off until its replay is reproducible with responses (see README)
 SES_PRICE_PER_1000 = 0.10  # USD, SES outbound list price
 
 
