@@ -61,6 +61,20 @@ def _credentials(endpoint: str | None) -> dict[str, str]:
     return {}
 
 
+def _session() -> Any:
+    """One boto3 session for every client (called under `_lock`): its loader reads botocore's
+    endpoint rules and service models once, not once per client, which a cold start feels."""
+    global _shared_session
+    if _shared_session is None:
+        import boto3
+
+        _shared_session = boto3.session.Session()
+    return _shared_session
+
+
+_shared_session: Any = None
+
+
 def client(service: str, settings: Settings) -> BaseClient:
     key = (service, settings.region, settings.endpoint_for(service))
     cached = _clients.get(key)
@@ -68,7 +82,6 @@ def client(service: str, settings: Settings) -> BaseClient:
         return cached
     with _lock:
         if key not in _clients:
-            import boto3
             from botocore.config import Config
 
             config = Config(
@@ -78,7 +91,7 @@ def client(service: str, settings: Settings) -> BaseClient:
                 max_pool_connections=32,
             )
             _clients[key] = _made(
-                boto3.session.Session().client(
+                _session().client(
                     service,  # type: ignore[call-overload]
                     region_name=settings.region,
                     endpoint_url=settings.endpoint_for(service),
@@ -97,10 +110,8 @@ def resource(service: str, settings: Settings) -> Any:
         return cached
     with _lock:
         if key not in _clients:
-            import boto3
-
             _clients[key] = _made(
-                boto3.session.Session().resource(
+                _session().resource(
                     service,  # type: ignore[call-overload]
                     region_name=settings.region,
                     endpoint_url=settings.endpoint_for(service),
@@ -112,5 +123,7 @@ def resource(service: str, settings: Settings) -> Any:
 
 def reset() -> None:
     """Forget every client (tests that start a fresh moto call this)."""
+    global _shared_session
     with _lock:
         _clients.clear()
+        _shared_session = None

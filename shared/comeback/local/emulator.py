@@ -45,6 +45,10 @@ class _Moto:
         self._process: subprocess.Popen[str] | None = None
 
     def start(self, restore: Path | None = None) -> None:
+        self.launch(restore)
+        self.wait_ready()
+
+    def launch(self, restore: Path | None = None) -> None:
         self._process = subprocess.Popen(  # noqa: S603 - our own module, our own paths
             [
                 sys.executable,
@@ -56,7 +60,9 @@ class _Moto:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self._process.stdout is not None
+
+    def wait_ready(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
         line = self._process.stdout.readline()
         if not line.startswith("ports "):
             raise RuntimeError(f"the AWS emulator did not start: {line!r}")
@@ -82,6 +88,7 @@ class Emulator:
         self._main = _Moto()
         self._own = {service: _Moto() for service in OWN_PROCESS}
         self._clients: dict[str, Any] = {}
+        self._session: Any = None
 
     @property
     def endpoint(self) -> str:
@@ -107,8 +114,11 @@ class Emulator:
             raise ValueError(
                 f"saved state is for emulator processes {sorted(restore)}, not {self.process_names}"
             )
+        # each process imports moto (about 2 s): they boot side by side, then each is waited for
         for name, moto in self._processes.items():
-            moto.start(restore.get(name))
+            moto.launch(restore.get(name))
+        for moto in self._processes.values():
+            moto.wait_ready()
         return self._main.endpoint
 
     def stop(self) -> None:
@@ -125,7 +135,11 @@ class Emulator:
         import boto3
         from botocore.config import Config
 
-        return boto3.session.Session().client(
+        if self._session is None:
+            # one session for every client: its loader reads botocore's endpoint and service
+            # data once, not once per client (about 0.1 s each)
+            self._session = boto3.session.Session()
+        return self._session.client(
             service,  # type: ignore[call-overload]
             region_name=REGION,
             endpoint_url=self.endpoints.get(service, self._main.endpoint),
