@@ -5,7 +5,8 @@
   requests: Scan the table (a shop's erasure pages through it), put its own continuation on the
   bus, mail a customer's export to the shop's team through SES
 - sweep: query the due index, read shop configs, advance profiles, delete the held messages it
-  releases, send to the outbox
+  releases, send to the outbox; the daily segments job: list shops, query the buyers index, put
+  each shop's RFM cut points
 - sender: read/write messages and contacts, send through SES, re-queue throttled sends (outbox),
   read the token key
 - ses_events: read/write contacts and messages
@@ -49,7 +50,7 @@ TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     # an unsubscribe is a conditional Put of the profile with its dedupe item (ContactStore.apply_delta)
     "preferences": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"),
 }
-INDEX_READERS = {"sweep": (keys.DUE_INDEX,)}
+INDEX_READERS = {"sweep": (keys.DUE_INDEX, keys.BUYER_INDEX)}  # due contacts; a shop's buyers (segments)
 # Which queues a function produces to (its COMEBACK_QUEUE_URLS and its sqs:SendMessage).
 # (contacts never asks for a message: the sweep does, so contacts has no outbox grant.)
 # (the sweep sends to its own queue: the schedule's fan-out, and a unit's continuation)

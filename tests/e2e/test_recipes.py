@@ -399,10 +399,10 @@ def test_two_recipes_due_at_different_times_for_one_contact_each_fire_at_their_o
 # -- 8. a sweep of many contacts, with pages and shards -------------------------------------------
 
 # The issue asks for 10,000; importing them through the API takes far longer than `make test` may
-# (2,000 took about 8 minutes here), so the default is 400 (two pages in each of the two shards)
+# (2,000 took about 8 minutes here), so the default is 250 (two pages in each of the two shards)
 # and COMEBACK_E2E_SWEEP_CONTACTS=10000 runs the issue's figure. The sweep itself is the same code
 # at any size: pages, shards, one email each.
-CONTACTS = int(os.environ.get("COMEBACK_E2E_SWEEP_CONTACTS", "400"))
+CONTACTS = int(os.environ.get("COMEBACK_E2E_SWEEP_CONTACTS", "250"))
 
 
 @pytest.mark.timeout(1800)  # the import dominates: see CONTACTS

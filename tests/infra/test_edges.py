@@ -49,14 +49,19 @@ def test_custom_domain_from_context_maps_to_the_default_stage(variant: Synth) ->
 
 def test_schedules_follow_the_timezone_retry_and_keep_failures(default: Synth, variant: Synth) -> None:
     for synth, timezone in ((default, "Asia/Tokyo"), (variant, VARIANT["timezone"])):
-        (schedule,) = synth.of_type("AWS::Scheduler::Schedule").values()
-        props = schedule["Properties"]
-        assert props["ScheduleExpressionTimezone"] == timezone
-        assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
-        assert props["State"] == "ENABLED"
-        target = props["Target"]
-        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
-        assert ref_id(target["DeadLetterConfig"]["Arn"]) == queue_id(synth, "schedules-dlq")
+        schedules = synth.of_type("AWS::Scheduler::Schedule").values()
+        inputs = set()
+        for schedule in schedules:
+            props = schedule["Properties"]
+            assert props["ScheduleExpressionTimezone"] == timezone
+            assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+            assert props["State"] == "ENABLED"
+            target = props["Target"]
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+            assert ref_id(target["DeadLetterConfig"]["Arn"]) == queue_id(synth, "schedules-dlq")
+            inputs.add(target["Input"])
+        # the function tells its two jobs apart by the input (functions/sweep/handler.py)
+        assert inputs == {'{"schedule": "sweep"}', '{"schedule": "segments"}'}
 
 
 def _destination(synth: Synth) -> dict:

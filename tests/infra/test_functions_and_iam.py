@@ -199,7 +199,9 @@ def test_table_access_is_explicit_and_scoped_to_the_table(default: Synth, name: 
     }
     assert on_table == TABLE_ACTIONS[name]
     on_index = {(a, r) for a, r in _allowed(default, name) if a.startswith("dynamodb:") and r != f"<{table}>"}
-    assert on_index == ({("dynamodb:Query", f"<{table}>/index/due")} if name == "sweep" else set())
+    # the sweep queries the due index (due contacts) and the buyers index (the daily segmentation)
+    indexes = {("dynamodb:Query", f"<{table}>/index/{i}") for i in ("due", "buyers")}
+    assert on_index == (indexes if name == "sweep" else set())
 
 
 def test_outbox_producers_may_send_to_the_outbox_only(default: Synth) -> None:
@@ -240,8 +242,9 @@ def test_only_the_sender_and_contacts_send_email_from_the_identity_with_the_conf
 
 
 def test_the_scheduler_role_may_invoke_the_sweep_only(default: Synth) -> None:
-    (schedule,) = default.of_type("AWS::Scheduler::Schedule").values()
-    role = ref_id(schedule["Properties"]["Target"]["RoleArn"])
+    schedules = list(default.of_type("AWS::Scheduler::Schedule").values())
+    assert len(schedules) == 2  # the hourly sweep and the daily segmentation, both on the sweep function
+    (role,) = {ref_id(s["Properties"]["Target"]["RoleArn"]) for s in schedules}
     trust = default.props(role)["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
     invokes = [s for s in statements(default, role) if "lambda:InvokeFunction" in as_list(s["Action"])]

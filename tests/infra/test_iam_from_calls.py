@@ -325,8 +325,17 @@ def _rewards_issued_redeemed_and_expired(engine: Any) -> None:
     rewards_issued_redeemed_reminded_and_expired(engine)
 
 
+def _segments_job_then_win_back_by_segment(engine: Any) -> None:
+    from tests.integration.test_segments import (
+        test_win_back_by_segment_writes_to_lapsed_regulars_and_leaves_lapsed_one_timers_alone as run,
+    )
+
+    run(engine)
+
+
 SCENARIOS = (
     _ingest_and_contacts,
+    _segments_job_then_win_back_by_segment,
     _rewards_issued_redeemed_and_expired,
     _winback_throttled_then_feedback_and_preferences,
     _held_then_released_by_the_sweep,

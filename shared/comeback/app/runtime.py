@@ -19,6 +19,7 @@ from comeback.domain.clock import Clock, SystemClock
 if TYPE_CHECKING:
     from comeback.app.contacts import ContactEvents
     from comeback.app.ingest import Ingest
+    from comeback.app.segments import SegmentJob
     from comeback.app.sweep import Sweep
     from comeback.aws.bus import Publisher
     from comeback.aws.contact_store import ContactStore
@@ -116,6 +117,18 @@ class Runtime:
             if "sweep" in self.settings.queue_urls
             else None,
         )
+
+    @cached_property
+    def segments(self) -> SegmentJob:
+        from comeback.app.segments import SegmentJob
+        from comeback.aws.segment_store import DynamoSegmentStore
+        from comeback.aws.work_queue import SqsWorkQueue
+
+        store = DynamoSegmentStore(
+            self.client("dynamodb"), self.settings.table_name, self.settings.due_shards
+        )
+        work = SqsWorkQueue(self.client("sqs"), self.settings.queue_url("sweep"))
+        return SegmentJob(store, self.clock, work if "sweep" in self.settings.queue_urls else None)
 
     @cached_property
     def events(self) -> ContactEvents:

@@ -228,6 +228,10 @@ def combined(reports: Sequence[SweepReport]) -> SweepReport:
 def unit_of(body: str) -> dict[str, Any]:
     """A unit of work from its queue message (refuses anything else, so the DLQ shows the bad one)."""
     unit = json.loads(body)
-    if not isinstance(unit, dict) or not isinstance(unit.get("shard"), str):
-        raise ValueError("a sweep unit names its shard")
+    if not isinstance(unit, dict):
+        raise ValueError("a unit of work is a JSON object")
+    if not isinstance(unit.get("shard"), str) and not (
+        unit.get("job") == "segments" and isinstance(unit.get("shop"), str)
+    ):
+        raise ValueError("a sweep unit names its shard (a segments unit its shop)")
     return unit

@@ -156,5 +156,8 @@ TOPOLOGY = Topology(
         Route("GET", "/v1/feedback/{token}", "preferences"),
         Route("POST", "/v1/feedback/{token}", "preferences"),
     ),
-    schedules=(Schedule("sweep", "rate(1 hour)", "sweep", "Finds due contacts every hour"),),
+    schedules=(
+        Schedule("sweep", "rate(1 hour)", "sweep", "Finds due contacts every hour"),
+        Schedule("segments", "rate(1 day)", "sweep", "Ranks each shop's buyers in RFM quintiles daily"),
+    ),
 )

@@ -532,6 +532,7 @@ class ContactStore:
         body["version"] = version
         # The shard is the profile's for life; being on the due index is having a due_at.
         body[keys.DUE_PK] = keys.due_shard(profile.shop_id, profile.contact_id, self._shards)
+        body[keys.BUYER_PK] = keys.buyer_shard(profile.shop_id, profile.contact_id, self._shards)
         times = engine.due_times(profile, playbook)
         body["dues"] = {name: isoformat(at) for name, at in times.items()}
         due = engine.earliest(times)

@@ -11,12 +11,19 @@
     SHOP#{shop}#C#{contact}         REWARD#{recipe}#{step}#{period}  one item per reward (the ledger)
     SHOP#{shop}#CODE#{CODE}         CODE                     a reward's code (upper-cased): unique per shop
     SHOP#{shop}#POOL#{pool}         #{CODE}                  an uploaded code not yet issued (drawn once)
+    SHOP#{shop}                     SEGMENTS                 the shop's RFM cut points (the daily job's)
+    SHOPS                           {shop}                   every shop (the daily jobs' list)
 
 The due index (GSI `due`) is sparse: only items with `due_pk` and `due_at` are in it: profiles
 with something pending, and held messages (until the time they may go out). `due_pk` is
 `DUE#{shard}`, a hash of the contact spread over `due_shards` partitions, so one hot instant does
 not land on one partition; every profile carries its shard for life, and is on the index while it
 has a `due_at`. The sweep queries every shard for `due_at <= now`.
+
+The buyers index (GSI `buyers`) holds every profile under `buyer_pk` = `BUY#{shop}#{shard}`,
+with only what the daily segmentation job reads (orders, spend, last order, erased or merged):
+a shop's profiles are read through it without a Scan, and a profile write that changes none of
+those attributes costs the index nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +37,14 @@ DUE_PK = "due_pk"
 DUE_AT = "due_at"
 TTL = "expires_at"
 
+BUYER_INDEX = "buyers"
+BUYER_PK = "buyer_pk"
+# what the segmentation job reads of a profile (nothing else is copied to the index)
+BUYER_ATTRIBUTES = ("orders_count", "spent", "last_order_at", "erased_at", "merged_into")
+
 PROFILE = "PROFILE"
+SEGMENTS = "SEGMENTS"
+SHOPS = "SHOPS"
 CONFIG = "CONFIG"
 ALIAS = "ALIAS"
 SEEN = "SEEN"
@@ -101,6 +115,15 @@ def all_due_shards(shards: int) -> list[str]:
     return [f"DUE#{i:03d}" for i in range(shards)]
 
 
+def buyer_shard(shop_id: str, contact_id: str, shards: int) -> str:
+    """The contact's partition of its shop on the buyers index (its due shard's number)."""
+    return f"BUY#{shop_id}#{due_shard(shop_id, contact_id, shards).removeprefix('DUE#')}"
+
+
+def all_buyer_shards(shop_id: str, shards: int) -> list[str]:
+    return [f"BUY#{shop_id}#{i:03d}" for i in range(shards)]
+
+
 def table_definition(name: str) -> dict[str, object]:
     """`CreateTable` arguments of the table; the CDK stack declares the same (a test compares)."""
     return {
@@ -108,7 +131,7 @@ def table_definition(name: str) -> dict[str, object]:
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
         "AttributeDefinitions": [
-            {"AttributeName": n, "AttributeType": "S"} for n in (PK, SK, DUE_PK, DUE_AT)
+            {"AttributeName": n, "AttributeType": "S"} for n in (PK, SK, DUE_PK, DUE_AT, BUYER_PK)
         ],
         "GlobalSecondaryIndexes": [
             {
@@ -119,6 +142,14 @@ def table_definition(name: str) -> dict[str, object]:
                 ],
                 # ALL: the sweep decides from the index item alone, one read per due contact
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": BUYER_INDEX,
+                "KeySchema": [
+                    {"AttributeName": BUYER_PK, "KeyType": "HASH"},
+                    {"AttributeName": PK, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(BUYER_ATTRIBUTES)},
+            },
         ],
     }

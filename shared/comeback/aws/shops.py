@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,7 @@ from comeback.aws import keys
 from comeback.domain import playbook
 from comeback.domain.clock import isoformat
 from comeback.domain.events import Id
+from comeback.domain.segments import Segmentation
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -99,15 +100,27 @@ class ShopDirectory:
         return secret if isinstance(secret, str) and secret else None
 
     def config(self, shop_id: str) -> ShopConfig | None:
-        values = self._configs.get_multiple(
-            keys.shop(shop_id), max_age=self._settings.secret_cache_seconds, raise_on_transform_error=True
-        )
-        raw = values.get(keys.CONFIG)
+        raw = self._values(shop_id).get(keys.CONFIG)
         return ShopConfig.model_validate_json(raw) if raw else None
 
     def playbook(self, shop_id: str) -> playbook.Playbook:
-        config = self.config(shop_id)
-        return config.playbook if config else playbook.default()
+        """The shop's playbook, with the RFM cut points its daily segmentation last stored."""
+        values = self._values(shop_id)
+        raw_config, raw_segments = values.get(keys.CONFIG), values.get(keys.SEGMENTS)
+        return _playbook_of(raw_config, raw_segments)
+
+    def _values(self, shop_id: str) -> dict[str, str]:
+        values = self._configs.get_multiple(
+            keys.shop(shop_id), max_age=self._settings.secret_cache_seconds, raise_on_transform_error=True
+        )
+        return cast("dict[str, str]", values)
+
+
+@lru_cache(maxsize=256)
+def _playbook_of(raw_config: str | None, raw_segments: str | None) -> playbook.Playbook:
+    # the provider caches the raw values: the same pair gives the same playbook, parsed once
+    base = ShopConfig.model_validate_json(raw_config).playbook if raw_config else playbook.default()
+    return base.with_segmentation(Segmentation.model_validate_json(raw_segments) if raw_segments else None)
 
 
 class ShopAdmin:
@@ -150,14 +163,17 @@ class ShopAdmin:
 
     def save_config(self, config: ShopConfig) -> None:
         config.playbook  # noqa: B018 - validate before writing
+        table = self._settings.table_name
         self._ddb.put_item(
-            TableName=self._settings.table_name,
+            TableName=table,
             Item={
                 keys.PK: {"S": keys.shop(config.shop_id)},
                 keys.SK: {"S": keys.CONFIG},
                 VALUE: {"S": config.model_dump_json()},
             },
         )
+        # the list the daily jobs go through (one partition: a Query, never a Scan of the table)
+        self._ddb.put_item(TableName=table, Item={keys.PK: {"S": keys.SHOPS}, keys.SK: {"S": config.shop_id}})
 
     def get(self, shop_id: str) -> ShopConfig | None:
         answer = self._ddb.get_item(

@@ -270,7 +270,9 @@ def _last_day_sample(api: LocalApi, outbox: list[dict[str, Any]]) -> list[dict[s
     last_day = max(str(e["sent_at"])[:10] for e in outbox)
     count = sum(1 for e in outbox if str(e["sent_at"])[:10] == last_day)
     emails = api.control("GET", f"/_local/outbox?last={count}")
-    return sorted(emails, key=lambda e: (e.get("contact_id") or "", e.get("campaign") or "", e.get("step") or 0))[:1]
+    return sorted(
+        emails, key=lambda e: (e.get("contact_id") or "", e.get("campaign") or "", e.get("step") or 0)
+    )[:1]
 
 
 def _pct(value: float | None) -> str:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from comeback.domain.events import KnownCurrency, Locale, TimeZoneName
+from comeback.domain.segments import Segmentation
 
 
 class Strict(BaseModel):
@@ -111,6 +112,9 @@ class Playbook(Strict):
     loyalty: Loyalty
     messaging: Messaging
     recipes: dict[str, Any] = Field(default_factory=dict)  # section key -> the recipe's settings
+    # not the shop's to write: the RFM cut points the daily job last computed, laid on by the shop
+    # directory (`with_segmentation`), so a recipe sees the shop's tuning and its segments together
+    segmentation: Segmentation | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -119,6 +123,8 @@ class Playbook(Strict):
             return data
         if "recipes" in data:
             raise ValueError("unknown key 'recipes': a recipe's settings go under its own key")
+        if "segmentation" in data:
+            raise ValueError("unknown key 'segmentation': segments are computed daily, not written")
         from pydantic import ValidationError
 
         from comeback.recipes.registry import sections  # the recipes import this module
@@ -138,6 +144,13 @@ class Playbook(Strict):
                 raise ValueError(problems) from None
         data["recipes"] = found
         return data
+
+    def with_segmentation(self, segmentation: Segmentation | None) -> Playbook:
+        return (
+            self
+            if segmentation == self.segmentation
+            else self.model_copy(update={"segmentation": segmentation})
+        )
 
     def section(self, key: str) -> Any:
         """A recipe's settings (its pydantic model), by the recipe's section key."""

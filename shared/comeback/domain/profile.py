@@ -146,13 +146,11 @@ class Profile(BaseModel):
     @property
     def currency(self) -> str | None:
         """The currency the customer spends most in (shops almost always have one)."""
-        return max(self.spent, key=lambda c: (self.spent[c], c)) if self.spent else None
+        return main_currency(self.spent)
 
     @property
     def total_spent_minor(self) -> int:
-        # refunds are summed as negatives so the sum stays order-independent; a refund of an order
-        # we never saw (placed before the shop connected) would take the view below zero
-        return max(0, self.spent.get(self.currency, 0)) if self.currency else 0
+        return spent_in_main_currency(self.spent)
 
     @property
     def average_order_value_minor(self) -> int:
@@ -346,6 +344,17 @@ def _category_counts(items: Any) -> dict[str, int]:
 
 def _serialised_size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, default=str).encode())
+
+
+def main_currency(spent: dict[str, int]) -> str | None:
+    return max(spent, key=lambda c: (spent[c], c)) if spent else None
+
+
+def spent_in_main_currency(spent: dict[str, int]) -> int:
+    # refunds are summed as negatives so the sum stays order-independent; a refund of an order
+    # we never saw (placed before the shop connected) would take the view below zero
+    currency = main_currency(spent)
+    return max(0, spent.get(currency, 0)) if currency else 0
 
 
 def loyalty_points(amount_minor: int, currency: str, points_per_unit: Decimal | float) -> int:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from comeback.domain import segments
 from comeback.domain.clock import isoformat
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
@@ -87,6 +88,21 @@ def recipes_view(profile: Profile, playbook: Playbook) -> dict[str, Any]:
     }
 
 
+def rfm_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[str, Any] | None:
+    """The contact's RFM quintiles in its shop now (None: not a buyer, or no segmentation yet)."""
+    cuts = playbook.segmentation
+    found = segments.scores(profile, cuts, now) if cuts else None
+    if found is None or cuts is None:
+        return None
+    return {
+        "recency": found.recency,
+        "frequency": found.frequency,
+        "monetary": found.monetary,
+        "segment": found.segment,
+        "computed_at": cuts.computed_at,
+    }
+
+
 def contact_view(
     profile: Profile, playbook: Playbook, now: datetime, rewards: Sequence[Reward] = ()
 ) -> dict[str, Any]:
@@ -113,6 +129,7 @@ def contact_view(
         "lifetime_points": profile.lifetime_points,
         "tier": playbook.loyalty.tier_for(profile.lifetime_points),
         "stage": stages.current(profile, playbook, now),
+        "rfm": rfm_view(profile, playbook, now),
         "tags": tags(profile, playbook, now),
         "interests": dict(sorted(profile.interests.items(), key=lambda kv: (-kv[1], kv[0]))),
         # the shop's record, as it sent it; `subscribed` is what decides, `consent` says why

@@ -39,6 +39,8 @@ def scheduled_event(schedule: Schedule, at: datetime) -> dict[str, Any]:
         "region": "us-east-1",
         "resources": [f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/comeback-{schedule.name}"],
         "detail": {},
+        # the input the stack gives each schedule's target (infra/constructs/schedules.py)
+        "schedule": schedule.name,
     }
 
 

@@ -265,12 +265,34 @@ class LocalRuntime:
         reports: list[SweepReport] = []
         self.runtime.sweep.observers.append(reports.append)
         try:
-            fanned = self._fire(TOPOLOGY.schedules[0])
+            fanned = self._fire(_schedule("sweep"))
             drained = self.drain(timeout) if wait else None
         finally:
             self.runtime.sweep.observers.remove(reports.append)
         report = {**combined(reports).as_dict(), **fanned} if wait else fanned
         return {"report": report, "drained": drained, "now": isoformat(self.clock.now())}
+
+    def segments(self, timeout: float = 300) -> dict[str, Any]:
+        """Run the daily segmentation now (its fan-out, then one unit per shop), as its schedule would."""
+        from comeback.app.segments import SegmentReport
+
+        reports: list[SegmentReport] = []
+        self.runtime.segments.observers.append(reports.append)
+        try:
+            fanned = self._fire(_schedule("segments"))
+            drained = self.drain(timeout)
+        finally:
+            self.runtime.segments.observers.remove(reports.append)
+        shops = {
+            r.shop_id: r.segmentation.model_dump() if r.segmentation else None
+            for r in sorted(reports, key=lambda r: r.shop_id)
+        }
+        return {
+            "units": fanned["units"],
+            "shops": shops,
+            "drained": drained,
+            "now": isoformat(self.clock.now()),
+        }
 
     def queue_depths(self, include_dlqs: bool = True) -> dict[str, dict[str, int]]:
         sqs = self._emulator.client("sqs")
@@ -573,7 +595,18 @@ CLOCK_MAX = datetime(3000, 1, 1, tzinfo=UTC)
 MAX_ADVANCE_DAYS = 36_500
 MAX_DRAIN_SECONDS = 900
 MAX_BUS_REFUSALS = 1_000_000
-CONTROL_POSTS = {"/_local/clock", "/_local/sweep", "/_local/drain", "/_local/faults", "/_local/ses-event"}
+CONTROL_POSTS = {
+    "/_local/clock",
+    "/_local/sweep",
+    "/_local/segments",
+    "/_local/drain",
+    "/_local/faults",
+    "/_local/ses-event",
+}
+
+
+def _schedule(name: str) -> Schedule:
+    return next(s for s in TOPOLOGY.schedules if s.name == name)
 
 
 class _Malformed(Exception):
@@ -839,6 +872,9 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             if path == "/_local/sweep":
                 document = _control_document(body, {"drain"})
                 return 200, local.sweep(wait=_flag(document, "drain", True))
+            if path == "/_local/segments":
+                _control_document(body, set())
+                return 200, local.segments()
             if path == "/_local/drain":
                 document = _control_document(body, {"timeout"})
                 # at least a second: the runtime must look idle twice in a row to count as drained

@@ -13,7 +13,9 @@ offer from step 1), `experience` an apology with a reply-to a person, `forgot` n
 arrivals, `product` other products; without a reason, the default copy.
 
 Who qualifies: at least `min_orders` orders, and a one-time buyer only if it spent at least
-`one_time_min_spent_minor` (the best lapsed customers, not every one-time low spender). A
+`one_time_min_spent_minor` (the best lapsed customers, not every one-time low spender); and, if
+the playbook names `segments`, a contact whose RFM segment (`comeback.domain.segments`) is one of
+them as the lapse enters the drip. A
 deterministic `holdout_percent` of those who qualify is never emailed, but recorded
 (`skipped: holdout`) and followed like the others, so the lift is measured.
 
@@ -29,6 +31,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from comeback.domain import segments
 from comeback.domain.clock import isoformat, parse_iso
 from comeback.domain.events import ShopEvent
 from comeback.domain.messages import MessageRequest
@@ -36,6 +39,7 @@ from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
 from comeback.domain.reach import unreachable
 from comeback.domain.rewards import Offer
+from comeback.domain.segments import SEGMENTS, Segment
 from comeback.recipes.base import Ask, Decision, FastEffect, Recipe, RecipeSettings, in_holdout, state_of
 
 NAME = "winback"
@@ -60,6 +64,9 @@ class Qualify(Strict):
     min_spent_minor: Annotated[int, Field(ge=0)] = 0
     # a one-time buyer qualifies only if it spent at least this (minor units of its currency)
     one_time_min_spent_minor: Annotated[int, Field(ge=0)] = 0
+    # RFM segments the drip is for (empty: any); until the shop's first daily segmentation there is
+    # nothing to rank against, and the minimums above decide alone
+    segments: Annotated[list[Segment], Field(max_length=len(SEGMENTS))] = Field(default_factory=list)
 
 
 class Variant(Strict):
@@ -148,6 +155,17 @@ def qualifies(profile: Profile, rules: Qualify) -> bool:
     return profile.orders_count > 1 or profile.total_spent_minor >= rules.one_time_min_spent_minor
 
 
+def segment_of(profile: Profile, playbook: Playbook, now: datetime) -> str | None:
+    """The contact's RFM segment in its shop now (None: the shop has no segmentation yet)."""
+    cuts = playbook.segmentation
+    found = segments.scores(profile, cuts, now) if cuts else None
+    return found.segment if found else None
+
+
+def in_segments(segment: str | None, rules: Qualify) -> bool:
+    return not rules.segments or segment is None or segment in rules.segments
+
+
 def variant_of(profile: Profile) -> str:
     reason = profile.field("feedback_reason")
     return reason if reason in REASONS else "default"
@@ -201,6 +219,14 @@ class WinbackRecipe(Recipe):
             return Decision(state={**state, "exit": "clicked"}, skipped=("clicked",))
         if not qualifies(profile, wb.qualify):
             return Decision(state={**state, "exit": "not_qualified"}, skipped=("not_qualified",))
+        if not taken:
+            # the segment is judged once, as the lapse enters the drip: recency only falls from there,
+            # and a customer let in at step 1 is not dropped at step 2 for having stayed away longer
+            segment = segment_of(profile, playbook, now)
+            if segment is not None:
+                state["segment"] = segment
+            if not in_segments(segment, wb.qualify):
+                return Decision(state={**state, "exit": "not_qualified"}, skipped=("not_in_segment",))
         # Several steps may have come due at once (a sweep that did not run, a backfilled history):
         # take only the latest, so nobody gets a burst of four win-back emails.
         lapse_started = parse_iso(basis)

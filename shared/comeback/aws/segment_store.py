@@ -1,0 +1,75 @@
+"""A shop's buyers, read through the buyers index, and its RFM cut points, one item of the shop.
+
+The index projects only what segmentation needs (see `keys`), so a page of 1 MB carries some
+ten thousand buyers; every shard of the shop is read in turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from comeback.aws import dynamo, keys
+from comeback.aws.shops import VALUE
+from comeback.domain import segments
+from comeback.domain.segments import Buyer, Segmentation
+
+
+class DynamoSegmentStore:
+    def __init__(self, ddb: Any, table: str, shards: int) -> None:
+        self._ddb = ddb
+        self._table = table
+        self._shards = shards
+        self.items_read = 0  # buyers index items read (the bench's figure)
+
+    def shops(self) -> list[str]:
+        ids: list[str] = []
+        for page in self._ddb.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :shops",
+            ExpressionAttributeNames={"#pk": keys.PK},
+            ExpressionAttributeValues={":shops": {"S": keys.SHOPS}},
+            ProjectionExpression=keys.SK,
+        ):
+            ids.extend(item[keys.SK]["S"] for item in page.get("Items", []))
+        return ids
+
+    def buyers(self, shop_id: str) -> Iterator[Buyer]:
+        for shard in keys.all_buyer_shards(shop_id, self._shards):
+            for page in self._ddb.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=keys.BUYER_INDEX,
+                KeyConditionExpression="#b = :shard",
+                ExpressionAttributeNames={"#b": keys.BUYER_PK},
+                ExpressionAttributeValues={":shard": {"S": shard}},
+            ):
+                for item in page.get("Items", []):
+                    self.items_read += 1
+                    buyer = _buyer(item)
+                    if buyer is not None:
+                        yield buyer
+
+    def save(self, shop_id: str, segmentation: Segmentation) -> None:
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={
+                keys.PK: {"S": keys.shop(shop_id)},
+                keys.SK: {"S": keys.SEGMENTS},
+                VALUE: {"S": segmentation.model_dump_json()},
+            },
+        )
+
+    def get(self, shop_id: str) -> Segmentation | None:
+        answer = self._ddb.get_item(
+            TableName=self._table,
+            Key={keys.PK: {"S": keys.shop(shop_id)}, keys.SK: {"S": keys.SEGMENTS}},
+        )
+        item = answer.get("Item")
+        return Segmentation.model_validate_json(item[VALUE]["S"]) if item else None
+
+
+def _buyer(item: dict[str, Any]) -> Buyer | None:
+    plain = dynamo.plain(item)
+    spent = {str(k): int(v) for k, v in (plain.get("spent") or {}).items()}
+    gone = bool(plain.get("erased_at") or plain.get("merged_into"))
+    return segments.buyer(int(plain.get("orders_count") or 0), spent, plain.get("last_order_at"), gone)
