@@ -148,6 +148,8 @@ class LocalRuntime:
             module = load_handler(function, self._root)
             self._invokers[function.name] = persistence.GatedInvoker(function, module, self._gate)
         sqs = self._emulator.client("sqs")
+        self._bells = {queue.name: threading.Event() for queue in TOPOLOGY.queues}
+        self._ring_on_calls(sqs)
         # Lambda runs several pollers per queue; two here keep the emulator busy while a
         # function waits on it, and make concurrent deliveries to one contact the everyday case.
         for queue in TOPOLOGY.queues:
@@ -159,6 +161,7 @@ class LocalRuntime:
                     self.resources.queue_arns[queue.name],
                     self._invokers[queue.consumer],
                     REGION,
+                    self._bells[queue.name],
                 )
                 poller.start()
                 self._pollers.append(poller)
@@ -207,6 +210,32 @@ class LocalRuntime:
             config = admin.get(seed.shop_id)
             if config:
                 verify_sender(self._emulator, str(config.playbook.shop.sender.from_email))
+
+    def _ring_on_calls(self, emulator_sqs: Any) -> None:
+        """Ring a queue's doorbell after every call of this process that may have fed it."""
+        by_url = {url: name for name, url in self.resources.queue_urls.items()}
+        fed_by_bus = [rule.queue for rule in TOPOLOGY.rules]
+
+        def before_sqs(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["comeback_queue"] = by_url.get(str(params.get("QueueUrl", "")))
+
+        def after_sqs(context: dict[str, Any], **_: Any) -> None:
+            name = context.get("comeback_queue")
+            if name:  # once the queue holds the message: a poller woken earlier would find nothing
+                self._bells[name].set()
+
+        def after_events(**_: Any) -> None:
+            for name in fed_by_bus:
+                self._bells[name].set()
+
+        sqs_clients = {id(c): c for c in (emulator_sqs, aws.client("sqs", self.settings))}
+        for client in sqs_clients.values():
+            for operation in ("SendMessage", "SendMessageBatch", "ChangeMessageVisibilityBatch"):
+                client.meta.events.register(f"before-call.sqs.{operation}", before_sqs)
+                client.meta.events.register(f"after-call.sqs.{operation}", after_sqs)
+        bus_clients = (self._emulator.client("events"), aws.client("events", self.settings))
+        for client in {id(c): c for c in bus_clients}.values():
+            client.meta.events.register("after-call.events.PutEvents", after_events)
 
     def _count_call(self, model: Any, **_: Any) -> None:
         self.aws_calls[f"{model.service_model.service_name}.{model.name}"] += 1
