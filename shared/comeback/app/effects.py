@@ -77,24 +77,7 @@ def carry_out(outcome: engine.Outcome, playbook: Playbook, now: datetime, reward
 
 
 def reward_entry(kind: str, reward: Reward, customer_id: str | None) -> BusEntry:
-    notice = notices.reward_notice(
-        kind,  # type: ignore[arg-type]
-        shop_id=reward.shop_id,
-        contact_id=reward.contact_id,
-        customer_id=customer_id,
-        code=reward.code,
-        type=reward.type.value,
-        recipe=reward.recipe,
-        step=reward.step,
-        issued_at=reward.issued_at,
-        expires_at=reward.expires_at,
-        value_minor=reward.value_minor,
-        percent=reward.percent,
-        currency=reward.currency,
-        order_id=reward.order_id if kind == "reward.redeemed" else None,
-        redeemed_at=reward.redeemed_at if kind == "reward.redeemed" else None,
-        expired_at=reward.expired_at if kind == "reward.expired" else None,
-    )
+    notice = notices.reward_notice_of(kind, reward, customer_id)  # type: ignore[arg-type]
     return BusEntry(ENGINE_SOURCE, notice.DETAIL_TYPE, notice.detail())
 
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from comeback.domain.clock import isoformat, utc
+
+if TYPE_CHECKING:
+    from comeback.domain.rewards import Reward
 
 Stage = Literal["new", "active", "engaged", "at_risk", "lapsed", "lost", "won_back"]
 STAGES: tuple[Stage, ...] = ("new", "active", "engaged", "at_risk", "lapsed", "lost", "won_back")
@@ -191,3 +194,26 @@ def reward_notice(
         expires_at=expires_at,
         **extra,
     )
+
+
+def reward_notice_of(kind: RewardKind, reward: Reward, customer_id: str | None) -> RewardNotice:
+    """The notice of `kind` for a reward as the ledger holds it (only the fields of that kind)."""
+    return reward_notice(
+        kind,
+        shop_id=reward.shop_id,
+        contact_id=reward.contact_id,
+        customer_id=customer_id,
+        code=reward.code,
+        type=reward.type.value,
+        recipe=reward.recipe,
+        step=reward.step,
+        issued_at=reward.issued_at,
+        expires_at=reward.expires_at,
+        value_minor=reward.value_minor,
+        percent=reward.percent,
+        currency=reward.currency,
+        order_id=reward.order_id if kind == "reward.redeemed" else None,
+        redeemed_at=reward.redeemed_at if kind == "reward.redeemed" else None,
+        expired_at=reward.expired_at if kind == "reward.expired" else None,
+    )
+
