@@ -527,17 +527,16 @@ class ContactStore:
         return {"Put": put}
 
     def profile_item(self, profile: Profile, version: int, playbook: Playbook) -> dict[str, Any]:
+        profile = engine.with_dues(profile, playbook)
         body = profile.model_dump(mode="python")
         body.update({keys.PK: keys.contact(profile.shop_id, profile.contact_id), keys.SK: keys.PROFILE})
         body["version"] = version
         # The shard is the profile's for life; being on the due index is having a due_at.
         body[keys.DUE_PK] = keys.due_shard(profile.shop_id, profile.contact_id, self._shards)
         body[keys.BUYER_PK] = keys.buyer_shard(profile.shop_id, profile.contact_id, self._shards)
-        times = engine.due_times(profile, playbook)
-        body["dues"] = {name: isoformat(at) for name, at in times.items()}
-        due = engine.earliest(times)
+        due = engine.due_at(profile)
         if due is not None:
-            body[keys.DUE_AT] = isoformat(due)
+            body[keys.DUE_AT] = due
         return dynamo.item(body)
 
     def _get_typed(self, shop_id: str, contact_id: str) -> dict[str, Any] | None:

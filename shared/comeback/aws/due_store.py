@@ -19,6 +19,7 @@ from comeback.domain.clock import isoformat
 from comeback.domain.messages import MessageRequest
 from comeback.domain.profile import Profile
 from comeback.domain.stores import DueContact, DuePage, HeldMessage
+from comeback.recipes import engine
 from comeback.recipes.base import Note
 
 
@@ -88,7 +89,7 @@ class DynamoDueStore:
                 conditions.append(f"attribute_not_exists(#r.#n{i})")
             sets.append(f"#r.#n{i} = :s{i}")
             values[f":s{i}"] = dynamo.value(after.recipes[name])
-        due_at = min(after.dues.values()) if after.dues else None
+        due_at = engine.due_at(after)
         names["#due"] = keys.DUE_AT
         if due_at is not None:
             sets.append("#due = :due")

@@ -72,6 +72,12 @@ def earliest(times: dict[str, datetime]) -> datetime | None:
     return min(times.values()) if times else None
 
 
+def due_at(profile: Profile) -> str | None:
+    """The contact's one due time, the due index's key: the earliest of its stored `dues`."""
+    found = earliest({name: parse_iso(at) for name, at in profile.dues.items()})
+    return isoformat(found) if found is not None else None
+
+
 def with_dues(profile: Profile, playbook: Playbook) -> Profile:
     times = due_times(profile, playbook)
     return profile.model_copy(update={"dues": {name: isoformat(t) for name, t in times.items()}})
