@@ -30,7 +30,7 @@ serve: install  ## run the whole engine locally on http://127.0.0.1:8080
 test: install  ## ruff, mypy, then every test layer: unit, integration (moto), infra (CDK + cdk-nag + cfn-lint), e2e
 	$(RUN) ruff check .
 	$(RUN) mypy
-	$(RUN) pytest -n 2 --dist loadfile  # two workers (the machines have two cores); a file stays on one worker
+	$(RUN) pytest -n 2 --dist loadfile --no-loadscope-reorder  # two workers (two cores); a file stays on one worker, handed out in collection order: the slowest first (tests/conftest.py)
 
 unit: install
 	$(RUN) pytest tests/unit
