@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from comeback.app.effects import carry_out
 from comeback.app.observability import count, logger
+from comeback.app.segments import is_segments_unit
 from comeback.aws import keys
 from comeback.aws.bus import BusEntry, Publisher
 from comeback.aws.outbox import Outbox
@@ -230,8 +231,6 @@ def unit_of(body: str) -> dict[str, Any]:
     unit = json.loads(body)
     if not isinstance(unit, dict):
         raise ValueError("a unit of work is a JSON object")
-    if not isinstance(unit.get("shard"), str) and not (
-        unit.get("job") == "segments" and isinstance(unit.get("shop"), str)
-    ):
+    if not isinstance(unit.get("shard"), str) and not is_segments_unit(unit):  # the queue's other job
         raise ValueError("a sweep unit names its shard (a segments unit its shop)")
     return unit

@@ -216,4 +216,3 @@ def reward_notice_of(kind: RewardKind, reward: Reward, customer_id: str | None) 
         redeemed_at=reward.redeemed_at if kind == "reward.redeemed" else None,
         expired_at=reward.expired_at if kind == "reward.expired" else None,
     )
-
