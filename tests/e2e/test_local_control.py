@@ -20,7 +20,14 @@ from tests.e2e.conftest import Client
 
 pytestmark = pytest.mark.e2e
 
-CONTROL_POSTS = ["/_local/clock", "/_local/sweep", "/_local/drain", "/_local/faults", "/_local/ses-event"]
+CONTROL_POSTS = [
+    "/_local/clock",
+    "/_local/sweep",
+    "/_local/segments",
+    "/_local/drain",
+    "/_local/faults",
+    "/_local/ses-event",
+]
 FIELDS = ["advance_days", "set", "drain", "timeout", "bus_refusals", "message_id", "type"]
 
 scalars = (

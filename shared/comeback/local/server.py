@@ -899,8 +899,10 @@ def _handler_for(local: LocalRuntime) -> type[BaseHTTPRequestHandler]:
                     now = local.move_clock(advance_days=days)
                 return 200, {"now": isoformat(now)}
             if path == "/_local/sweep":
-                document = _control_document(body, {"drain"})
-                return 200, local.sweep(wait=_flag(document, "drain", True))
+                document = _control_document(body, {"drain", "timeout"})
+                # a sweep of thousands sends for longer than the default 300 s drain
+                timeout = _number(document, "timeout", 300, 1, MAX_DRAIN_SECONDS)
+                return 200, local.sweep(timeout=timeout, wait=_flag(document, "drain", True))
             if path == "/_local/segments":
                 _control_document(body, set())
                 return 200, local.segments()
