@@ -16,18 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from comeback.local import server
 from tests.e2e.conftest import Client
 
 pytestmark = pytest.mark.e2e
 
-CONTROL_POSTS = [
-    "/_local/clock",
-    "/_local/sweep",
-    "/_local/segments",
-    "/_local/drain",
-    "/_local/faults",
-    "/_local/ses-event",
-]
+CONTROL_POSTS = sorted(server.CONTROL_POSTS)  # every control POST the runtime answers
 FIELDS = ["advance_days", "set", "drain", "timeout", "bus_refusals", "message_id", "type"]
 
 scalars = (

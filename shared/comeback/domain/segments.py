@@ -138,10 +138,10 @@ def _higher_is_better(value: int, cuts: list[int]) -> int:
     return 1 + sum(1 for cut in cuts if value > cut)
 
 
-def scores(profile: Profile, cuts: Segmentation, now: datetime) -> Scores | None:
-    """The profile's quintiles in its shop at `now` (None: not a buyer)."""
+def scores(profile: Profile, cuts: Segmentation | None, now: datetime) -> Scores | None:
+    """The profile's quintiles in its shop at `now` (None: not a buyer, or no segmentation yet)."""
     buyer = buyer_of(profile)
-    if buyer is None:
+    if buyer is None or cuts is None:
         return None
     days = days_since(buyer.last_order_at, now)
     return Scores(

@@ -91,7 +91,7 @@ def recipes_view(profile: Profile, playbook: Playbook) -> dict[str, Any]:
 def rfm_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[str, Any] | None:
     """The contact's RFM quintiles in its shop now (None: not a buyer, or no segmentation yet)."""
     cuts = playbook.segmentation
-    found = segments.scores(profile, cuts, now) if cuts else None
+    found = segments.scores(profile, cuts, now)
     if found is None or cuts is None:
         return None
     return {

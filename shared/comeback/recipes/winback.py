@@ -157,8 +157,7 @@ def qualifies(profile: Profile, rules: Qualify) -> bool:
 
 def segment_of(profile: Profile, playbook: Playbook, now: datetime) -> str | None:
     """The contact's RFM segment in its shop now (None: the shop has no segmentation yet)."""
-    cuts = playbook.segmentation
-    found = segments.scores(profile, cuts, now) if cuts else None
+    found = segments.scores(profile, playbook.segmentation, now)
     return found.segment if found else None
 
 
