@@ -86,7 +86,7 @@ def lived(
         if profile is not None:
             profile = _swept(profile, playbook, at, ledger)
         before = profile
-        after = apply(profile or empty(shop, contact, contact), event, playbook.loyalty.points_per_unit)
+        after = apply(profile or empty(shop, contact, contact), event)
         profile = engine.on_event(before, after, event, playbook, at).profile
     assert profile is not None
     return _swept(profile, playbook, until, ledger)

@@ -31,7 +31,7 @@ import boto3
 import pytest
 
 from comeback.local.launch import local_serve
-from tests.e2e.conftest import Client, free_port
+from tests.e2e.conftest import Client, free_port, quiet_loyalty
 from tests.support import order, shop_event, signed
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +76,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log = tmp_path_factory.mktemp("messaging") / "local-serve.log"
     with (
         log.open("w", encoding="utf-8") as sink,
-        local_serve("--port", str(free_port()), "--start", START, "--log-level", "INFO", output=sink) as base,
+        local_serve(
+            "--port", str(free_port()), "--start", START, "--log-level", "INFO", *quiet_loyalty(), output=sink
+        ) as base,
     ):
         yield Served(Client(base), log)
 

@@ -16,7 +16,7 @@ import pytest
 
 from comeback.local.lambdas import REPO_ROOT
 from comeback.local.launch import local_serve
-from tests.e2e.conftest import Client, free_port
+from tests.e2e.conftest import Client, free_port, quiet_loyalty
 from tests.support import DEMO_SECRET, order, shop_event, signed
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +26,7 @@ HANAKO = {"id": "c-42", "email": "hanako@example.com"}
 
 
 def serve(*args: str, **kwargs):
-    return local_serve("--port", str(free_port()), "--start", START, *args, **kwargs)
+    return local_serve("--port", str(free_port()), "--start", START, *quiet_loyalty(), *args, **kwargs)
 
 
 def now(local: Client) -> datetime:

@@ -216,7 +216,7 @@ def test_any_order_and_duplication_gives_the_profile_of_the_distinct_events(engi
             engine.ddb.delete_item(TableName="comeback", Key={"pk": item["pk"], "sk": item["sk"]})
     apply_events(engine, *[copy.deepcopy(e) for e in delivered])
     distinct = {e["id"]: e for e in delivered}.values()
-    expected = reduce(lambda p, e: apply(p, parse_event(e), 0.01), distinct, empty("demo", "c-42", "c-42"))
+    expected = reduce(lambda p, e: apply(p, parse_event(e)), distinct, empty("demo", "c-42", "c-42"))
     stored = contact(engine)
     assert merged(stored) == merged(expected)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
+from datetime import UTC, datetime
 from functools import reduce
 
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from comeback.aws.contact_store import ContactStore, Outcome
 from comeback.domain import playbook
 from comeback.domain.events import parse_event
 from comeback.domain.profile import apply, email_contact_id, empty
+from comeback.recipes import loyalty
 from tests.support import merged, order, shop_event
 
 HANAKO = {"id": "c-42", "email": "hanako@example.com"}
@@ -233,5 +235,13 @@ def test_duplicated_reordered_and_crashed_deliveries_change_the_contact_once_per
         except Crash:
             queue.append((index, 0))  # SQS delivers it again, after the others
     distinct = [BASE[i] for i in dict.fromkeys(i for i, _ in plan)]
-    fold = reduce(lambda p, e: apply(p, parse_event(e), 0.01), distinct, empty(shop, "c-42", "c-42"))
-    assert merged(store(engine).get(shop, "c-42")) == merged(fold)
+    fold = reduce(lambda p, e: apply(p, parse_event(e)), distinct, empty(shop, "c-42", "c-42"))
+    stored = store(engine).get(shop, "c-42")
+    assert stored is not None and merged(stored) == merged(fold)
+    # the loyalty ledger too: each order and refund counted once, whatever the crashes and redeliveries
+    later = datetime(2027, 1, 1, tzinfo=UTC)
+    points = loyalty.standing(stored, playbook.default(), later)
+    orders = [e for e in distinct if e["type"] == "order.placed"]
+    refunded = any(e["type"] == "order.refunded" for e in distinct) and any(e["id"] == "o2" for e in orders)
+    expected = sum(int(e["data"]["total"]) // 100 for e in orders) - (5 if refunded else 0)
+    assert (points["points_balance"], points["points_pending"]) == (expected, 0)

@@ -462,7 +462,9 @@ def due_at(engine: Engine, contact: str) -> str:
     return str(item[keys.DUE_AT]["S"])
 
 
-def test_a_new_order_moves_the_due_time_to_its_own_steps_in_one_write_request(engine):
+def test_a_new_order_moves_the_due_time_to_its_own_steps_in_one_read_and_one_write_request(engine):
+    # loyalty (on in the shipped playbook) keeps the order in its ledger: it reads the profile first;
+    # without loyalty the same order takes the one-write fast path (tests/unit/test_engine.py)
     world = World(engine)
     hanako = {"id": "c-42", "email": "hanako@example.com"}
     consenting(world, hanako)
@@ -475,24 +477,25 @@ def test_a_new_order_moves_the_due_time_to_its_own_steps_in_one_write_request(en
     client = counting_contacts(engine)
     world.event(order("o-2", isoformat(at), hanako))
 
-    assert client.calls == ["transact_write_items"]  # one write request, and no read
+    assert client.calls == ["get_item", "transact_write_items"]  # one read, one write request
     after = engine.runtime.contacts.get("demo", "c-42")
     assert after.dues["winback"] == isoformat(at + timedelta(days=90))
     assert after.dues["lifecycle"] == isoformat(at + timedelta(days=60))  # at risk, the earliest
     assert due_at(engine, "c-42") == min(after.dues.values())
-    # the index agrees: nothing is due at the first order's step 1; the new lapse's comes at its time
+    # the index agrees: no step 1 at the first order's lapse (the contact is read once then, for the
+    # second order's points, confirmed 14 days after it); the new lapse's step comes at its time
     engine.clock.set(START + timedelta(days=91))
     store = world.store()
     world.sweep_with(store).run()
-    assert store.reads == []
+    assert len(store.reads) == 1 and world.mailer.sent == Counter()
     engine.clock.set(at + timedelta(days=90))
     world.sweep()
     assert world.mailer.sent == Counter({("demo", "c-42", f"winback#1#{isoformat(at)[:10]}"): 1})
 
 
-def test_an_order_after_a_winback_step_moves_the_due_time_in_at_most_two_write_requests(engine):
-    """A lapsed contact ordering again changes its stage (recorded and announced): the fast path's
-    conditional write refuses, and the slow path writes from what that refusal returned (no read)."""
+def test_an_order_after_a_winback_step_moves_the_due_time_in_one_read_and_one_write_request(engine):
+    """A lapsed contact ordering again changes its stage (recorded and announced) and adds an order
+    to its loyalty ledger: the profile is read, and written once."""
     world = World(engine)
     hanako = {"id": "c-42", "email": "hanako@example.com"}
     consenting(world, hanako)
@@ -507,7 +510,7 @@ def test_an_order_after_a_winback_step_moves_the_due_time_in_at_most_two_write_r
     client = counting_contacts(engine)
     world.event(order("o-2", isoformat(at), hanako))
 
-    assert client.calls == ["transact_write_items", "transact_write_items"]
+    assert client.calls == ["get_item", "transact_write_items"]
     after = engine.runtime.contacts.get("demo", "c-42")
     assert after.dues["winback"] == isoformat(at + timedelta(days=90))
     assert due_at(engine, "c-42") == min(after.dues.values())

@@ -97,7 +97,13 @@ def test_a_recipe_named_in_the_environment_gets_its_own_playbook_section():
     with pytest.raises(ValueError, match="probe"):
         playbook.load({"probe": {"enabled": True}})  # unknown while the probe is not registered
     with probe.registered():
-        assert [r.name for r in registry.all_recipes()] == ["winback", "expiry", "probe", "lifecycle"]
+        assert [r.name for r in registry.all_recipes()] == [
+            "winback",
+            "expiry",
+            "loyalty",
+            "probe",
+            "lifecycle",
+        ]
         assert playbook.load({}).section("probe").enabled is False  # off unless a playbook says so
         book = playbook.load(probe.playbook(after_days=45))
         assert book.section("probe").after_days == 45 and registry.get("probe") in registry.enabled(book)
@@ -133,7 +139,7 @@ def test_two_recipes_due_at_the_same_time_are_both_asked():
 
 def test_the_probe_arms_on_the_slow_path_then_keeps_its_due_time_on_the_fast_path():
     with probe.registered():
-        book = playbook.load(probe.playbook(after_days=30))
+        book = playbook.load({**probe.playbook(after_days=30), "loyalty": {"enabled": False}})
         event = parse_event(order("o-1", "2026-01-10T12:00:00+09:00", CUSTOMER))
         assert engine.fast_plan(event, book).requires["probe"] == {"phase": ("armed", "done")}  # type: ignore[union-attr]
         outcome = engine.on_event(
@@ -311,10 +317,13 @@ def _fast_path_is_exact_and_never_late(data: st.DataObject, book: playbook.Playb
 
 
 # With the stage recipe off, nothing else makes the fast path read the profile of a lapsed contact.
-WITHOUT_STAGES = playbook.load({"lifecycle": {"enabled": False}})
+# Orders reach the fast path only without loyalty (its ledger must see the profile): the fast path's
+# properties are checked where they apply, and the other events keep it with loyalty on.
+NO_LOYALTY = playbook.load({"loyalty": {"enabled": False}})
+WITHOUT_STAGES = playbook.load({"lifecycle": {"enabled": False}, "loyalty": {"enabled": False}})
 
 
-@pytest.mark.parametrize("book", [PLAYBOOK, WITHOUT_STAGES], ids=["shipped", "without_stages"])
+@pytest.mark.parametrize("book", [NO_LOYALTY, WITHOUT_STAGES], ids=["shipped", "without_stages"])
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_fast_path_gives_each_recipe_its_exact_due_time_and_never_a_late_one(book, data):
@@ -325,7 +334,8 @@ def test_the_fast_path_gives_each_recipe_its_exact_due_time_and_never_a_late_one
 @given(st.data())
 def test_the_fast_path_is_never_late_with_a_recipe_added_from_outside(data):
     with probe.registered():
-        _fast_path_is_exact_and_never_late(data, playbook.load(probe.playbook(after_days=45)))
+        book = playbook.load({**probe.playbook(after_days=45), "loyalty": {"enabled": False}})
+        _fast_path_is_exact_and_never_late(data, book)
 
 
 def test_the_stories_of_the_property_do_take_the_fast_path():
@@ -337,7 +347,7 @@ def test_the_stories_of_the_property_do_take_the_fast_path():
         parse_event(order("e1", "2025-01-02T00:00:00Z", CUSTOMER)),
         parse_event(order("e2", "2025-01-03T00:00:00Z", CUSTOMER)),
     ]
-    profile = _slow(None, events[0], PLAYBOOK)
-    profile = _slow(profile, events[1], PLAYBOOK)  # the stage is stored (active) by the slow path
-    fast = engine.fast_plan(events[2], PLAYBOOK)
+    profile = _slow(None, events[0], NO_LOYALTY)
+    profile = _slow(profile, events[1], NO_LOYALTY)  # the stage is stored (active) by the slow path
+    fast = engine.fast_plan(events[2], NO_LOYALTY)
     assert fast is not None and state_of(profile, "lifecycle")["stage"] in fast.requires["lifecycle"]["stage"]

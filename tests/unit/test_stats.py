@@ -127,7 +127,8 @@ def test_the_detectable_difference_is_where_the_power_reaches_eighty_percent(
     assert power(max(0.0, found - 1e-6), n1, n2, base) < 0.8 + 1e-6
 
 
-@given(st.integers(10, 20_000), st.floats(0.01, 0.5))
+# ten a group at a base near 50% cannot show even a lift to 100% (None): that is the test above
+@given(st.integers(12, 20_000), st.floats(0.01, 0.5))
 def test_larger_groups_detect_smaller_differences(n: int, base: float) -> None:
     small = minimal_detectable_difference(n, n, base)
     large = minimal_detectable_difference(4 * n, 4 * n, base)

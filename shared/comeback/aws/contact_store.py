@@ -173,12 +173,20 @@ class ContactStore:
         return self._slow(shop_id, contact_id, event, old, playbook, True, call)
 
     def apply_delta(
-        self, shop_id: str, contact_id: str, change: Profile, dedupe_sk: str, playbook: Playbook, at: str
+        self,
+        shop_id: str,
+        contact_id: str,
+        change: Profile | Callable[[Profile], Profile | None],
+        dedupe_sk: str,
+        playbook: Playbook,
+        at: str,
     ) -> Applied:
         """Merge a change that is not a shop event (an SES event, an unsubscribe) into a contact.
 
         Read, merge, write on condition of the version, with a dedupe item in the same transaction
         so an event delivered twice (SES delivers at least once) changes nothing the second time.
+        `change` may be a function of the stored profile (None: nothing to change), asked again on
+        each attempt, so a change computed from the profile never overwrites a newer write.
         """
         for _ in range(MAX_ATTEMPTS):
             typed = self._get_typed(shop_id, contact_id)
@@ -190,7 +198,10 @@ class ContactStore:
                 continue
             if current.profile.erased_at:
                 return Applied(Outcome.IGNORED, contact_id)
-            updated = merge(current.profile, change.model_copy(update={"contact_id": contact_id}))
+            delta_now = change(current.profile) if callable(change) else change
+            if delta_now is None:
+                return Applied(Outcome.IGNORED, contact_id)
+            updated = merge(current.profile, delta_now.model_copy(update={"contact_id": contact_id}))
             pk = keys.contact(shop_id, contact_id)
             # SES redelivers within hours; after 90 days the marker has done its job (table TTL)
             expires = int((parse_iso(at) + MARKER_LIFETIME).timestamp())
@@ -219,9 +230,7 @@ class ContactStore:
         self, shop_id: str, contact_id: str, event: ShopEvent, playbook: Playbook, call: _Call
     ) -> Applied | None:
         """A sign-up creates its contact in one transaction, with no read; None if it was not new."""
-        profile = apply(
-            empty(shop_id, contact_id, event.customer.id), event, playbook.loyalty.points_per_unit
-        )
+        profile = apply(empty(shop_id, contact_id, event.customer.id), event)
         decided = engine.on_event(None, profile, event, playbook, call.now)
         profile = decided.profile
         pk = keys.contact(shop_id, contact_id)
@@ -271,7 +280,7 @@ class ContactStore:
             return MUST_READ  # a recipe must see the profile: the slow path reads it
         at = isoformat(event.occurred_at)
         update = FastUpdate()
-        change = delta(event, shop_id, contact_id, playbook.loyalty.points_per_unit)
+        change = delta(event, shop_id, contact_id)
         update.add_delta(change, at)
         condition = (
             "attribute_exists(pk) AND #ls < :at AND attribute_not_exists(merged_into)"
@@ -369,12 +378,12 @@ class ContactStore:
             items[_HISTORY] = self._activity_put(pk, event, minimal=True)
             return _SlowPlan(items, Outcome.IGNORED, None)
 
-        updated = apply(base, event, playbook.loyalty.points_per_unit)
+        updated = apply(base, event)
         email = updated.email_address
         alias_items: list[dict[str, Any]] = []
         if email and email != base.email_address:
             base, alias_items = self._link_email(shop_id, contact_id, email, base, event, playbook)
-            updated = apply(base, event, playbook.loyalty.points_per_unit)
+            updated = apply(base, event)
         decided = engine.on_event(current.profile if current else None, updated, event, playbook, call.now)
         updated = decided.profile
         items.append(self._profile_put(updated, current, playbook))

@@ -49,6 +49,22 @@ class DynamoSegmentStore:
                     if buyer is not None:
                         yield buyer
 
+    def contact_ids(self, shop_id: str) -> Iterator[str]:
+        """The shop's buyers' contact ids, from the same index (its keys only)."""
+        prefix = keys.contact(shop_id, "")
+        for shard in keys.all_buyer_shards(shop_id, self._shards):
+            for page in self._ddb.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=keys.BUYER_INDEX,
+                KeyConditionExpression="#b = :shard",
+                ExpressionAttributeNames={"#b": keys.BUYER_PK, "#pk": keys.PK},
+                ExpressionAttributeValues={":shard": {"S": shard}},
+                ProjectionExpression="#pk",
+            ):
+                for item in page.get("Items", []):
+                    self.items_read += 1
+                    yield item[keys.PK]["S"].removeprefix(prefix)
+
     def save(self, shop_id: str, segmentation: Segmentation) -> None:
         self._ddb.put_item(
             TableName=self._table,

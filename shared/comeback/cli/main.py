@@ -152,6 +152,13 @@ def _add_set_platform_secret(shop_commands: argparse._SubParsersAction[argparse.
     platform.add_argument("shop_id", metavar="SHOP")
     platform.add_argument("platform", metavar="PLATFORM", help="shopify, woocommerce or segment")
     platform.add_argument("--secret", help="the secret (default: read from standard input)")
+    set_playbook = shop_commands.add_parser(
+        "set-playbook", help="replace a shop's playbook (validated first)"
+    )
+    set_playbook.add_argument("shop_id", metavar="SHOP")
+    set_playbook.add_argument(
+        "playbook", metavar="FILE", help="the playbook YAML (what it leaves out: defaults)"
+    )
 
 
 def _add_contacts(commands: Any) -> None:
@@ -181,6 +188,14 @@ def _add_templates(commands: Any) -> None:
     show.add_argument("--html", action="store_true", help="the HTML part instead of the subject and text")
     show.add_argument("--step", type=int, default=1, help="the campaign step (win-back has 1 to 4)")
     templates.set_defaults(run=_templates)
+
+
+def _add_reports_rewards_and_loyalty(commands: Any) -> None:
+    from comeback.cli import loyalty, report, rewards
+
+    report.add_parser(commands)
+    rewards.add_parser(commands)
+    loyalty.add_parser(commands)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,13 +262,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _add_templates(commands)
 
-    from comeback.cli.report import add_parser as _add_report
-
-    _add_report(commands)
-
-    from comeback.cli.rewards import add_parser as _add_rewards
-
-    _add_rewards(commands)
+    _add_reports_rewards_and_loyalty(commands)
 
     args = parser.parse_args(argv)
     from comeback.cli.errors import run

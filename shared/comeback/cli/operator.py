@@ -127,7 +127,7 @@ def shops_command(args: Any, out: TextIO | None = None) -> int:
         return set_platform_secret(args, out, sys.stdin)
     from botocore.exceptions import ClientError
 
-    from comeback.aws.shops import ShopAdmin
+    from comeback.aws.shops import ShopAdmin, ShopConfig
 
     # errors (no credentials, an unreachable runtime, a bad playbook ...) become one line and
     # status 2 in comeback.cli_errors
@@ -160,6 +160,16 @@ def shops_command(args: Any, out: TextIO | None = None) -> int:
             out.write(f"no shops in {where}\n")
         for shop in shops:
             out.write(f"{shop.shop_id}\t{shop.status}\t{shop.created_at}\t{shop.name}\n")
+        return 0
+    if command == "set-playbook":
+        config = admin.get(args.shop_id)
+        if config is None:
+            raise CliError(f"no shop {args.shop_id!r} in {where}")
+        document = Path(args.playbook).read_text(encoding="utf-8")
+        # a new model, not a copy: the copy would keep the old playbook, parsed and cached
+        admin.save_config(ShopConfig.model_validate({**config.model_dump(), "playbook_yaml": document}))
+        out.write(f"playbook of {args.shop_id} replaced; functions read it within their cache time\n")
+        out.write(f"tiers changed? `comeback loyalty recompute {args.shop_id}` reports who moves\n")
         return 0
     if command == "rotate-secret":
         secret = admin.rotate_secret(args.shop_id, drop_previous=args.drop_previous)

@@ -7,7 +7,6 @@ shop writes only what it changes. Unknown keys are errors: a typo must not silen
 from __future__ import annotations
 
 from datetime import time
-from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -40,27 +39,6 @@ class ShopSettings(Strict):
     # the shop's own team: privacy requests (a customer's data export) are mailed here; without
     # it, to the sender's reply_to, else its from_email (comeback.privacy.team_address)
     team_email: EmailStr | None = None
-
-
-class Tier(Strict):
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
-    min_lifetime_points: Annotated[int, Field(ge=0)]
-
-
-class Loyalty(Strict):
-    points_per_unit: Annotated[Decimal, Field(ge=0)]
-    tiers: Annotated[list[Tier], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Loyalty:
-        thresholds = [t.min_lifetime_points for t in self.tiers]
-        if thresholds != sorted(set(thresholds)) or thresholds[0] != 0:
-            raise ValueError("tiers must start at 0 points and grow strictly")
-        return self
-
-    def tier_for(self, lifetime_points: int) -> str:
-        eligible = [t.name for t in self.tiers if lifetime_points >= t.min_lifetime_points]
-        return eligible[-1] if eligible else self.tiers[0].name
 
 
 class FrequencyCap(Strict):
@@ -109,7 +87,6 @@ class Playbook(Strict):
 
     shop: ShopSettings
     consent: Literal["explicit", "opt_out"]
-    loyalty: Loyalty
     messaging: Messaging
     recipes: dict[str, Any] = Field(default_factory=dict)  # section key -> the recipe's settings
     # not the shop's to write: the RFM cut points the daily job last computed, laid on by the shop

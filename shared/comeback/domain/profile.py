@@ -26,7 +26,6 @@ import enum
 import hashlib
 import json
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,7 +42,6 @@ from comeback.domain.events import (
     OrderRefunded,
     ProductViewed,
 )
-from comeback.domain.money import exponent
 
 # What one profile keeps (see the module docstring); measured in tests/unit/test_bounds.py.
 MAX_ATTRIBUTES_KEPT = 64
@@ -102,8 +100,6 @@ class Profile(BaseModel):
     orders_count: Annotated[int, Merge.SUM] = 0
     refunds_count: Annotated[int, Merge.SUM] = 0
     spent: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)  # currency -> minor units
-    points_balance: Annotated[int, Merge.SUM] = 0
-    lifetime_points: Annotated[int, Merge.SUM] = 0
     interests: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)  # category -> count
     products: Annotated[set[str], Merge.UNION] = Field(default_factory=set)  # bought product ids
 
@@ -257,7 +253,7 @@ ATTRIBUTE_PREFIX = "attr."
 MAX_FIELDS = len(PROFILE_FIELDS) + MAX_ATTRIBUTES_KEPT
 
 
-def delta(event: EventBase, shop_id: str, contact_id: str, points_per_unit: Decimal | float = 0) -> Profile:
+def delta(event: EventBase, shop_id: str, contact_id: str) -> Profile:
     """The profile of this one event alone."""
     at = isoformat(event.occurred_at)
     eid = event.id
@@ -287,14 +283,10 @@ def delta(event: EventBase, shop_id: str, contact_id: str, points_per_unit: Deci
         p.first_order_at = p.last_order_at = at
         p.products = {item.product_id for item in order.items}
         p.interests = _category_counts(order.items)
-        points = loyalty_points(order.total_minor, order.currency, points_per_unit)
-        p.points_balance = p.lifetime_points = points
     elif isinstance(event, OrderRefunded):
         refund = event.data
         p.refunds_count = 1
         p.spent = {refund.currency: -refund.amount_minor}
-        points = loyalty_points(refund.amount_minor, refund.currency, points_per_unit)
-        p.points_balance = p.lifetime_points = -points
     elif isinstance(event, ProductViewed):
         product = event.data
         if product.category:
@@ -357,16 +349,8 @@ def spent_in_main_currency(spent: dict[str, int]) -> int:
     return max(0, spent.get(currency, 0)) if currency else 0
 
 
-def loyalty_points(amount_minor: int, currency: str, points_per_unit: Decimal | float) -> int:
-    """Points for an amount: `points_per_unit` per major currency unit, rounded down."""
-    rate = Decimal(str(points_per_unit))
-    if rate <= 0:
-        return 0
-    return int((Decimal(amount_minor) * rate).scaleb(-exponent(currency)).to_integral_value(ROUND_FLOOR))
-
-
-def apply(profile: Profile, event: EventBase, points_per_unit: Decimal | float = 0) -> Profile:
-    return merge(profile, delta(event, profile.shop_id, profile.contact_id, points_per_unit))
+def apply(profile: Profile, event: EventBase) -> Profile:
+    return merge(profile, delta(event, profile.shop_id, profile.contact_id))
 
 
 def email_contact_id(email: str) -> str:

@@ -12,7 +12,7 @@ from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
 from comeback.domain.reach import paused
 from comeback.domain.rewards import Reward
-from comeback.recipes import engine, registry, stages, winback
+from comeback.recipes import engine, loyalty, registry, stages, winback
 from comeback.recipes.base import state_of
 
 
@@ -125,9 +125,7 @@ def contact_view(
         "last_order_at": profile.last_order_at,
         "first_seen_at": profile.first_seen_at,
         "last_activity_at": profile.last_activity_at,
-        "points_balance": profile.points_balance,
-        "lifetime_points": profile.lifetime_points,
-        "tier": playbook.loyalty.tier_for(profile.lifetime_points),
+        **loyalty.standing(profile, playbook, now),
         "stage": stages.current(profile, playbook, now),
         "rfm": rfm_view(profile, playbook, now),
         "tags": tags(profile, playbook, now),

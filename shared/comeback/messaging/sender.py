@@ -38,13 +38,13 @@ from comeback.messaging.ratelimit import RateLimiter
 from comeback.messaging.reason_links import reason_links
 from comeback.messaging.render import RenderError, locale_for, render
 from comeback.messaging.tokens import TokenSigner
-from comeback.recipes import engine
+from comeback.recipes import engine, loyalty
 
 MAX_BACKOFF_SECONDS = 900
 # What the sender reads of a profile: who may be written to, and what the message says.
 SENDER_READS = (
     "customer_id", "email", "consent", "fields", "topics", "unsubscribed", "suppressed", "erased_at",
-    "last_activity_at", "points_balance", "lifetime_points", "recipes", "sends", "sends_seq", "last_click",
+    "last_activity_at", "recipes", "sends", "sends_seq", "last_click",
 )  # fmt: skip
 # How often a claim is re-decided when other messages keep taking the contact's send slot first.
 SLOT_ATTEMPTS = 5
@@ -232,6 +232,7 @@ class Sender:
         unsubscribe_url = f"{self._settings.public_base_url}/v1/unsubscribe/{token}"
         utm = urlencode({"utm_source": "comeback", "utm_medium": "email", "utm_campaign": request.campaign})
         since = profile.last_activity_at
+        standing = loyalty.standing(profile, playbook, now)
         context: dict[str, Any] = {
             "days_since_last_activity": (now - parse_iso(since)).days if since else None,
             **request.data,
@@ -243,8 +244,8 @@ class Sender:
                 "first_name": profile.field("first_name"),
                 "last_name": profile.field("last_name"),
                 "name": display_name(profile, locale),
-                "points_balance": profile.points_balance,
-                "tier": playbook.loyalty.tier_for(profile.lifetime_points),
+                **{k: v for k, v in standing.items() if k != "loyalty"},
+                "free_shipping": bool((standing["loyalty"] or {}).get("free_shipping")),  # a tier's perk
             },
             "cta_url": f"{shop.url}{'&' if '?' in shop.url else '?'}{utm}",
             "unsubscribe_url": unsubscribe_url,

@@ -120,6 +120,7 @@ class Recipe:
     """Base class of every recipe; the defaults are those of a recipe that ignores events."""
 
     name: ClassVar[str]  # the campaign id of its messages and its key in `Profile.recipes`
+    campaigns: ClassVar[tuple[str, ...]] = ()  # other campaigns it sends (loyalty: tier, milestone ...)
     topic: ClassVar[Topic]  # the preference-centre topic a contact may leave
     priority: ClassVar[int]  # lower goes first when messages compete for a capped send slot
     section_key: ClassVar[str]  # its playbook section

@@ -23,7 +23,12 @@ if TYPE_CHECKING:
 
 # Order matters when several come due at once: later recipes see what earlier ones decided (the
 # lifecycle stage reads the win-back drip's sunset), so the stage recipe comes last.
-SHIPPED = ("comeback.recipes.winback", "comeback.recipes.expiry", "comeback.recipes.stages")
+SHIPPED = (
+    "comeback.recipes.winback",
+    "comeback.recipes.expiry",
+    "comeback.recipes.loyalty",
+    "comeback.recipes.stages",
+)
 EXTRA_ENV = "COMEBACK_EXTRA_RECIPES"
 
 
@@ -49,8 +54,12 @@ def sections() -> dict[str, type[RecipeSettings]]:
     return {r.section_key: r.settings_model for r in all_recipes()}
 
 
-def get(name: str) -> Recipe | None:
-    return next((r for r in all_recipes() if r.name == name), None)
+def get(campaign: str) -> Recipe | None:
+    """The recipe a campaign's messages come from: the one it is named after, else one that sends it."""
+    recipes = all_recipes()
+    return next((r for r in recipes if r.name == campaign), None) or next(
+        (r for r in recipes if campaign in r.campaigns), None
+    )
 
 
 def enabled(playbook: Playbook) -> tuple[Recipe, ...]:

@@ -1,0 +1,176 @@
+"""Loyalty over HTTP against `comeback local serve`, as a shop and its operator meet it: points
+pending then confirmed by the sweep, a refund taking back its order's points, the milestones
+(the 5th order rewarded once, whatever order orders 4 and 5 come in), a tier upgrade email, the
+invitation of a non-member, and tiers changed after launch (`comeback shops set-playbook`, then
+`comeback loyalty recompute`, which emails nobody unless asked)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_cli import comeback
+from tests.e2e.test_recipes import at_day, day, mail, person, send, serve, sweep, view
+from tests.support import order, shop_event
+
+pytestmark = pytest.mark.e2e
+
+
+def customer(customer_id: str, days: float = 0) -> dict[str, Any]:
+    profile = {"first_name": customer_id.title(), "locale": "en", "accepts_marketing": True}
+    return shop_event("customer.updated", id=f"u-{customer_id}", occurred_at=at_day(days).isoformat(),
+                      customer=person(customer_id), data=profile)  # fmt: skip
+
+
+def bought(customer_id: str, n: int, days: float, total: str) -> dict[str, Any]:
+    return order(f"o-{customer_id}-{n}", at_day(days).isoformat(), person(customer_id), total=total)
+
+
+def refunded(customer_id: str, n: int, days: float, amount: str) -> dict[str, Any]:
+    data = {"order_id": f"o-{customer_id}-{n}", "amount": amount, "currency": "JPY"}
+    stamp = at_day(days).isoformat()
+    who = person(customer_id)
+    return shop_event("order.refunded", id=f"r-{customer_id}-{n}", occurred_at=stamp, customer=who, data=data)
+
+
+def seen(read: Callable[[], Any], seconds: float = 10) -> Any:
+    deadline = time.monotonic() + seconds
+    while (value := read()) is None and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return value
+
+
+def campaigns(local: Any, customer_id: str) -> list[tuple[str, int]]:
+    return [(e["campaign"], e["step"]) for e in mail(local, customer_id)]
+
+
+def test_points_pend_confirm_at_the_sweep_and_milestones_and_tiers_email_once(tmp_path: Path) -> None:
+    with serve(tmp_path, milestones=True) as local:
+        send(local, [customer("aoi"), bought("aoi", 1, 0, "49800")])
+        contact = view(local, "aoi")
+        assert (contact["points_pending"], contact["points_balance"], contact["lifetime_points"]) == (
+            498,
+            0,
+            0,
+        )
+        assert (contact["tier"], contact["points_to_next_tier"]) == ("bronze", 500)
+        assert contact["loyalty"]["entries"][-1]["kind"] == "pending"
+        assert campaigns(local, "aoi") == [("milestone", 1)]  # the first order's thank-you
+        assert "1st order" in mail(local, "aoi")[0]["subject"]
+
+        day(local, 14)  # the return window is over: the sweep confirms
+        sweep(local)
+        contact = view(local, "aoi")
+        assert (contact["points_pending"], contact["points_balance"], contact["lifetime_points"]) == (
+            0,
+            498,
+            498,
+        )
+
+        day(local, 15)
+        send(local, [bought("aoi", 2, 15, "10000")])  # 100 more points, pending
+        day(local, 29)
+        sweep(local)
+        contact = view(local, "aoi")
+        assert (contact["points_balance"], contact["tier"], contact["points_to_next_tier"]) == (
+            598,
+            "silver",
+            1402,
+        )
+        upgrade = [e for e in mail(local, "aoi") if e["campaign"] == "tier"]
+        assert len(upgrade) == 1 and "Silver" in upgrade[0]["subject"], upgrade
+
+        # orders 3, 4 and 5 in one request, 5 before 4, then 4 again: the 5th is rewarded once
+        day(local, 30)
+        send(local, [bought("aoi", 3, 30, "3000"), bought("aoi", 5, 30.02, "3000"),
+                     bought("aoi", 4, 30.01, "3000")])  # fmt: skip
+        send(local, [bought("aoi", 4, 30.01, "3000")])
+        fifth = [e for e in mail(local, "aoi") if e["campaign"] == "milestone" and "5th" in e["subject"]]
+        assert len(fifth) == 1, [e["subject"] for e in mail(local, "aoi")]
+        rewards = [r for r in view(local, "aoi")["rewards"] if r["recipe"] == "milestone"]
+        assert [(r["type"], r["value_minor"], r["state"]) for r in rewards] == [("amount_off", 500, "issued")]
+        assert rewards[0]["code"] in fifth[0]["text"]
+        assert view(local, "aoi")["points_pending"] == 90
+
+        # the 5th is refunded within its return window, then a 6th order: no second 5th, and the
+        # refunded points never confirm
+        day(local, 31.5)
+        send(local, [refunded("aoi", 5, 31, "3000"), bought("aoi", 6, 31.5, "3000")])
+        assert view(local, "aoi")["points_pending"] == 90  # 30 taken back, 30 more pending
+        day(local, 46)
+        sweep(local)
+        contact = view(local, "aoi")
+        assert (contact["points_pending"], contact["points_balance"]) == (0, 688)
+        assert len([e for e in mail(local, "aoi") if e["campaign"] == "milestone"]) == 2
+        kinds = [e["kind"] for e in contact["loyalty"]["entries"]]
+        assert kinds.count("deducted") == 1 and "debt" not in kinds
+
+
+def test_a_non_members_order_is_invited_to_join_and_joining_starts_earning(tmp_path: Path) -> None:
+    book = {"demo": {"loyalty": {"enrolment": "join", "bonus": {"join": 50}}}}
+    with serve(tmp_path, book, milestones=True) as local:
+        send(local, [customer("ren"), bought("ren", 1, 0, "49800")])
+        invites = [e for e in mail(local, "ren") if e["campaign"] == "invite"]
+        assert len(invites) == 1 and "498" in invites[0]["text"], [e["subject"] for e in mail(local, "ren")]
+        assert view(local, "ren")["points_pending"] == 0
+        assert view(local, "ren")["loyalty"]["member"] is False
+        day(local, 0.3)
+        joined = shop_event("loyalty.joined", id="j-ren", occurred_at=at_day(0.1).isoformat(),
+                            customer=person("ren"), data={"program": "tea-club"})  # fmt: skip
+        send(local, [joined, bought("ren", 2, 0.2, "10000")])
+        contact = view(local, "ren")
+        assert (contact["points_balance"], contact["points_pending"]) == (
+            50,
+            100,
+        )  # the join bonus, then earning
+        assert contact["loyalty"]["member"] is True
+
+
+def test_tiers_changed_after_launch_are_replayed_and_only_told_when_asked(tmp_path: Path) -> None:
+    with serve(tmp_path, {"demo": {"loyalty": {"pending_days": 0}}}, milestones=True) as local:
+        send(
+            local,
+            [customer("mio"), bought("mio", 1, 0, "30000"), customer("kai"), bought("kai", 1, 0, "120000")],
+        )
+        assert (view(local, "mio")["tier"], view(local, "kai")["tier"]) == ("bronze", "silver")
+        before = len(local.get("/_local/outbox"))
+
+        # the shop lowers silver to 250 points and adds platinum at 1000
+        tiers = [{"name": "bronze", "enter": 0}, {"name": "silver", "enter": 250},
+                 {"name": "gold", "enter": 800}, {"name": "platinum", "enter": 1000}]  # fmt: skip
+        path = tmp_path / "new.yaml"
+        path.write_text(json.dumps({"loyalty": {"pending_days": 0, "tiers": tiers}}), encoding="utf-8")
+        replaced = comeback("shops", "--local", local.base, "set-playbook", "demo", str(path))
+        assert replaced.returncode == 0, replaced.stderr
+
+        dry = comeback("loyalty", "recompute", "demo", "--local", local.base, "--dry-run", "--format", "json")
+        assert dry.returncode == 0, dry.stderr
+        report = json.loads(dry.stdout)
+        assert (report["replayed"], report["moved"], report["up"], report["written"]) == (2, 2, 2, False)
+        assert report["by_move"] == {"bronze -> silver": 1, "silver -> platinum": 1}
+
+        done = comeback("loyalty", "recompute", "demo", "--local", local.base)
+        assert done.returncode == 0, done.stderr
+        assert "2 moved (2 up, 0 down)" in done.stdout and "No one was emailed" in done.stdout
+        assert seen(lambda: view(local, "kai")["tier"] == "platinum" or None)  # configs are cached 2 s
+        day(local, 1)
+        sweep(local)
+        assert len(local.get("/_local/outbox")) == before  # told no one
+        again = comeback("loyalty", "recompute", "demo", "--local", local.base, "--format", "json")
+        assert json.loads(again.stdout)["moved"] == 0  # what was recorded is what the rules give
+
+        # and once more, a gold tier lowered below mio's points, announced this time
+        tiers[2] = {"name": "gold", "enter": 300}
+        path.write_text(json.dumps({"loyalty": {"pending_days": 0, "tiers": tiers}}), encoding="utf-8")
+        assert comeback("shops", "--local", local.base, "set-playbook", "demo", str(path)).returncode == 0
+        time.sleep(2.5)  # the runtime's shop config cache: the sweep must see the new tiers
+        told = comeback("loyalty", "recompute", "demo", "--local", local.base, "--notify")
+        assert "1 moved (1 up, 0 down)" in told.stdout, told.stdout
+        sweep(local)
+        upgrades = [e for e in mail(local, "mio") if e["campaign"] == "tier"]
+        assert len(upgrades) == 1 and "Gold" in upgrades[0]["subject"]
