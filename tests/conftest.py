@@ -18,6 +18,7 @@ SLOWEST_FIRST = (
     "tests/e2e/test_winback_lift.py",
     "tests/e2e/test_recipes.py",
     "tests/e2e/test_persistence.py",
+    "tests/e2e/test_loyalty.py",
     "tests/integration/test_sweep_interleavings.py",
 )
 

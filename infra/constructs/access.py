@@ -1,8 +1,7 @@
 """Least privilege, function by function: explicit actions on the resources each one touches.
 
 - ingest: read shop signing secrets (the only one), put events on the custom bus
-- contacts: read/write contacts (batch writes for merges and erasure), issue rewards and queue the
-  messages an event asks for at once (a loyalty milestone, an invitation); privacy
+- contacts: read/write contacts (batch writes for merges and erasure); privacy
   requests: Scan the table (a shop's erasure pages through it), put its own continuation on the
   bus, mail a customer's export to the shop's team through SES
 - sweep: query the due index, read shop configs, advance profiles, delete the held messages it
@@ -53,13 +52,9 @@ TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 INDEX_READERS = {"sweep": (keys.DUE_INDEX, keys.BUYER_INDEX)}  # due contacts; a shop's buyers (segments)
 # Which queues a function produces to (its COMEBACK_QUEUE_URLS and its sqs:SendMessage).
-# (contacts queues the messages an event asks for at once: a milestone's thank-you, an invitation)
+# (contacts asks for no message: what an order calls for, a recipe queues for the sweep to send)
 # (the sweep sends to its own queue: the schedule's fan-out, and a unit's continuation)
-SENDS_TO: dict[str, tuple[str, ...]] = {
-    "contacts": ("outbox",),
-    "sweep": ("outbox", "sweep"),
-    "sender": ("outbox",),
-}
+SENDS_TO: dict[str, tuple[str, ...]] = {"sweep": ("outbox", "sweep"), "sender": ("outbox",)}
 TOKEN_KEY_READERS = ("sender", "preferences")
 SHOP_SECRET_READERS = ("ingest",)
 # preferences: a one-click reason answer is a feedback.submitted shop event, published like ingest's

@@ -94,7 +94,7 @@ def test_function_environment_is_accepted_by_settings(default: Synth, name: str)
     assert settings.stage == default.context["stage"]
     assert settings.due_shards == default.context["due_shards"]
     assert settings.ses_max_send_rate == float(default.context["ses_max_send_rate"])
-    expected = {"sweep": {"outbox", "sweep"}, "sender": {"outbox"}, "contacts": {"outbox"}}
+    expected = {"sweep": {"outbox", "sweep"}, "sender": {"outbox"}}
     assert set(settings.queue_urls) == expected.get(name, set())
 
 
@@ -212,9 +212,7 @@ def test_outbox_producers_may_send_to_the_outbox_only(default: Synth) -> None:
             if r["Properties"]["QueueName"] == f"comeback-{name}"
         )
 
-    outbox = f"<{queue('outbox')}>"
-    # contacts: what an event asks for at once (a loyalty milestone's thank-you, an invitation)
-    expected = {"sweep": {outbox, f"<{queue('sweep')}>"}, "sender": {outbox}, "contacts": {outbox}}
+    expected = {"sweep": {f"<{queue('outbox')}>", f"<{queue('sweep')}>"}, "sender": {f"<{queue('outbox')}>"}}
     for name in FUNCTIONS:
         sends = {r for a, r in _allowed(default, name) if a == "sqs:SendMessage"}
         assert sends == expected.get(name, set()), name

@@ -225,8 +225,9 @@ def play(events: list[ShopEvent], book: playbook.Playbook = BOOK) -> tuple[Profi
         before = profile
         after = apply(profile or empty("s", "c-1", "c-1"), event)
         outcome = engine.on_event(before, after, event, book, now)
-        profile = outcome.profile
-        asks += outcome.asks
+        swept = engine.plan_due(outcome.profile, book, now)  # the sweep sends what the order queued
+        profile = swept.profile
+        asks += [*outcome.asks, *swept.asks]
     assert profile is not None
     return profile, asks
 
@@ -264,6 +265,9 @@ def test_an_old_order_arriving_in_a_backfill_sends_no_thank_you() -> None:
     after = apply(empty("s", "c-1", "c-1"), event)
     outcome = engine.on_event(None, after, event, BOOK, T0)  # type: ignore[arg-type]
     assert outcome.asks == [] and state_of(outcome.profile, "loyalty")["milestones"] == [1]
+    assert "queued" not in state_of(outcome.profile, "loyalty")
+    later = engine.plan_due(outcome.profile, BOOK, T0).asks  # (win-back's step 4 is due: 300 days)
+    assert [a.message.campaign for a in later] == ["winback"]
 
 
 def test_a_non_members_order_gets_an_invitation_with_what_it_would_have_earned() -> None:

@@ -134,7 +134,7 @@ class Runtime:
     def events(self) -> ContactEvents:
         from comeback.app.contacts import ContactEvents
 
-        # an event may ask for a message at once (a loyalty milestone, an invitation): the outbox grant
+        # contacts asks for no message (recipes queue theirs for the sweep); one that did would need a grant
         outbox = self.outbox if "outbox" in self.settings.queue_urls else None
         return ContactEvents(
             self.contacts, self.shops.playbook, self.rewards, self.publisher, outbox, self.clock

@@ -12,6 +12,9 @@ the tier and what is pending are replayed from the facts whenever they are neede
   that would move the contact down;
 - `expiry`: `remind_days_before` points expire, with the amount.
 
+What an order calls for (a milestone, an invitation) is decided when it arrives and queued in the
+state; the contact is due at once and the next sweep sends it, so what arrived with the order (the
+customer's consent, a second order) is applied first, and the contacts function queues no email.
 An event older than `FRESH` when it reaches us (a shop importing its history) updates the ledger but
 sends nothing: no thank-you for a ten-month-old order. Upgrades are announced up to
 `ANNOUNCE_WITHIN` after they happen (a sweep that did not run for a day still sends them).
@@ -19,7 +22,8 @@ sends nothing: no thank-you for a ten-month-old order. Upgrades are announced up
 State (`Profile.recipes["loyalty"]`): `facts` (cause -> fact), `as_of` (when the ledger was last
 replayed: its next change is this recipe's due time), `announced` (the tier last told),
 `noticed` (the requalification a downgrade notice was sent for), `milestones` (orders counts
-done), `reminded` (the expiry a reminder was sent for), `invited_at`.
+done), `queued` (asks waiting for the sweep), `reminded` (the expiry a reminder was sent for),
+`invited_at`.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ ANNOUNCE_WITHIN = timedelta(days=7)
 INVITE_EVERY = timedelta(days=30)  # at most one invitation a month, however many orders
 # A customer's facts are bounded: past this many orders the oldest settled ones are folded away
 MAX_FACTS = 1000
+MAX_QUEUED = 5  # asks waiting for the sweep (a contact ordering many times before it runs)
 
 
 class Strict(BaseModel):
@@ -167,16 +172,18 @@ class LoyaltyRecipe(Recipe):
         facts.update(new)
         state = {**state, "facts": _bounded(facts, rules, now)}
         fresh = now - event.occurred_at <= FRESH
-        asks: list[Ask] = []
-        notes: list[Note] = []
-        updated = after
-        found = ledger_rules.replay(state["facts"], rules, now)
         if isinstance(event, OrderPlaced):
-            asks += self._milestones(updated, state, rules, playbook, now, fresh, event)
-            asks += self._invite(updated, state, found, rules, playbook, now, fresh, event)
-        asks += self._tiers(updated, state, found, rules, playbook, now, notes)
+            # What the order calls for (a milestone's thank-you, an invitation) is decided now and
+            # queued in the state; the contact is then due at once and the sweep sends it, having
+            # seen the rest of what arrived meanwhile (the consent that came with the order, say).
+            found = ledger_rules.replay(state["facts"], rules, now)
+            queued = [*state.get("queued", [])]
+            queued += self._milestones(state, rules, now, fresh, event)
+            queued += self._invite(state, found, rules, now, fresh, event)
+            if queued:
+                state["queued"] = queued[-MAX_QUEUED:]
         state["as_of"] = isoformat(now)
-        return Decision(state=state, asks=tuple(asks), notes=tuple(notes))
+        return Decision(state=state)
 
     def _facts(
         self, before: Profile | None, after: Profile, event: ShopEvent, rules: LoyaltySettings,
@@ -251,9 +258,8 @@ class LoyaltyRecipe(Recipe):
         )
 
     def _milestones(
-        self, profile: Profile, state: dict[str, Any], rules: LoyaltySettings, playbook: Playbook,
-        now: datetime, fresh: bool, event: OrderPlaced,
-    ) -> list[Ask]:  # fmt: skip
+        self, state: dict[str, Any], rules: LoyaltySettings, now: datetime, fresh: bool, event: OrderPlaced
+    ) -> list[dict[str, Any]]:
         done = set(state.get("milestones", []))
         count = orders_counted(state)
         reached = [m for m in rules.milestones if m.orders <= count and m.orders not in done]
@@ -262,27 +268,46 @@ class LoyaltyRecipe(Recipe):
         state["milestones"] = sorted(done | {m.orders for m in reached})
         # only the highest one just reached is celebrated: a backfilled history is no burst of emails
         top = max(reached, key=lambda m: m.orders)
-        if not fresh or top.orders != count or unreachable(profile, "rewards", playbook):
+        if not fresh or top.orders != count:
             return []
         data = {"orders_count": top.orders, "order_id": event.data.order_id}
-        message = self._message(profile, "milestone", 1, f"orders.{top.orders}", now, data, days=14)
-        return [Ask(message, top.offer)]
+        offer = top.offer.model_dump(mode="json", exclude_none=True) if top.offer else None
+        return [_queued("milestone", f"orders.{top.orders}", now, data, offer)]
 
     def _invite(
-        self, profile: Profile, state: dict[str, Any], found: Ledger, rules: LoyaltySettings,
-        playbook: Playbook, now: datetime, fresh: bool, event: OrderPlaced,
-    ) -> list[Ask]:  # fmt: skip
+        self, state: dict[str, Any], found: Ledger, rules: LoyaltySettings, now: datetime, fresh: bool,
+        event: OrderPlaced,
+    ) -> list[dict[str, Any]]:  # fmt: skip
         would = found.unearned.get(event.data.order_id)
         if rules.enrolment != "join" or not would or not fresh:
             return []
         last = state.get("invited_at")
         if last and now - parse_iso(last) < INVITE_EVERY:
             return []
-        if unreachable(profile, "news", playbook):
-            return []
         state["invited_at"] = isoformat(now)
         data = {"points": would, "order_id": event.data.order_id}
-        return [Ask(self._message(profile, "invite", 1, f"order.{event.data.order_id[:48]}", now, data))]
+        return [_queued("invite", f"order.{event.data.order_id[:48]}", now, data)]
+
+    def _send_queued(
+        self, profile: Profile, state: dict[str, Any], playbook: Playbook, now: datetime
+    ) -> tuple[list[Ask], list[str]]:
+        """The queued asks still fresh, for contacts that may be written to (and why others are not)."""
+        asks: list[Ask] = []
+        skipped: list[str] = []
+        for item in state.pop("queued", []):
+            topic = "news" if item["campaign"] == "invite" else self.topic
+            blocked = unreachable(profile, topic, playbook)
+            if now - parse_iso(item["at"]) > FRESH:
+                skipped.append("stale")  # the sweep did not run for two days: a late thank-you is worse
+            elif blocked:
+                skipped.append(blocked)
+            else:
+                message = self._message(
+                    profile, item["campaign"], 1, item["period"], now, item["data"], days=14
+                )
+                offer = Offer.model_validate(item["offer"]) if item.get("offer") else None
+                asks.append(Ask(message, offer))
+        return asks, skipped
 
     def _tiers(
         self, profile: Profile, state: dict[str, Any], found: Ledger, rules: LoyaltySettings,
@@ -334,7 +359,9 @@ class LoyaltyRecipe(Recipe):
         rules = settings(playbook)
         as_of = parse_iso(state["as_of"]) if state.get("as_of") else datetime.fromtimestamp(0).astimezone()
         found = ledger_rules.replay(state["facts"], rules, as_of)
-        moments = [as_of if state.get("announce") else found.next_at]
+        to_tell = state.get("queued") or state.get("announce")
+        to_tell = to_tell or found.tier != state.get("announced", rules.tiers[0].name)
+        moments = [as_of if to_tell else found.next_at]
         notice = _notice_at(found, rules)
         if notice and state.get("noticed") != found.tier_until:
             moments.append(notice)
@@ -351,9 +378,10 @@ class LoyaltyRecipe(Recipe):
             return Decision()
         found = ledger_rules.replay(state["facts"], rules, now)
         notes: list[Note] = []
-        asks = self._tiers(profile, state, found, rules, playbook, now, notes)
+        asks, skipped = self._send_queued(profile, state, playbook, now)
+        asks += self._tiers(profile, state, found, rules, playbook, now, notes)
         state = {**state, "as_of": isoformat(now)}
-        return Decision(state=state, asks=tuple(asks), notes=tuple(notes))
+        return Decision(state=state, asks=tuple(asks), notes=tuple(notes), skipped=tuple(skipped))
 
     def context(self, profile: Profile, request: MessageRequest, playbook: Playbook) -> dict[str, Any]:
         return {}
@@ -393,6 +421,12 @@ def recompute(
     if notify and up:
         return move, {**state, "announce": True, "as_of": isoformat(now)}
     return move, {**state, "announced": found.tier, "as_of": isoformat(now)}
+
+
+def _queued(
+    campaign: str, period: str, now: datetime, data: dict[str, Any], offer: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"campaign": campaign, "period": period, "at": isoformat(now), "data": data, "offer": offer}
 
 
 def orders_counted(state: dict[str, Any]) -> int:
