@@ -179,3 +179,33 @@ def test_tiers_changed_after_launch_are_replayed_and_only_told_when_asked(tmp_pa
         sweep(local)
         upgrades = [e for e in mail(local, "mio") if e["campaign"] == "tier"]
         assert len(upgrades) == 1 and "Gold" in upgrades[0]["subject"]
+
+
+def test_birthdays_come_on_the_day_in_the_contacts_timezone_with_their_reward(tmp_path: Path) -> None:
+    offer = {"type": "percent_off", "percent": 10, "valid_days": 14}
+    with serve(tmp_path, {"demo": {"birthday": {"offer": offer}}}) as local:
+        tokyo = {"first_name": "Sora", "locale": "en", "accepts_marketing": True, "birthday": "2001-01-20"}
+        leap = {"first_name": "Lea", "locale": "en", "accepts_marketing": True, "birthday": "1996-02-29",
+                "timezone": "America/New_York"}  # fmt: skip
+        send(local, [
+            shop_event("customer.updated", id="u-sora", occurred_at=at_day(0).isoformat(),
+                       customer=person("sora"), data=tokyo),
+            shop_event("customer.updated", id="u-lea", occurred_at=at_day(0).isoformat(),
+                       customer=person("lea"), data=leap),
+        ])  # fmt: skip
+        day(local, 15)  # 20 January, 13:00 in Tokyo: Sora's birthday email was due at 09:00
+        sweep(local)
+        sweep(local)
+        (email,) = mail(local, "sora")
+        assert (email["campaign"], "birthday" in email["subject"].lower()) == ("birthday", True), email[
+            "subject"
+        ]
+        (reward,) = view(local, "sora")["rewards"]
+        assert (reward["recipe"], reward["percent"]) == ("birthday", 10) and reward["code"] in email["text"]
+        assert "10%" in email["text"]
+        # Lea was born on 29 February: in 2027 (a common year) her day is 28 February, in New York
+        local.post("/_local/clock", {"set": "2027-02-28T15:00:00+00:00"})  # 10:00 in New York
+        sweep(local)
+        (email,) = mail(local, "lea")
+        assert email["campaign"] == "birthday" and email["sent_at"].startswith("2027-02-28"), email
+        assert mail(local, "sora") and len(mail(local, "sora")) == 1  # her 2027 birthday is not yet

@@ -27,6 +27,7 @@ SHIPPED = (
     "comeback.recipes.winback",
     "comeback.recipes.expiry",
     "comeback.recipes.loyalty",
+    "comeback.recipes.birthday",
     "comeback.recipes.stages",
 )
 EXTRA_ENV = "COMEBACK_EXTRA_RECIPES"
