@@ -101,6 +101,7 @@ def test_a_recipe_named_in_the_environment_gets_its_own_playbook_section():
             "winback",
             "expiry",
             "loyalty",
+            "birthday",
             "probe",
             "lifecycle",
         ]
