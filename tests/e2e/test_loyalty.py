@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from tests.e2e.test_cli import comeback
 from tests.e2e.test_recipes import at_day, day, mail, person, send, serve, sweep, view
+from tests.e2e.test_segments import seen
 from tests.support import order, shop_event
 
 pytestmark = pytest.mark.e2e
@@ -36,13 +36,6 @@ def refunded(customer_id: str, n: int, days: float, amount: str) -> dict[str, An
     stamp = at_day(days).isoformat()
     who = person(customer_id)
     return shop_event("order.refunded", id=f"r-{customer_id}-{n}", occurred_at=stamp, customer=who, data=data)
-
-
-def seen(read: Callable[[], Any], seconds: float = 10) -> Any:
-    deadline = time.monotonic() + seconds
-    while (value := read()) is None and time.monotonic() < deadline:
-        time.sleep(0.25)
-    return value
 
 
 def campaigns(local: Any, customer_id: str) -> list[tuple[str, int]]:
