@@ -12,7 +12,7 @@ from comeback.demo.run import run_demo
 def summary(seed: int) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert run_demo(seed=seed, customers=60, days=100) == 0
+        assert run_demo(seed=seed, customers=60, days=90) == 0
     text = out.getvalue()
     # what real time decides (wall time, the seconds a send took) is not the engine's doing
     text = re.sub(r"in \d+ s of wall time", "in N s of wall time", text)
