@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from comeback.domain import loyalty as ledger_rules
 from comeback.domain.clock import isoformat, parse_iso
@@ -45,7 +45,7 @@ from comeback.domain.events import (
     ReferralCompleted,
     ShopEvent,
 )
-from comeback.domain.loyalty import Ledger, Rules
+from comeback.domain.loyalty import Ledger, Rules, Strict
 from comeback.domain.messages import MessageRequest
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile, email_key
@@ -60,10 +60,6 @@ INVITE_EVERY = timedelta(days=30)  # at most one invitation a month, however man
 # A customer's facts are bounded: past this many orders the oldest settled ones are folded away
 MAX_FACTS = 1000
 MAX_QUEUED = 5  # asks waiting for the sweep (a contact ordering many times before it runs)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Milestone(Strict):
@@ -382,9 +378,6 @@ class LoyaltyRecipe(Recipe):
         asks += self._tiers(profile, state, found, rules, playbook, now, notes)
         state = {**state, "as_of": isoformat(now)}
         return Decision(state=state, asks=tuple(asks), notes=tuple(notes), skipped=tuple(skipped))
-
-    def context(self, profile: Profile, request: MessageRequest, playbook: Playbook) -> dict[str, Any]:
-        return {}
 
 
 @dataclass(frozen=True)
