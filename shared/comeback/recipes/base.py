@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from comeback.domain.messages import MessageRequest, Topic
+from comeback.domain.money import format_money
 
 if TYPE_CHECKING:
     from comeback.domain.events import ShopEvent
@@ -164,8 +165,21 @@ class Recipe:
         return None
 
     def context(self, profile: Profile, request: MessageRequest, playbook: Playbook) -> dict[str, Any]:
-        """What this recipe's templates need beyond the common context."""
+        """What this recipe's templates need beyond the common context (by default, the reward the
+        message carries, if any: its `code` and its `discount` as a customer reads it)."""
+        return reward_context(request)
+
+
+def reward_context(request: MessageRequest) -> dict[str, Any]:
+    reward = request.data.get("reward")
+    if not isinstance(reward, dict):
         return {}
+    discount = None
+    if reward.get("percent"):
+        discount = f"{reward['percent']}%"
+    elif reward.get("value_minor") and reward.get("currency"):
+        discount = format_money(int(reward["value_minor"]), str(reward["currency"]))
+    return {"code": reward["code"], "discount": discount}
 
 
 def state_of(profile: Profile, recipe: str) -> dict[str, Any]:

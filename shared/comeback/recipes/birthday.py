@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
@@ -25,7 +25,6 @@ from comeback.domain import pacing
 from comeback.domain.clock import parse_iso, utc
 from comeback.domain.events import CustomerUpdated, ShopEvent
 from comeback.domain.messages import MessageRequest
-from comeback.domain.money import format_money
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
 from comeback.domain.reach import unreachable
@@ -135,17 +134,6 @@ class BirthdayRecipe(Recipe):
             priority_of=self.priority,
         )
         return Decision(state=state, asks=(Ask(message, rules.offer),))
-
-    def context(self, profile: Profile, request: MessageRequest, playbook: Playbook) -> dict[str, Any]:
-        reward = request.data.get("reward")
-        if not isinstance(reward, dict):
-            return {}
-        discount = None
-        if reward.get("percent"):
-            discount = f"{reward['percent']}%"
-        elif reward.get("value_minor") and reward.get("currency"):
-            discount = format_money(int(reward["value_minor"]), str(reward["currency"]))
-        return {"code": reward["code"], "discount": discount}
 
 
 def _year_of(profile: Profile, playbook: Playbook, due: datetime) -> int:

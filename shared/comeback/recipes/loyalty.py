@@ -140,7 +140,7 @@ def _measure(found: Ledger, rules: Rules) -> int:
 
 class LoyaltyRecipe(Recipe):
     name: ClassVar[str] = NAME
-    campaigns: ClassVar[tuple[str, ...]] = ("invite", "milestone", "tier")
+    campaigns: ClassVar[tuple[str, ...]] = ("invite", "milestone", "tier", "reward")
     topic = "rewards"
     priority = 0
     section_key = NAME
