@@ -1,5 +1,6 @@
 """Loyalty over HTTP against `comeback local serve`, as a shop and its operator meet it: points
-pending then confirmed by the sweep, a refund taking back its order's points, the milestones
+pending then confirmed by the sweep, a refund taking back its order's points, points spent on
+store credit, both sides of a referral rewarded, birthday points, the milestones
 (the 5th order rewarded once, whatever order orders 4 and 5 come in), a tier upgrade email, the
 invitation of a non-member, and tiers changed after launch (`comeback shops set-playbook`, then
 `comeback loyalty recompute`, which emails nobody unless asked)."""
@@ -43,7 +44,9 @@ def campaigns(local: Any, customer_id: str) -> list[tuple[str, int]]:
 
 
 def test_points_pend_confirm_at_the_sweep_and_milestones_and_tiers_email_once(tmp_path: Path) -> None:
-    with serve(tmp_path, milestones=True) as local:
+    # (points are not spent here: the store credit 500 points buy is the next test's, and its
+    # email would take the 5th order's slot under the frequency cap)
+    with serve(tmp_path, {"demo": {"loyalty": {"redeem": None}}}, milestones=True) as local:
         send(local, [customer("aoi"), bought("aoi", 1, 0, "49800")])
         sweep(local)  # what the order queued (its milestone) goes out with the next sweep
         contact = view(local, "aoi")
@@ -105,6 +108,56 @@ def test_points_pend_confirm_at_the_sweep_and_milestones_and_tiers_email_once(tm
         assert len([e for e in mail(local, "aoi") if e["campaign"] == "milestone"]) == 2
         kinds = [e["kind"] for e in contact["loyalty"]["entries"]]
         assert kinds.count("deducted") == 1 and "debt" not in kinds
+
+
+def test_points_become_store_credit_a_referral_rewards_both_sides_and_birthdays_earn(tmp_path: Path) -> None:
+    loyalty = {"milestones": [], "bonus": {"referral": 100, "referred": 50, "birthday": 100},
+               "referral_offer": {"type": "amount_off", "value_minor": 1000, "valid_days": 30}}  # fmt: skip
+    with serve(tmp_path, {"demo": {"loyalty": loyalty}}) as local:
+        mei = customer("mei")
+        mei["data"].update(birthday="1990-01-25", timezone="Asia/Tokyo")
+        send(local, [mei, customer("kai"), bought("mei", 1, 0, "50000")])
+        sweep(local)
+        assert view(local, "mei")["points_pending"] == 500 and mail(local, "mei") == []
+
+        day(local, 14)  # confirmed: the 500 points buy the shipped store credit at once
+        sweep(local)
+        contact = view(local, "mei")
+        assert (contact["points_balance"], contact["lifetime_points"]) == (0, 500)
+        assert contact["loyalty"]["entries"][-1]["kind"] == "redeemed"
+        assert contact["store_credit"] == {"balance_minor": 500, "currency": "JPY", "codes": 1}
+        credit = [r for r in contact["rewards"] if r["type"] == "store_credit"]
+        assert [(r["value_minor"], r["state"]) for r in credit] == [(500, "issued")]
+        assert sorted(campaigns(local, "mei")) == [("reward", 1), ("tier", 1)]  # (500 is also silver)
+        [email] = [e for e in mail(local, "mei") if e["campaign"] == "reward"]
+        assert "500 points" in email["subject"] and credit[0]["code"] in email["text"], email["subject"]
+
+        # mei refers kai: 100 points for mei, 50 and a welcome code for kai, once however often sent
+        day(local, 15)
+        referral = shop_event("referral.completed", id="ref-1", occurred_at=at_day(15).isoformat(),
+                              customer=person("mei"), data={"referred_customer_id": "kai",
+                                                            "referred_email": "kai@example.com"})  # fmt: skip
+        send(local, [referral])
+        send(local, [referral])
+        sweep(local)
+        assert view(local, "mei")["points_balance"] == 100
+        assert view(local, "kai")["points_balance"] == 50
+        welcome = mail(local, "kai")
+        assert [(e["campaign"], e["step"]) for e in welcome] == [("reward", 4)], welcome
+        codes = [r["code"] for r in view(local, "kai")["rewards"]]
+        assert len(codes) == 1 and codes[0] in welcome[0]["text"]
+
+        day(local, 20)  # 25 January, 09:00 in Tokyo, has passed: mei's birthday points
+        sweep(local)
+        assert view(local, "mei")["points_balance"] == 200
+        assert view(local, "mei")["loyalty"]["entries"][-1]["cause"] == "b:birthday:2026"
+
+        # the store credit comes back on an order: used, no longer in the balance
+        send(local, [order("o-mei-2", at_day(20).isoformat(), person("mei"), total="3000",
+                           discount_codes=[credit[0]["code"]])])  # fmt: skip
+        contact = view(local, "mei")
+        assert contact["store_credit"] is None
+        assert [r["state"] for r in contact["rewards"] if r["type"] == "store_credit"] == ["redeemed"]
 
 
 def test_a_non_members_order_is_invited_to_join_and_joining_starts_earning(tmp_path: Path) -> None:

@@ -211,7 +211,9 @@ def events_for(stream: list[dict[str, Any]]) -> list[ShopEvent]:
     return [parse_event(e) for e in stream]  # type: ignore[misc]
 
 
-def play(events: list[ShopEvent], book: playbook.Playbook = BOOK) -> tuple[Profile, list[Any]]:
+def play(
+    events: list[ShopEvent], book: playbook.Playbook = BOOK, contact: str = "c-1"
+) -> tuple[Profile, list[Any]]:
     """Apply events as the contacts function would (a repeated id changes nothing), collecting asks."""
     profile: Profile | None = None
     seen: set[str] = set()
@@ -223,7 +225,7 @@ def play(events: list[ShopEvent], book: playbook.Playbook = BOOK) -> tuple[Profi
         seen.add(event.id)
         now = max(now, event.occurred_at + timedelta(minutes=5))  # each arrives soon after it happened
         before = profile
-        after = apply(profile or empty("s", "c-1", "c-1"), event)
+        after = apply(profile or empty("s", contact, contact if contact == "c-1" else None), event)
         outcome = engine.on_event(before, after, event, book, now)
         swept = engine.plan_due(outcome.profile, book, now)  # the sweep sends what the order queued
         profile = swept.profile
@@ -310,7 +312,8 @@ def test_a_tier_upgrade_is_announced_once_and_the_view_shows_the_way_to_the_next
     tiers = [a.message for a in asks if a.message.campaign == "tier"]
     assert [(m.data["tier"], m.data["previous_tier"]) for m in tiers] == [("silver", "bronze")]
     view = recipe.standing(profile, book, T0 + timedelta(hours=1))
-    assert (view["tier"], view["points_balance"], view["points_to_next_tier"]) == ("silver", 600, 1400)
+    # 500 of the 600 points became the shipped reward (store credit); the tier counts all 600
+    assert (view["tier"], view["points_balance"], view["points_to_next_tier"]) == ("silver", 100, 1400)
 
 
 def test_pending_points_confirm_when_the_sweep_comes_due() -> None:
@@ -320,7 +323,8 @@ def test_pending_points_confirm_when_the_sweep_comes_due() -> None:
     tiers = [a.message for a in outcome.asks if a.message.campaign == "tier"]
     assert [m.data["tier"] for m in tiers] == ["silver"]
     assert "loyalty" not in outcome.profile.dues  # nothing pending any more
-    assert recipe.standing(outcome.profile, BOOK, T0 + timedelta(days=15))["points_balance"] == 600
+    assert [a.message.key for a in outcome.asks if a.message.campaign == "reward"] == ["reward#1#points.1"]
+    assert recipe.standing(outcome.profile, BOOK, T0 + timedelta(days=15))["points_balance"] == 100
 
 
 # -- the property: any permutation and duplication, the same ledger ---------------------------
@@ -348,7 +352,10 @@ def _stream(draw: Any) -> list[dict[str, Any]]:
 PROPERTY_BOOK = playbook.load({
     "consent": "opt_out",
     "loyalty": {"enrolment": "join", "bonus": {"join": 25, "referral": 100}, "pending_days": 1,
-                "tiers": [{"name": "bronze", "enter": 0}, {"name": "silver", "enter": 300, "multiplier": 2}]},
+                "tiers": [{"name": "bronze", "enter": 0}, {"name": "silver", "enter": 300, "multiplier": 2}],
+                # spending is a decision taken when the sweep runs, not a fact of the stream: the
+                # property below is about what the stream earns (redemptions have their own)
+                "redeem": None},
 })  # fmt: skip
 
 
@@ -378,3 +385,153 @@ def test_facts_beyond_the_bound_fold_into_one_carry_worth_what_they_earned(count
     folded = L.fold(story, rule, now, 40 - count)
     assert len(folded) < 40 and "c:carry" in folded
     assert L.replay(folded, rule, now).balance == L.replay(story, rule, now).balance == 4000
+
+
+# -- spending points, spend milestones, birthdays, both sides of a referral, post-purchase -------
+
+SPENDING = {"consent": "opt_out", "loyalty": {"pending_days": 0, "milestones": [],
+            "redeem": {"points": 500, "offer": {"type": "store_credit", "value_minor": 500}}}}  # fmt: skip
+
+
+def test_points_the_balance_holds_turn_into_the_reward_once_per_redemption() -> None:
+    book = playbook.load(SPENDING)
+    profile, asks = play(events_for([order("o1", at(), CUSTOMER, total="120000")]), book)  # 1,200 points
+    assert profile.dues["loyalty"] <= at(hours=1)  # 700 left: due again at once
+    swept = engine.plan_due(profile, book, T0 + timedelta(hours=1))
+    profile, asks = swept.profile, [*asks, *swept.asks]
+    rewards = [a for a in asks if a.message.campaign == "reward"]
+    assert keys_of(rewards) == [
+        "reward#1#points.1",
+        "reward#1#points.2",
+    ]  # one a sweep, as the balance allows
+    assert {(a.offer.type.value, a.offer.value_minor) for a in rewards if a.offer} == {("store_credit", 500)}
+    view = recipe.standing(profile, book, T0 + timedelta(days=1))
+    assert (view["points_balance"], view["lifetime_points"]) == (200, 1200)  # tiers count what was earned
+    assert [e["kind"] for e in view["loyalty"]["entries"]].count("redeemed") == 2
+    again = engine.plan_due(profile, book, T0 + timedelta(days=1))
+    assert [a for a in again.asks if a.message.campaign == "reward"] == []  # 200 left: nothing more
+
+
+def test_a_sweep_retried_after_its_write_was_lost_asks_for_the_same_reward() -> None:
+    book = playbook.load(SPENDING)
+    profile, _ = play(events_for([order("o1", at(), CUSTOMER, total="50000")]), book)
+    # the state as it was before the sweep that redeemed (its write lost): no redemption fact
+    state = state_of(profile, "loyalty")
+    before = {c: f for c, f in state["facts"].items() if f["t"] != "x"}
+    entry = {**profile.recipes["loyalty"], "v": {**state, "facts": before}}
+    lost = profile.model_copy(update={"recipes": {**profile.recipes, "loyalty": entry}})
+    first = engine.plan_due(lost, book, T0 + timedelta(hours=2)).asks
+    second = engine.plan_due(lost, book, T0 + timedelta(hours=3)).asks
+    assert keys_of([a for a in first if a.message.campaign == "reward"]) == ["reward#1#points.1"]
+    assert keys_of([a for a in second if a.message.campaign == "reward"]) == ["reward#1#points.1"]
+
+
+def test_a_refund_dated_before_a_redemption_that_arrives_after_it_leaves_debt_not_a_negative_balance() -> (
+    None
+):
+    story = facts(L.order_fact("A", at(), 50_000, "JPY"), L.redemption_fact(1, at(1), 500),
+                  L.refund_fact("e9", "A", at(0.5), 50_000, "JPY"))  # fmt: skip
+    found = L.replay(story, rules(points_per_unit="0.01", pending_days=0), T0 + timedelta(days=2))
+    assert (found.balance, found.debt, found.redeemed) == (0, 500, 500)
+    assert [e.kind for e in found.entries] == ["pending", "confirmed", "deducted", "redeemed", "debt"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_redemptions_spend_what_was_earned_once_each_whatever_the_arrival_order(data: st.DataObject) -> None:
+    book = playbook.load({**SPENDING, "loyalty": {**SPENDING["loyalty"], "redeem": {
+        "points": 100, "offer": {"type": "amount_off", "value_minor": 100}}}})  # fmt: skip
+    stream = _stream(data.draw)
+    shuffled = list(stream)
+    random.Random(data.draw(st.integers(0, 10**6), label="seed")).shuffle(shuffled)
+    shuffled += data.draw(st.lists(st.sampled_from(stream), max_size=3), label="duplicates")
+    profile, asks = play(events_for(shuffled), book)
+    found = recipe.ledger(profile, book, T0 + timedelta(days=30))
+    keys = [a.message.key for a in asks if a.message.campaign == "reward"]
+    assert len(keys) == len(set(keys)) == found.redeemed // 100  # each redemption asked for once
+    assert found.balance >= 0 and found.debt >= 0
+    assert found.balance + found.redeemed - found.debt <= found.lifetime
+
+
+def test_a_spend_milestone_is_rewarded_once_when_the_net_spend_reaches_it() -> None:
+    book = playbook.load({"consent": "opt_out", "loyalty": {"milestones": [
+        {"spend_minor": 20000, "offer": {"type": "percent_off", "percent": 10}}]}})  # fmt: skip
+    refund = shop_event("order.refunded", id="r2", occurred_at=at(1), customer=CUSTOMER,
+                        data={"order_id": "o2", "amount": "10000", "currency": "JPY"})  # fmt: skip
+    stream = [*orders(2), refund, order("o3", at(2), CUSTOMER, total="10000")]
+    _, asks = play(events_for(stream), book)
+    milestones = [a for a in asks if a.message.campaign == "milestone"]
+    assert keys_of(milestones) == ["milestone#1#spend.20000"]  # reached by the 2nd; the 3rd is no second
+    assert milestones[0].message.data["spend_minor"] == 20000 and milestones[0].offer is not None
+
+
+def test_birthday_points_come_once_a_year_on_the_day_in_the_contacts_timezone() -> None:
+    book = playbook.load({"consent": "opt_out", "loyalty": {"pending_days": 0, "redeem": None,
+                          "milestones": [], "bonus": {"birthday": 100}}})  # fmt: skip
+    born = shop_event("customer.updated", id="u1", occurred_at=at(), customer=CUSTOMER,
+                      data={"birthday": "2000-02-29", "timezone": "Asia/Tokyo"})  # fmt: skip
+    profile, _ = play(events_for([order("o1", at(), CUSTOMER, total="10000"), born]), book)
+    # 29 February in 2027 is 28 February, at the birthday email's 09:00 in Tokyo (00:00 UTC)
+    assert profile.dues["loyalty"] == isoformat(datetime(2027, 2, 28, tzinfo=UTC))
+    day = datetime(2027, 2, 28, 0, 30, tzinfo=UTC)
+    swept = engine.plan_due(profile, book, day).profile
+    assert recipe.standing(swept, book, day)["points_balance"] == 200
+    again = engine.plan_due(swept, book, day + timedelta(hours=2)).profile
+    assert recipe.standing(again, book, day + timedelta(hours=3))["points_balance"] == 200
+    assert again.dues["loyalty"] == isoformat(datetime(2028, 2, 29, tzinfo=UTC))
+
+
+def test_a_referral_rewards_the_friend_once_and_never_a_self_referral() -> None:
+    from comeback.domain.events import referral_counterpart
+
+    book = playbook.load({"consent": "opt_out", "loyalty": {"bonus": {"referral": 100, "referred": 50},
+                          "referral_offer": {"type": "amount_off", "value_minor": 1000}}})  # fmt: skip
+    sent = parse_event(shop_event("referral.completed", id="f1", occurred_at=at(), customer=CUSTOMER,
+                                  data={"referred_email": "friend@example.com"}))  # fmt: skip
+    friend_side = referral_counterpart(sent)
+    assert friend_side is not None and friend_side.id == "f1~referred"
+    assert friend_side.customer.email == "friend@example.com" and friend_side.data.referrer is not None
+    assert friend_side.data.referrer.id == "c-1"
+    oneself = parse_event(shop_event("referral.completed", id="f2", occurred_at=at(), customer=CUSTOMER,
+                                     data={"referred_email": "Hanako@example.com"}))  # fmt: skip
+    assert referral_counterpart(oneself) is None
+    # the friend's own contact: the bonus once, whoever refers them again, and the welcome reward
+    friend = {"email": "friend@example.com"}
+    again = parse_event(shop_event("referral.completed", id="f9", occurred_at=at(1), customer=CUSTOMER,
+                                   data={"referred_email": "friend@example.com"}))  # fmt: skip
+    second = referral_counterpart(again)
+    assert second is not None
+    profile, asks = play([friend_side, second], book, contact="friend")
+    assert recipe.standing(profile, book, T0 + timedelta(days=2))["points_balance"] == 50
+    assert keys_of([a for a in asks if a.message.campaign == "reward"]) == ["reward#4#referred"]
+    assert friend  # the friend is named by email only
+
+
+def test_a_referral_of_the_referrers_own_address_earns_nothing() -> None:
+    book = playbook.load({"consent": "opt_out", "loyalty": {"bonus": {"referral": 100}}})
+    home = {"line1": "1-2-3 Jingumae", "postal_code": "150-0001", "country": "JP"}
+    me = shop_event("customer.updated", id="u1", occurred_at=at(), customer=CUSTOMER, data={"address": home})
+    same = {"line1": "1-2-3  jingumae", "postal_code": "150-0001", "country": "jp"}
+    elsewhere = {**same, "line1": "4-5-6 Jingumae"}
+    for address, points in ((same, 0), (elsewhere, 100)):
+        data = {"referred_email": "other@example.com", "referred_address": address}
+        referral = shop_event("referral.completed", id="f1", occurred_at=at(1), customer=CUSTOMER, data=data)
+        profile, _ = play(events_for([me, referral]), book)
+        assert recipe.standing(profile, book, T0 + timedelta(days=2))["points_balance"] == points
+
+
+@pytest.mark.parametrize("milestones", [True, False])
+def test_a_post_purchase_reward_follows_the_first_order_once(milestones: bool) -> None:
+    offer = {"type": "amount_off", "value_minor": 500, "valid_days": 14}
+    section: dict[str, Any] = {"post_purchase": {"offer": offer}, "redeem": None}
+    if not milestones:
+        section["milestones"] = []
+    book = playbook.load({"consent": "opt_out", "loyalty": section})
+    _, asks = play(events_for(orders(2)), book)
+    with_offer = [a for a in asks if a.offer is not None]
+    if milestones:  # it rides on the first order's thank-you: one email, not two
+        assert keys_of(with_offer) == ["milestone#1#orders.1"]
+        assert with_offer[0].message.data["post_purchase"] is True
+    else:
+        assert keys_of(with_offer) == ["reward#2#order.o1"]
+    assert with_offer[0].offer is not None and with_offer[0].offer.value_minor == 500

@@ -26,7 +26,13 @@ from comeback.app.topology import INGEST_SOURCE
 from comeback.aws.bus import BusEntry, Publisher, PublishError
 from comeback.domain import jsonsafe
 from comeback.domain.clock import Clock
-from comeback.domain.events import MAX_EVENTS_PER_BATCH, EventEnvelope, InvalidEvent, parse_event
+from comeback.domain.events import (
+    MAX_EVENTS_PER_BATCH,
+    EventEnvelope,
+    InvalidEvent,
+    parse_event,
+    referral_counterpart,
+)
 from comeback.platforms import AdapterError, adapter, woocommerce
 
 
@@ -100,6 +106,7 @@ class Ingest:
         """Validate each event, publish the valid ones (also used by the platform adapters)."""
         rejected = list(rejected or [])
         entries: list[BusEntry] = []
+        accepted = 0
         received_at = self._clock.now()
         for index, raw in enumerate(raw_events):
             try:
@@ -107,13 +114,19 @@ class Ingest:
             except InvalidEvent as exc:
                 rejected.append({"index": index, "error": str(exc)})
                 continue
-            envelope = EventEnvelope(shop_id=shop_id, received_at=received_at, event=event)
-            entries.append(
-                BusEntry(
-                    INGEST_SOURCE, envelope.event.type, envelope.model_dump(mode="json", exclude_none=True)
+            accepted += 1
+            # a referral is also the friend's: their copy goes to their own contact
+            friend = referral_counterpart(event)
+            for one in (event, friend) if friend else (event,):
+                envelope = EventEnvelope(shop_id=shop_id, received_at=received_at, event=one)
+                entries.append(
+                    BusEntry(
+                        INGEST_SOURCE,
+                        envelope.event.type,
+                        envelope.model_dump(mode="json", exclude_none=True),
+                    )
                 )
-            )
-        answer = {"accepted": len(entries), "rejected": rejected}
+        answer = {"accepted": accepted, "rejected": rejected}
         if not entries:
             count("EventsRejected", len(rejected))
             return Answer(422, answer)
@@ -123,11 +136,11 @@ class Ingest:
             logger.warning("bus refused events", extra={"shop_id": shop_id, "failed": exc.failed})
             count("EventsBusRefused", exc.failed)
             return Answer(503, {"error": "the event bus is unavailable; retry the whole batch"})
-        count("EventsAccepted", len(entries))
+        count("EventsAccepted", accepted)
         if rejected:
             count("EventsRejected", len(rejected))
         logger.info(
-            "events accepted", extra={"shop_id": shop_id, "accepted": len(entries), "rejected": len(rejected)}
+            "events accepted", extra={"shop_id": shop_id, "accepted": accepted, "rejected": len(rejected)}
         )
         return Answer(202, answer)
 

@@ -18,6 +18,7 @@ non-ASCII mailbox name (SMTPUTF8) is refused, since SES cannot send to it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import zoneinfo
@@ -408,9 +409,15 @@ class LoyaltyJoinData(Open):
 
 
 class ReferralData(Open):
+    """A completed referral, sent for the referrer (`customer`): who they referred. Its copy for the
+    friend (made at ingest, `referral.counterpart`) names the referrer in `referrer` instead."""
+
     referred_customer_id: Id | None = None
     referred_email: Email | None = None
+    # the friend's address, to refuse a referral of the referrer's own household
+    referred_address: Address | None = None
     order_id: Id | None = None
+    referrer: CustomerRef | None = None
 
 
 class EmptyData(Open):
@@ -482,6 +489,41 @@ class LoyaltyJoined(EventBase):
 class ReferralCompleted(EventBase):
     type: Literal["referral.completed"]
     data: ReferralData = Field(default_factory=ReferralData)
+
+
+COUNTERPART = "~referred"
+
+
+def referral_counterpart(event: EventBase) -> ReferralCompleted | None:
+    """The friend's side of a referral: the same event for the person referred, naming the referrer,
+    so both sides are rewarded by their own contact. Its id is derived from the original's, so a
+    redelivered referral is a duplicate on both sides. None when there is no friend to name, or the
+    referrer named themself."""
+    if not isinstance(event, ReferralCompleted) or event.data.referrer is not None:
+        return None
+    data = event.data
+    if not (data.referred_customer_id or data.referred_email):
+        return None
+    if data.referred_customer_id and data.referred_customer_id == event.customer.id:
+        return None
+    if (
+        data.referred_email
+        and event.customer.email
+        and data.referred_email.lower() == event.customer.email.lower()
+    ):
+        return None
+    derived = event.id + COUNTERPART
+    if len(derived) > 128:
+        derived = hashlib.sha256(event.id.encode()).hexdigest()[:64] + COUNTERPART
+    friend = CustomerRef(id=data.referred_customer_id, email=data.referred_email)
+    referrer = CustomerRef(id=event.customer.id, email=event.customer.email)
+    return event.model_copy(
+        update={
+            "id": derived,
+            "customer": friend,
+            "data": ReferralData(referrer=referrer, order_id=data.order_id),
+        }
+    )
 
 
 class CustomerDeleted(EventBase):

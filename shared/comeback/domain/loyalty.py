@@ -11,7 +11,9 @@ The ledger is computed from them here, by replaying them in event-time order und
   full refund), from the pending points if not yet confirmed, else from the balance: a refunded
   order's points never confirm, and a deduction the balance cannot cover becomes `debt`, repaid
   first by later points (never a negative balance, never a silent loss);
-- a bonus event (joining, a review, a referral) earns the playbook's fixed amount at once;
+- a bonus event (joining, a review, a referral on either side, a birthday) earns the playbook's
+  fixed amount at once;
+- a redemption (points turned into a reward by the recipe) spends them: a `redeemed` entry;
 - points expire after `months` without earning (the inactivity rule) or `months` after each batch
   was earned, oldest first (the batch rule);
 - tiers follow a basis (lifetime points, or points or spend over a rolling 12 months or the
@@ -42,7 +44,7 @@ from comeback.domain.money import exponent
 
 Rounding = Literal["down", "nearest", "up"]
 Basis = Literal["lifetime_points", "points_12m", "spend_12m", "points_year", "spend_year"]
-EntryKind = Literal["pending", "confirmed", "deducted", "debt", "bonus", "expired"]
+EntryKind = Literal["pending", "confirmed", "deducted", "debt", "bonus", "expired", "redeemed"]
 YEAR = timedelta(days=365)
 # The ledger entries a contact view shows (the newest); the balance counts them all.
 VIEW_ENTRIES = 20
@@ -94,6 +96,8 @@ class Bonuses(Strict):
     )
     review: Annotated[int, Field(ge=0, le=10**7)] = 0  # feedback.submitted with survey "review"
     referral: Annotated[int, Field(ge=0, le=10**7)] = 0  # referral.completed, to the referrer
+    referred: Annotated[int, Field(ge=0, le=10**7)] = 0  # referral.completed, to the friend referred
+    birthday: Annotated[int, Field(ge=0, le=10**7)] = 0  # once a year, on the contact's birthday
 
 
 class PointsExpiry(Strict):
@@ -173,6 +177,23 @@ def bonus_fact(kind: str, event_id: str, at: str) -> tuple[str, dict[str, Any]]:
     return f"b:{kind}:{event_id}", {"t": "b", "at": at, "kind": kind}
 
 
+def redemption_fact(number: int, at: str, points: int) -> tuple[str, dict[str, Any]]:
+    """The `number`th redemption (the recipe numbers them: one reward each, never two per number)."""
+    return f"x:{number}", {"t": "x", "at": at, "points": points}
+
+
+def net_spend(facts: Mapping[str, Mapping[str, Any]], currency: str) -> int:
+    """What the customer spent in `currency`, refunds taken off (minor units), folded history included."""
+    total = sum(int(f["minor"]) * (1 if f["t"] == "o" else -1)
+                for f in facts.values() if f["t"] in ("o", "r") and f["cur"] == currency)  # fmt: skip
+    carried = facts.get("c:carry")
+    return max(0, total + (int(carried.get("spend", 0)) if carried else 0))
+
+
+def redemptions(facts: Mapping[str, Mapping[str, Any]]) -> int:
+    return sum(1 for f in facts.values() if f["t"] == "x")
+
+
 # -- the ledger ----------------------------------------------------------------------------------
 
 
@@ -203,6 +224,7 @@ class Ledger:
     pending: int = 0
     lifetime: int = 0  # confirmed points ever (refunds after confirmation take theirs back)
     debt: int = 0
+    redeemed: int = 0  # points ever spent on rewards
     tier: str = ""
     tier_since: str | None = None
     tier_until: str | None = None  # requalification (None: a lifetime basis never requalifies)
@@ -218,7 +240,8 @@ class Ledger:
 
 
 # Happenings at one instant run in this order: an order's points exist before a refund deducts them.
-_ORDER, _REFUND, _BONUS, _CONFIRM, _REQUALIFY, _EXPIRE = range(6)
+# A redemption comes after the points that paid for it were confirmed the same instant.
+_ORDER, _REFUND, _BONUS, _CONFIRM, _REDEEM, _REQUALIFY, _EXPIRE = range(7)
 
 
 def replay(facts: Mapping[str, Mapping[str, Any]], rules: Rules, now: datetime) -> Ledger:
@@ -243,6 +266,8 @@ def replay(facts: Mapping[str, Mapping[str, Any]], rules: Rules, now: datetime) 
             run.push(when, _REFUND, cause, fact)
         elif fact["t"] in ("b", "c"):
             run.push(at, _BONUS, cause, fact)
+        elif fact["t"] == "x":
+            run.push(at, _REDEEM, cause, fact)
     run.run()
     return run.ledger
 
@@ -277,6 +302,7 @@ class _Replay:
                 _REFUND: self._refund,
                 _BONUS: self._bonus,
                 _CONFIRM: self._confirm,
+                _REDEEM: self._redeem,
                 _REQUALIFY: self._requalify,
                 _EXPIRE: self._expire,
             }[kind](at, cause, payload)
@@ -325,6 +351,21 @@ class _Replay:
         if points > covered:
             self.ledger.debt += points - covered
             self.entry("debt", at, points - covered, cause)
+
+    def _redeem(self, at: datetime, cause: str, fact: Any) -> None:
+        """Points spent on a reward: out of the balance (not the lifetime points, which tiers count).
+        The recipe redeems only what the balance holds; a refund dated earlier that arrived later can
+        leave less, and what the balance cannot cover is debt, as for any deduction."""
+        points = int(fact["points"])
+        covered = min(self.ledger.balance, points)
+        self.ledger.balance -= covered
+        self._consume(covered)
+        self.ledger.redeemed += points
+        self.entry("redeemed", at, points, cause)
+        if points > covered:
+            self.ledger.debt += points - covered
+            self.entry("debt", at, points - covered, cause)
+        self._reschedule_expiry(at)
 
     def _consume(self, points: int) -> None:
         for batch in self.batches:  # oldest first

@@ -11,7 +11,7 @@ from comeback.domain.clock import isoformat
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
 from comeback.domain.reach import paused
-from comeback.domain.rewards import Reward
+from comeback.domain.rewards import Reward, RewardType
 from comeback.recipes import engine, loyalty, registry, stages, winback
 from comeback.recipes.base import state_of
 
@@ -103,6 +103,23 @@ def rfm_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[str, A
     }
 
 
+def store_credit(rewards: Sequence[Reward], now: datetime) -> dict[str, int | str] | None:
+    """What the contact's open store credit adds up to, per currency (None: none open).
+
+    Each credit is a code worth its value, used whole when it comes back on an order: platforms do
+    not tell us what part of a credit an order used, so a partly used credit counts as used."""
+    totals: dict[str, int] = {}
+    for reward in rewards:
+        if reward.type is RewardType.STORE_CREDIT and reward.is_open(now) and reward.currency:
+            totals[reward.currency] = totals.get(reward.currency, 0) + int(reward.value_minor or 0)
+    if not totals:
+        return None
+    currency = max(totals, key=lambda c: (totals[c], c))
+    return {"balance_minor": totals[currency], "currency": currency, "codes": sum(
+        1 for r in rewards if r.type is RewardType.STORE_CREDIT and r.is_open(now) and r.currency == currency
+    )}  # fmt: skip
+
+
 def contact_view(
     profile: Profile, playbook: Playbook, now: datetime, rewards: Sequence[Reward] = ()
 ) -> dict[str, Any]:
@@ -140,6 +157,7 @@ def contact_view(
         "winback_steps_sent": winback.steps_taken(profile),
         "recipes": recipes_view(profile, playbook),
         "rewards": [r.view() for r in sorted(rewards, key=lambda r: r.issued_at)],
+        "store_credit": store_credit(rewards, now),
         "email_opens": profile.email_opens,
         "email_clicks": profile.email_clicks,
         "last_engaged_at": profile.last_engaged_at,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -51,6 +51,7 @@ from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile, email_key
 from comeback.domain.reach import unreachable
 from comeback.domain.rewards import Offer
+from comeback.recipes import birthday
 from comeback.recipes.base import Ask, Decision, FastEffect, Note, Recipe, RecipeSettings, state_of
 
 NAME = "loyalty"
@@ -60,11 +61,37 @@ INVITE_EVERY = timedelta(days=30)  # at most one invitation a month, however man
 # A customer's facts are bounded: past this many orders the oldest settled ones are folded away
 MAX_FACTS = 1000
 MAX_QUEUED = 5  # asks waiting for the sweep (a contact ordering many times before it runs)
+REFERRED = "b:referred:once"  # a friend is rewarded for being referred once, whoever referred them
+BIRTHDAY_LATE = timedelta(days=7)  # birthday points still given this late (a sweep that did not run)
 
 
 class Milestone(Strict):
-    orders: Annotated[int, Field(ge=1, le=100_000)]
+    """The Nth order (`orders`), or a net spend reached (`spend_minor`, in the shop's currency)."""
+
+    orders: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    spend_minor: Annotated[int, Field(ge=1, le=10**12)] | None = None
     offer: Offer | None = None
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> Milestone:
+        if (self.orders is None) == (self.spend_minor is None):
+            raise ValueError("a milestone is an order count (orders) or a spend (spend_minor), not both")
+        return self
+
+
+class Redemption(Strict):
+    """Points turned into a reward: as soon as the balance holds `points`, they are spent on `offer`
+    (a code in a `reward` email), one reward per sweep, as often as the balance allows."""
+
+    points: Annotated[int, Field(ge=1, le=10**9)]
+    offer: Offer
+
+
+class PostPurchase(Strict):
+    """A short-lived reward after an order, to pull the next one forward (campaign `reward`)."""
+
+    offer: Offer
+    after: Literal["first_order", "every_order"] = "first_order"
 
 
 class LoyaltySettings(Rules, RecipeSettings):
@@ -73,12 +100,17 @@ class LoyaltySettings(Rules, RecipeSettings):
     )
     # a kind notice this many days before a requalification would move the contact down (0: none)
     tier_notice_days: Annotated[int, Field(ge=0, le=180)] = 30
+    redeem: Redemption | None = None
+    post_purchase: PostPurchase | None = None
+    # what the friend a customer referred gets besides `bonus.referred` points (a code by email)
+    referral_offer: Offer | None = None
 
     @model_validator(mode="after")
     def _distinct(self) -> LoyaltySettings:
-        counts = [m.orders for m in self.milestones]
-        if len(counts) != len(set(counts)):
-            raise ValueError("each milestone's order count appears once")
+        for measure in ("orders", "spend_minor"):
+            values = [getattr(m, measure) for m in self.milestones if getattr(m, measure) is not None]
+            if len(values) != len(set(values)):
+                raise ValueError(f"each milestone's {measure} appears once")
         return self
 
 
@@ -154,6 +186,9 @@ class LoyaltyRecipe(Recipe):
             return None
         if isinstance(event, CustomerUpdated) and event.data.loyalty_member:
             return None
+        moved = isinstance(event, CustomerUpdated) and (event.data.birthday or event.data.timezone)
+        if moved and settings(playbook).bonus.birthday:
+            return None  # the birthday points' due time moves with the birthday
         return FastEffect()
 
     def on_event(
@@ -168,16 +203,23 @@ class LoyaltyRecipe(Recipe):
         facts.update(new)
         state = {**state, "facts": _bounded(facts, rules, now)}
         fresh = now - event.occurred_at <= FRESH
+        queued = [*state.get("queued", [])]
         if isinstance(event, OrderPlaced):
             # What the order calls for (a milestone's thank-you, an invitation) is decided now and
             # queued in the state; the contact is then due at once and the sweep sends it, having
             # seen the rest of what arrived meanwhile (the consent that came with the order, say).
             found = ledger_rules.replay(state["facts"], rules, now)
-            queued = [*state.get("queued", [])]
-            queued += self._milestones(state, rules, now, fresh, event)
+            currency = playbook.shop.currency
+            queued += self._milestones(state, rules, now, fresh, event, currency)
+            if f"o:{event.data.order_id}" in new:
+                queued += self._post_purchase(rules, now, fresh, event, queued, orders_counted(state))
             queued += self._invite(state, found, rules, now, fresh, event)
-            if queued:
-                state["queued"] = queued[-MAX_QUEUED:]
+        if REFERRED in new and rules.referral_offer and fresh:
+            data = {"kind": "referred"}
+            offer = rules.referral_offer.model_dump(mode="json", exclude_none=True)
+            queued.append(_queued("reward", "referred", now, data, offer, step=4))
+        if queued:
+            state["queued"] = queued[-MAX_QUEUED:]
         state["as_of"] = isoformat(now)
         return Decision(state=state)
 
@@ -207,6 +249,9 @@ class LoyaltyRecipe(Recipe):
         elif isinstance(event, FeedbackSubmitted) and event.data.survey == "review":
             # one review bonus per order reviewed (or per event, for a review of no order)
             new.update([ledger_rules.bonus_fact("review", event.data.order_id or event.id, at)])
+        elif isinstance(event, ReferralCompleted) and event.data.referrer is not None:
+            if not _same_person(after, event.data.referrer.id, event.data.referrer.email):
+                new[REFERRED] = ledger_rules.bonus_fact("referred", "once", at)[1]
         elif isinstance(event, ReferralCompleted):
             referral = self._referral(after, event, rules, facts)
             if referral:
@@ -218,11 +263,12 @@ class LoyaltyRecipe(Recipe):
     ) -> tuple[str, dict[str, Any]] | None:
         """The referrer's bonus: once per person referred, never for oneself, capped per week."""
         data = event.data
-        own_email = referrer.email_address
-        if data.referred_customer_id and data.referred_customer_id == referrer.customer_id:
+        if _same_person(referrer, data.referred_customer_id, data.referred_email):
             return None
-        if data.referred_email and own_email and email_key(str(data.referred_email)) == email_key(own_email):
-            return None
+        if data.referred_address and _address_key(data.referred_address.model_dump()) == _address_key(
+            referrer.field("address")
+        ):
+            return None  # the same household: a second account of the referrer, most likely
         who = data.referred_customer_id or (
             email_key(str(data.referred_email)) if data.referred_email else None
         )
@@ -254,21 +300,57 @@ class LoyaltyRecipe(Recipe):
         )
 
     def _milestones(
-        self, state: dict[str, Any], rules: LoyaltySettings, now: datetime, fresh: bool, event: OrderPlaced
-    ) -> list[dict[str, Any]]:
-        done = set(state.get("milestones", []))
+        self, state: dict[str, Any], rules: LoyaltySettings, now: datetime, fresh: bool, event: OrderPlaced,
+        currency: str,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """The milestones this order reached, each once ever (a refund does not undo one, so the
+        order after a refunded 5th is no second 5th); only the highest one it reached is told."""
         count = orders_counted(state)
-        reached = [m for m in rules.milestones if m.orders <= count and m.orders not in done]
-        if not reached:
+        spent = ledger_rules.net_spend(state["facts"], currency)
+        done, done_spend = set(state.get("milestones", [])), set(state.get("spend_milestones", []))
+        by_orders = [m for m in rules.milestones if m.orders and m.orders <= count and m.orders not in done]
+        by_spend = [
+            m for m in rules.milestones
+            if m.spend_minor and m.spend_minor <= spent and m.spend_minor not in done_spend
+        ]  # fmt: skip
+        if by_orders:
+            state["milestones"] = sorted(done | {m.orders for m in by_orders if m.orders})
+        if by_spend:
+            reached = {m.spend_minor for m in by_spend if m.spend_minor}
+            state["spend_milestones"] = sorted(done_spend | reached)
+        if not fresh:
+            return []  # a backfilled history is no burst of emails
+        asks = []
+        order = event.data
+        top = max(by_orders, key=lambda m: m.orders or 0, default=None)
+        if top and top.orders == count:
+            data = {"orders_count": top.orders, "order_id": order.order_id}
+            asks.append(_queued("milestone", f"orders.{top.orders}", now, data, _dump(top.offer)))
+        this_order = order.total_minor if order.currency == currency else 0
+        highest = max(by_spend, key=lambda m: m.spend_minor or 0, default=None)
+        if highest and highest.spend_minor and spent - this_order < highest.spend_minor:
+            data = {"spend_minor": highest.spend_minor, "currency": currency, "order_id": order.order_id}
+            asks.append(_queued("milestone", f"spend.{highest.spend_minor}", now, data, _dump(highest.offer)))
+        return asks
+
+    def _post_purchase(
+        self, rules: LoyaltySettings, now: datetime, fresh: bool, event: OrderPlaced,
+        queued: list[dict[str, Any]], count: int,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        rule = rules.post_purchase
+        if rule is None or not fresh or (rule.after == "first_order" and count != 1):
             return []
-        state["milestones"] = sorted(done | {m.orders for m in reached})
-        # only the highest one just reached is celebrated: a backfilled history is no burst of emails
-        top = max(reached, key=lambda m: m.orders)
-        if not fresh or top.orders != count:
-            return []
-        data = {"orders_count": top.orders, "order_id": event.data.order_id}
-        offer = top.offer.model_dump(mode="json", exclude_none=True) if top.offer else None
-        return [_queued("milestone", f"orders.{top.orders}", now, data, offer)]
+        order_id = event.data.order_id
+        offer = _dump(rule.offer)
+        for item in queued:
+            # one email for the order: a milestone thank-you it calls for carries the reward (if it
+            # has none of its own) rather than a second email the same hour
+            ours = item["campaign"] == "milestone" and item["data"].get("order_id") == order_id
+            if ours and not item.get("offer"):
+                item["offer"], item["data"]["post_purchase"] = offer, True
+                return []
+        return [_queued("reward", f"order.{order_id[:48]}", now, {"kind": "post_purchase",
+                        "order_id": order_id}, offer, step=2)]  # fmt: skip
 
     def _invite(
         self, state: dict[str, Any], found: Ledger, rules: LoyaltySettings, now: datetime, fresh: bool,
@@ -299,8 +381,9 @@ class LoyaltyRecipe(Recipe):
                 skipped.append(blocked)
             else:
                 message = self._message(
-                    profile, item["campaign"], 1, item["period"], now, item["data"], days=14
-                )
+                    profile, item["campaign"], int(item.get("step", 1)), item["period"], now, item["data"],
+                    days=14,
+                )  # fmt: skip
                 offer = Offer.model_validate(item["offer"]) if item.get("offer") else None
                 asks.append(Ask(message, offer))
         return asks, skipped
@@ -345,6 +428,39 @@ class LoyaltyRecipe(Recipe):
                     asks.append(Ask(message.model_copy(update={"not_after": expiring[1]})))
         return asks
 
+    def _redeem(
+        self, profile: Profile, state: dict[str, Any], found: Ledger, rules: LoyaltySettings,
+        playbook: Playbook, now: datetime,
+    ) -> list[Ask]:  # fmt: skip
+        """Points the balance holds turned into the shop's reward: a `redeemed` entry and a code, one
+        per sweep. The reward is keyed by the redemption's number, so a sweep retried after a lost
+        write finds the same reward rather than a second one."""
+        rule = rules.redeem
+        if rule is None or not _can_redeem(profile, found, rules, playbook):
+            return []
+        number = ledger_rules.redemptions(state["facts"]) + 1
+        key, fact = ledger_rules.redemption_fact(number, isoformat(now), rule.points)
+        state["facts"] = {**state["facts"], key: fact}
+        data = {"kind": "points", "points": rule.points, "balance_after": found.balance - rule.points}
+        message = self._message(profile, "reward", 1, f"points.{number}", now, data, days=14)
+        return [Ask(message, rule.offer)]
+
+    def _birthday_points(
+        self, profile: Profile, state: dict[str, Any], rules: LoyaltySettings, playbook: Playbook,
+        now: datetime,
+    ) -> None:  # fmt: skip
+        """The birthday bonus, once a year at the birthday email's moment (given up to BIRTHDAY_LATE
+        late; past years are not made up for)."""
+        year, due = _birthday_due(profile, state, rules, playbook)
+        if due is None or due > now:
+            return
+        while (following := birthday.moment(profile, playbook, year + 1)) is not None and following <= now:
+            year, due = year + 1, following
+        state["birthday_year"] = year
+        if now - due <= BIRTHDAY_LATE:
+            key, fact = ledger_rules.bonus_fact("birthday", str(year), isoformat(due))
+            state["facts"] = {**state["facts"], key: fact}
+
     # -- time ------------------------------------------------------------------------------------
     def next_due(self, profile: Profile, playbook: Playbook) -> datetime | None:
         if profile.erased_at or profile.merged_into:
@@ -364,6 +480,9 @@ class LoyaltyRecipe(Recipe):
         remind = rules.expiry.remind_days_before if rules.expiry else 0
         if found.expiring and remind and state.get("reminded") != isoformat(found.expiring[1]):
             moments.append(found.expiring[1] - timedelta(days=remind))
+        if _can_redeem(profile, found, rules, playbook):
+            moments.append(as_of)
+        moments.append(_birthday_due(profile, state, rules, playbook)[1])
         times = [m for m in moments if m is not None]
         return min(times) if times else None
 
@@ -376,6 +495,8 @@ class LoyaltyRecipe(Recipe):
         notes: list[Note] = []
         asks, skipped = self._send_queued(profile, state, playbook, now)
         asks += self._tiers(profile, state, found, rules, playbook, now, notes)
+        self._birthday_points(profile, state, rules, playbook, now)
+        asks += self._redeem(profile, state, found, rules, playbook, now)
         state = {**state, "as_of": isoformat(now)}
         return Decision(state=state, asks=tuple(asks), notes=tuple(notes), skipped=tuple(skipped))
 
@@ -417,9 +538,30 @@ def recompute(
 
 
 def _queued(
-    campaign: str, period: str, now: datetime, data: dict[str, Any], offer: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return {"campaign": campaign, "period": period, "at": isoformat(now), "data": data, "offer": offer}
+    campaign: str, period: str, now: datetime, data: dict[str, Any], offer: dict[str, Any] | None = None,
+    step: int = 1,
+) -> dict[str, Any]:  # fmt: skip
+    return {"campaign": campaign, "step": step, "period": period, "at": isoformat(now), "data": data,
+            "offer": offer}  # fmt: skip
+
+
+def _dump(offer: Offer | None) -> dict[str, Any] | None:
+    return offer.model_dump(mode="json", exclude_none=True) if offer else None
+
+
+def _same_person(profile: Profile, customer_id: str | None, email: str | None) -> bool:
+    if customer_id and customer_id == profile.customer_id:
+        return True
+    own = profile.email_address
+    return bool(email and own and email_key(str(email)) == email_key(own))
+
+
+def _address_key(address: Any) -> str | None:
+    """An address compared loosely (case, spaces), by its street and postal code."""
+    if not isinstance(address, dict) or not address.get("line1"):
+        return None
+    parts = (address.get("line1"), address.get("line2"), address.get("postal_code"), address.get("country"))
+    return "|".join("".join(str(p or "").lower().split()) for p in parts)
 
 
 def orders_counted(state: dict[str, Any]) -> int:
@@ -427,6 +569,29 @@ def orders_counted(state: dict[str, Any]) -> int:
     facts = state.get("facts", {})
     carried = facts.get("c:carry", {}).get("orders", 0)
     return int(carried) + sum(1 for f in facts.values() if f["t"] == "o")
+
+
+def _can_redeem(profile: Profile, found: Ledger, rules: LoyaltySettings, playbook: Playbook) -> bool:
+    """Points are turned into a reward only for a contact the reward can be told to."""
+    rule = rules.redeem
+    return bool(rule and found.balance >= rule.points and not unreachable(profile, "rewards", playbook))
+
+
+def _birthday_due(
+    profile: Profile, state: dict[str, Any], rules: LoyaltySettings, playbook: Playbook
+) -> tuple[int, datetime | None]:
+    """The next birthday whose points are to be given (the year, and when), as the birthday recipe
+    times its email; None without a birthday bonus or a birthday."""
+    if not rules.bonus.birthday or birthday.birthday_of(profile) is None:
+        return 0, None
+    known = parse_iso(profile.first_seen_at) if profile.first_seen_at else None
+    seen = known.year if known else 1970
+    year = max(int(state.get("birthday_year", seen - 1)) + 1, seen)
+    due = birthday.moment(profile, playbook, year)
+    if due is not None and known is not None and due < known:
+        year += 1  # that year's was over before we knew them
+        due = birthday.moment(profile, playbook, year)
+    return year, due
 
 
 def _notice_at(found: Ledger, rules: LoyaltySettings) -> datetime | None:
