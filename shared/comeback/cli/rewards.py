@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from comeback.cli.errors import CliError
 from comeback.cli.operator import aws_target, local_target
+from comeback.cli.tables import columns
 
 _POOL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -40,7 +41,8 @@ def worth(view: dict[str, Any]) -> str:
     return str(view["type"]).replace("_", " ")
 
 
-def _table(views: list[dict[str, Any]]) -> list[str]:
+def table(views: list[dict[str, Any]]) -> list[str]:
+    """Rewards (their views) as aligned lines under a header: code, type, worth, state, dates ..."""
     header = ["code", "type", "worth", "state", "issued", "expires", "recipe", "order"]
     rows = [
         [
@@ -55,11 +57,7 @@ def _table(views: list[dict[str, Any]]) -> list[str]:
         ]
         for v in views
     ]
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    return [
-        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
+    return columns([header, *rows])
 
 
 def rewards_command(args: Any, out: TextIO | None = None) -> int:
@@ -115,7 +113,7 @@ def rewards_command(args: Any, out: TextIO | None = None) -> int:
     if not views:
         out.write(f"no rewards for {customer} in shop {args.shop_id}\n")
         return 0
-    out.write("\n".join(_table(views)) + "\n")
+    out.write("\n".join(table(views)) + "\n")
     return 0
 
 
