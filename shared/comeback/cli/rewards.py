@@ -21,7 +21,8 @@ from comeback.cli.tables import columns
 _POOL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-def _money(value_minor: int, currency: str | None) -> str:
+def money(value_minor: int, currency: str | None) -> str:
+    """An amount in its currency (`¥500`); an unknown currency as the number and its code."""
     from comeback.domain.money import MoneyError, format_money
 
     try:
@@ -33,7 +34,7 @@ def _money(value_minor: int, currency: str | None) -> str:
 def worth(view: dict[str, Any]) -> str:
     """What a reward is worth, as an operator reads it: `¥500`, `15%`, `free shipping`."""
     if "value_minor" in view:
-        return _money(int(view["value_minor"]), view.get("currency"))
+        return money(int(view["value_minor"]), view.get("currency"))
     if "percent" in view:
         return f"{view['percent']}%"
     if view.get("gift"):
