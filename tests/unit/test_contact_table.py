@@ -198,6 +198,7 @@ def test_a_prospect_without_orders_and_a_view_missing_fields_read_as_dashes() ->
     bare = render_contact({"contact_id": "ct-2", "loyalty": {"entries": [{"kind": "pending"}]}})
     assert field(bare, "contact", "email") == "-" and field(bare, "loyalty", "tier") == "-"
     assert field(bare, "orders", "orders") == "-"
+    assert "  ledger (1 entry, newest last)" in bare.splitlines()
     assert render_contact({}).startswith("contact\n  shop")
 
 

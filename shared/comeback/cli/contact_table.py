@@ -179,13 +179,14 @@ def _loyalty(view: Mapping[str, Any]) -> list[str]:
     shown = entries[-LEDGER_SHOWN:]  # the view keeps them oldest first: the newest is last
     if not shown:
         return [*lines, "  ledger: no entries yet"]
-    label = f"last {len(shown)} of {len(entries)}" if len(entries) > len(shown) else f"{len(shown)}"
+    count = f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}"
+    label = f"last {len(shown)} of {count}" if len(entries) > len(shown) else count
     rows = [["at", "kind", "points", "cause"]]
     for entry in shown:
         kind, cause = entry.get("kind") or "-", entry.get("cause") or "-"
         rows.append([when(entry.get("at")), str(kind), _number(entry.get("points")), str(cause)])
     ledger = ["    " + line for line in columns(rows, right={2})]
-    return [*lines, f"  ledger ({label} entries, newest last)", *ledger]
+    return [*lines, f"  ledger ({label}, newest last)", *ledger]
 
 
 def _rewards(view: Mapping[str, Any]) -> list[str]:
