@@ -96,12 +96,22 @@ def test_comeback_contacts_show_prints_the_stage_the_recipes_and_the_rewards(eng
     from comeback.cli.main import main
 
     rewards_issued_redeemed_reminded_and_expired(engine)
-    assert main(["contacts", "show", "demo", "taro@example.com", "--stack", "comeback"]) == 0
+    assert (
+        main(["contacts", "show", "demo", "taro@example.com", "--stack", "comeback", "--format", "json"]) == 0
+    )
     view = json.loads(capsys.readouterr().out)
     assert view["contact_id"] == "c-2" and view["stage"] == "lapsed"
     assert [(r["type"], r["state"]) for r in view["rewards"]] == [("free_shipping", "expired")]
     assert (
         view["recipes"]["winback"]["state"]["sent"] == 2 and view["recipes"]["expiry"]["state"]["open"] == {}
     )
+    # without --format, the table a person reads: the same contact, its email masked
+    assert main(["contacts", "show", "demo", "taro@example.com", "--stack", "comeback"]) == 0
+    table = capsys.readouterr().out
+    assert "  contact     c-2\n" in table and "  stage       lapsed\n" in table
+    assert "taro@example.com" not in table and "<redacted-email>" in table
+    assert [line.split()[1:4] for line in table.split("rewards\n", 1)[1].splitlines()[1:2]] == [
+        ["free_shipping", "free", "shipping"]
+    ]
     assert main(["contacts", "show", "demo", "nobody", "--stack", "comeback"]) == 2
     assert "no contact 'nobody'" in capsys.readouterr().err

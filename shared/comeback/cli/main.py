@@ -168,13 +168,20 @@ def _add_contacts(commands: Any) -> None:
     target.add_argument("--stack", default="comeback", help="the deployed stack's name (AWS)")
     contact_commands = contacts.add_subparsers(dest="contacts_command", required=True)
     for name, what in (
-        ("show", "print the contact view: profile, stage, each recipe's state and due time, rewards"),
+        ("show", "print the contact view: stage, orders, points and tier, rewards, each recipe's due time"),
         ("export", "print every item held about the customer, as JSON"),
         ("erase", "request the customer's erasure (a customer.deleted, as a shop would send)"),
     ):
         command = contact_commands.add_parser(name, help=what, parents=[target])
         command.add_argument("shop_id", metavar="SHOP")
         command.add_argument("customer", metavar="CUSTOMER", help="the shop's customer id, or an email")
+        if name == "show":
+            command.add_argument(
+                "--format",
+                choices=["table", "json"],
+                default="table",
+                help="table: for a person to read (default); json: the whole view, for scripts",
+            )
     contacts.set_defaults(run=_contacts)
 
 

@@ -189,7 +189,9 @@ def local_now(base_url: str) -> datetime:
 
 
 def _show_contact(args: Any, settings: Settings, name: str, handle: str, out: TextIO, err: TextIO) -> int:
-    """The contact view: the profile, its stage, each recipe's state and next due time, its rewards."""
+    """The contact view: the profile, its stage, loyalty, rewards, each recipe's next due time.
+
+    `--format table` (the default) for a person (cli.contact_table), `--format json` for scripts."""
     from comeback.aws import clients as aws
     from comeback.aws.contact_store import ContactStore
     from comeback.aws.reward_store import DynamoRewardStore
@@ -205,7 +207,12 @@ def _show_contact(args: Any, settings: Settings, name: str, handle: str, out: Te
     now = local_now(args.local) if args.local else datetime.now(UTC)
     rewards = DynamoRewardStore(ddb, settings.table_name).for_contact(args.shop_id, profile.contact_id)
     view = contact_view(profile, ShopDirectory(settings).playbook(args.shop_id), now, rewards)
-    out.write(json.dumps(view, indent=2, ensure_ascii=False, default=str) + "\n")
+    if getattr(args, "format", "table") == "json":  # for scripts: the view itself
+        out.write(json.dumps(view, indent=2, ensure_ascii=False, default=str) + "\n")
+        return 0
+    from comeback.cli.contact_table import render_contact
+
+    out.write(render_contact(view))
     return 0
 
 

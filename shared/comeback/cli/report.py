@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from comeback.cli.errors import CliError
+from comeback.cli.tables import columns
 
 if TYPE_CHECKING:
     from comeback.domain.campaign_report import CampaignReport, Group, Row
@@ -154,13 +155,7 @@ def render_table(report: CampaignReport) -> str:
         lines.append(f"no {report.campaign} records found")
         return "\n".join(lines) + "\n"
     table = [_HEADERS, *(_cells(row) for row in report.rows)]
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(_HEADERS))]
-    for cells in table:
-        line = "  ".join(
-            cell.ljust(width) if i in _LEFT else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-        lines.append(line.rstrip())
+    lines.extend(columns(table, right=set(range(len(_HEADERS))) - _LEFT))
     lines.append(
         "reactivated: ordered within 30 days; revenue: their spend in the 90 days from that order; "
         "lift: treated rate - holdout rate, in percentage points (Newcombe 95% interval); "

@@ -16,11 +16,13 @@ from typing import Any, TextIO
 
 from comeback.cli.errors import CliError
 from comeback.cli.operator import aws_target, local_target
+from comeback.cli.tables import columns
 
 _POOL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-def _money(value_minor: int, currency: str | None) -> str:
+def money(value_minor: int, currency: str | None) -> str:
+    """An amount in its currency (`¥500`); an unknown currency as the number and its code."""
     from comeback.domain.money import MoneyError, format_money
 
     try:
@@ -32,7 +34,7 @@ def _money(value_minor: int, currency: str | None) -> str:
 def worth(view: dict[str, Any]) -> str:
     """What a reward is worth, as an operator reads it: `¥500`, `15%`, `free shipping`."""
     if "value_minor" in view:
-        return _money(int(view["value_minor"]), view.get("currency"))
+        return money(int(view["value_minor"]), view.get("currency"))
     if "percent" in view:
         return f"{view['percent']}%"
     if view.get("gift"):
@@ -40,7 +42,8 @@ def worth(view: dict[str, Any]) -> str:
     return str(view["type"]).replace("_", " ")
 
 
-def _table(views: list[dict[str, Any]]) -> list[str]:
+def table(views: list[dict[str, Any]]) -> list[str]:
+    """Rewards (their views) as aligned lines under a header: code, type, worth, state, dates ..."""
     header = ["code", "type", "worth", "state", "issued", "expires", "recipe", "order"]
     rows = [
         [
@@ -55,11 +58,7 @@ def _table(views: list[dict[str, Any]]) -> list[str]:
         ]
         for v in views
     ]
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    return [
-        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
+    return columns([header, *rows])
 
 
 def rewards_command(args: Any, out: TextIO | None = None) -> int:
@@ -115,7 +114,7 @@ def rewards_command(args: Any, out: TextIO | None = None) -> int:
     if not views:
         out.write(f"no rewards for {customer} in shop {args.shop_id}\n")
         return 0
-    out.write("\n".join(_table(views)) + "\n")
+    out.write("\n".join(table(views)) + "\n")
     return 0
 
 
