@@ -6,7 +6,7 @@ of the contacts function's fast path, as later recipes will:
 
 - `replenish` (a reorder reminder N days after the latest order) knows its due time from the event
   alone: an order moves it exactly, every event keeps the contact on the one-write path;
-- `anniversary` (a message a year after the first order) needs the stored state to know whether an
+- `orderversary` (a message a year after the first order) needs the stored state to know whether an
   order is the first one: the first order goes the slow path (read, then write), later ones do not.
 
 They send nothing here (no templates ship for them): the benches count the writes events cost.
@@ -21,10 +21,10 @@ from contextlib import contextmanager
 
 from comeback.recipes import registry
 
-MODULES = ("bench.recipes.replenish", "bench.recipes.anniversary")
+MODULES = ("bench.recipes.replenish", "bench.recipes.orderversary")
 
 # The bench shop's playbook: the shipped one (win-back, expiry, lifecycle) with these two on.
-PLAYBOOK = json.dumps({"replenish": {"enabled": True}, "anniversary": {"enabled": True}})
+PLAYBOOK = json.dumps({"replenish": {"enabled": True}, "orderversary": {"enabled": True}})
 
 
 @contextmanager

@@ -52,11 +52,13 @@ class Client:
 
 
 # The pipeline, messaging and win-back tests count every email a customer gets. The shipped loyalty
-# milestones (a thank-you on every first order) and birthday emails are tests/e2e/test_loyalty.py's
-# to check, so their runtimes leave them out; points and tiers keep running on their defaults.
+# milestones (a thank-you on every first order), points spent on rewards, birthday and sign-up
+# anniversary emails are tests/e2e/test_loyalty.py's to check, so their runtimes leave them out;
+# points and tiers keep running on their defaults.
 QUIET_LOYALTY: dict[str, Any] = {
     "loyalty": {"milestones": [], "redeem": None},
     "birthday": {"enabled": False},
+    "anniversary": {"enabled": False},
 }
 
 

@@ -255,3 +255,66 @@ def test_birthdays_come_on_the_day_in_the_contacts_timezone_with_their_reward(tm
         (email,) = mail(local, "lea")
         assert email["campaign"] == "birthday" and email["sent_at"].startswith("2027-02-28"), email
         assert mail(local, "sora") and len(mail(local, "sora")) == 1  # her 2027 birthday is not yet
+
+
+def test_sign_up_anniversaries_come_once_a_year_with_their_code(tmp_path: Path) -> None:
+    offer = {"type": "amount_off", "value_minor": 500, "valid_days": 30}
+    book = {"demo": {"anniversary": {"offer": offer}, "winback": {"enabled": False}}}
+    with serve(tmp_path, book) as local:
+
+        def signup(customer_id: str, **data: Any) -> dict[str, Any]:
+            profile = {"first_name": customer_id.title(), "locale": "en", "accepts_marketing": True, **data}
+            return shop_event("customer.updated", id=f"u-{customer_id}", occurred_at=at_day(0).isoformat(),
+                              customer=person(customer_id), data=profile)  # fmt: skip
+
+        def anniversaries(customer_id: str) -> list[dict[str, Any]]:
+            return [e for e in mail(local, customer_id) if e["campaign"] == "anniversary"]
+
+        send(local, [
+            signup("kenta", signed_up_at=at_day(0).isoformat()),  # joins today, 5 January 2026
+            # joined on 29 February 2024, 10:00 in New York; known to the shop only from today
+            signup("nao", signed_up_at="2024-02-29T15:00:00Z", timezone="America/New_York"),
+            signup("mei"), bought("mei", 1, 0, "5400"),  # no sign-up date: her first order's day
+        ])  # fmt: skip
+        # 2026 is a common year: Nao's day is 28 February, at 09:00 in New York (14:00 UTC)
+        local.post("/_local/clock", {"set": "2026-02-28T15:00:00+00:00"})
+        sweep(local)
+        sweep(local)
+        (email,) = anniversaries("nao")
+        assert email["sent_at"].startswith("2026-02-28") and "2 years" in email["subject"], email
+        (reward,) = view(local, "nao")["rewards"]
+        assert (reward["recipe"], reward["value_minor"]) == ("anniversary", 500)
+        assert reward["code"] in email["text"] and reward["code"] in email["html"] and "¥500" in email["text"]
+        assert anniversaries("kenta") == anniversaries("mei") == []  # theirs are not due for a year
+
+        # a year after Kenta's sign-up and Mei's first order, 13:00 in Tokyo (due at 09:00)
+        day(local, 365)
+        sweep(local)
+        sweep(local)
+        day(local, 366)
+        sweep(local)
+        for customer_id in ("kenta", "mei"):
+            (email,) = anniversaries(customer_id)
+            assert email["sent_at"].startswith("2027-01-05") and "1 year together" in email["subject"], email
+            (reward,) = [r for r in view(local, customer_id)["rewards"] if r["recipe"] == "anniversary"]
+            assert reward["code"] in email["text"]
+        assert len(anniversaries("nao")) == 1
+
+        # and the next year, once more each: Nao's on 28 February 2027, Kenta's a year on
+        local.post("/_local/clock", {"set": "2027-02-28T15:00:00+00:00"})
+        sweep(local)
+        day(local, 730)  # 5 January 2028, 13:00 in Tokyo
+        sweep(local)
+        sweep(local)
+        assert [e["sent_at"][:10] for e in anniversaries("nao")] == ["2026-02-28", "2027-02-28"]
+        kenta = anniversaries("kenta")
+        assert [e["sent_at"][:10] for e in kenta] == ["2027-01-05", "2028-01-05"]
+        assert "2 years together" in kenta[1]["subject"]
+        codes = {r["code"] for r in view(local, "kenta")["rewards"] if r["recipe"] == "anniversary"}
+        assert len(codes) == 2 and all(any(c in e["text"] for e in kenta) for c in codes)
+
+        # a sweep more than 24 hours after the moment sends nothing for that year
+        day(local, 730 + 366 + 1)  # 6 January 2029, 13:00 in Tokyo: 28 hours after Kenta's moment
+        report = sweep(local)
+        assert report["not_asked"].get("stale", 0) >= 1, report
+        assert len(anniversaries("kenta")) == 2

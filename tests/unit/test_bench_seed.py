@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import cast
 
 from bench import recipes, seed
-from bench.recipes import anniversary, replenish
+from bench.recipes import orderversary, replenish
 from bench.support import START
 from bench.sweep import attribute_bytes, item_bytes
 from comeback.aws.contact_store import ContactStore
@@ -52,13 +52,13 @@ def test_a_copy_is_another_contact_with_the_same_history_and_due_time() -> None:
     assert item["dues"]["M"].keys() == template.dues.keys()
 
 
-def test_seven_recipes_are_enabled_with_the_bench_recipes_registered_and_five_without() -> None:
+def test_eight_recipes_are_enabled_with_the_bench_recipes_registered_and_six_without() -> None:
     with recipes.registered():
         names = [r.name for r in registry.enabled(playbook.load(recipes.PLAYBOOK))]
-        shipped = {"winback", "expiry", "loyalty", "birthday", "lifecycle"}
-        assert set(names) == shipped | {"replenish", "anniversary"}
+        shipped = {"winback", "expiry", "loyalty", "birthday", "anniversary", "lifecycle"}
+        assert set(names) == shipped | {"replenish", "orderversary"}
         assert names[-1] == "lifecycle"
-    assert len(registry.enabled(playbook.default())) == 5
+    assert len(registry.enabled(playbook.default())) == 6
 
 
 def test_the_bench_recipes_fast_answers_match_what_they_decide_with_the_profile() -> None:
@@ -68,12 +68,12 @@ def test_the_bench_recipes_fast_answers_match_what_they_decide_with_the_profile(
         later = cast(ShopEvent, parse_event(seed.order_placed("o2", START - timedelta(days=2), "c-1")))
         profile = apply(empty("demo", "c-1", "c-1"), first)
         profile = engine.on_event(None, profile, first, pb, first.occurred_at).profile
-        assert profile.recipes["anniversary"]["v"] == {"phase": "armed"}  # the first order arms it
+        assert profile.recipes["orderversary"]["v"] == {"phase": "armed"}  # the first order arms it
         fast = replenish.RECIPE.fast(later, pb)
         assert fast is not None and fast.due == later.occurred_at + timedelta(days=45)
         after = apply(profile, later)
         after = engine.on_event(profile, after, later, pb, later.occurred_at).profile
         assert parse_iso(after.dues["replenish"]) == fast.due  # the fast path's due time is exact
-        kept = anniversary.RECIPE.fast(later, pb)
+        kept = orderversary.RECIPE.fast(later, pb)
         assert kept is not None and kept.requires == {"phase": ("armed", "done")}
-        assert after.dues["anniversary"] == profile.dues["anniversary"]  # a later order keeps it
+        assert after.dues["orderversary"] == profile.dues["orderversary"]  # a later order keeps it

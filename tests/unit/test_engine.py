@@ -31,6 +31,10 @@ def days(n: float) -> datetime:
     return LAST + timedelta(days=n)
 
 
+# the first order's anniversary (no sign-up date known): 09:00 in Tokyo, 10 January 2027
+ANNIVERSARY = datetime(2027, 1, 10, 0, 0, tzinfo=UTC)
+
+
 def customer(first_order: datetime = LAST) -> Profile:
     profile = empty("s", "c-1", "c-1")
     profile.email = lww("hanako@example.com", "2025-01-01T00:00:00.000000Z", "u1")
@@ -63,7 +67,12 @@ def with_reward(profile: Profile, issued: datetime, book: playbook.Playbook = PL
 def test_the_contact_is_due_when_its_earliest_enabled_recipe_is():
     profile = with_reward(customer(), days(10))  # reminded 7 days before it expires: day 33
     times = engine.due_times(profile, PLAYBOOK)
-    assert times == {"winback": days(90), "lifecycle": days(60), "expiry": days(33)}
+    assert times == {
+        "winback": days(90),
+        "lifecycle": days(60),
+        "expiry": days(33),
+        "anniversary": ANNIVERSARY,
+    }
     assert engine.earliest(times) == days(33)
     later = with_reward(customer(), days(50))
     assert engine.earliest(engine.due_times(later, PLAYBOOK)) == days(60)  # the stage's at_risk
@@ -73,7 +82,7 @@ def test_a_disabled_recipes_due_time_is_ignored():
     off = playbook.load({"lifecycle": {"enabled": False}})
     profile = engine.with_dues(customer(), PLAYBOOK)  # stored while the stage recipe was on
     assert profile.dues["lifecycle"] == isoformat(days(60))
-    assert engine.due_times(profile, off) == {"winback": days(90)}
+    assert engine.due_times(profile, off) == {"winback": days(90), "anniversary": ANNIVERSARY}
     assert engine.earliest(engine.due_times(profile, off)) == days(90)
     assert engine.due_now(profile, off, days(61)) == []
     assert [r.name for r in engine.due_now(profile, PLAYBOOK, days(61))] == ["lifecycle"]
@@ -87,7 +96,11 @@ def test_each_due_recipe_is_asked_and_its_state_and_the_due_times_move_on():
     assert outcome.changed == ["winback", "lifecycle"]
     assert [a.message.campaign for a in outcome.asks] == ["winback"]
     assert [n.detail["to_stage"] for n in outcome.notices] == ["lapsed"]
-    assert outcome.profile.dues == {"winback": isoformat(days(135)), "lifecycle": isoformat(days(365))}
+    assert outcome.profile.dues == {
+        "winback": isoformat(days(135)),
+        "anniversary": isoformat(ANNIVERSARY),
+        "lifecycle": isoformat(days(365)),
+    }
 
 
 # -- a recipe from outside: the probe ---------------------------------------------------------
@@ -102,6 +115,7 @@ def test_a_recipe_named_in_the_environment_gets_its_own_playbook_section():
             "expiry",
             "loyalty",
             "birthday",
+            "anniversary",
             "probe",
             "lifecycle",
         ]

@@ -280,7 +280,12 @@ DATA_CASES: list[tuple[str, dict[str, Any], dict[str, list[str]], list[str]]] = 
         {"ja": ["BDAY-42", "15%OFF"], "en": ["BDAY-42", "15% off"]},
         [],
     ),
-    ("anniversary", {"years": 4}, {"ja": ["4年"], "en": ["4 years"]}, []),
+    (
+        "anniversary",
+        {"years": 4, "code": "ANNIV-4", "discount": "¥500"},
+        {"ja": ["4年", "ANNIV-4", "¥500OFF"], "en": ["4 years", "ANNIV-4", "¥500 off"]},
+        [],
+    ),
     (
         "expiry",
         {"points_expiring": 1200, "expires_on": "2027-01-15"},

@@ -454,7 +454,9 @@ class LoyaltyRecipe(Recipe):
         year, due = _birthday_due(profile, state, rules, playbook)
         if due is None or due > now:
             return
-        while (following := birthday.moment(profile, playbook, year + 1)) is not None and following <= now:
+        while (
+            following := birthday.RECIPE.moment(profile, playbook, year + 1)
+        ) is not None and following <= now:
             year, due = year + 1, following
         state["birthday_year"] = year
         if now - due <= BIRTHDAY_LATE:
@@ -587,10 +589,10 @@ def _birthday_due(
     known = parse_iso(profile.first_seen_at) if profile.first_seen_at else None
     seen = known.year if known else 1970
     year = max(int(state.get("birthday_year", seen - 1)) + 1, seen)
-    due = birthday.moment(profile, playbook, year)
+    due = birthday.RECIPE.moment(profile, playbook, year)
     if due is not None and known is not None and due < known:
         year += 1  # that year's was over before we knew them
-        due = birthday.moment(profile, playbook, year)
+        due = birthday.RECIPE.moment(profile, playbook, year)
     return year, due
 
 

@@ -1,4 +1,6 @@
-"""A bench recipe: one message a year after the contact's first order, then done.
+"""A bench recipe, `orderversary`: one message a year after the contact's first order, then done.
+
+(Not the shipped sign-up anniversary, `comeback.recipes.anniversary`, which comes every year.)
 
 Whether an order is the first one only the stored state knows, so the first order goes the slow
 path (which arms the recipe) and later ones keep its due time on the fast path (`requires`).
@@ -17,20 +19,20 @@ from comeback.domain.profile import Profile
 from comeback.domain.reach import unreachable
 from comeback.recipes.base import KEEP, Ask, Decision, FastEffect, Recipe, RecipeSettings, state_of
 
-NAME = "anniversary"
+NAME = "orderversary"
 YEAR = timedelta(days=365)
 
 
-class AnniversarySettings(RecipeSettings):
+class OrderversarySettings(RecipeSettings):
     enabled: bool = False  # a bench recipe: on only where the bench playbook says so
 
 
-class AnniversaryRecipe(Recipe):
+class OrderversaryRecipe(Recipe):
     name: ClassVar[str] = NAME
     topic = "news"
     priority = 7
     section_key = NAME
-    settings_model = AnniversarySettings
+    settings_model = OrderversarySettings
 
     def fast(self, event: ShopEvent, playbook: Playbook) -> FastEffect | None:
         if event.type != "order.placed":
@@ -73,4 +75,4 @@ class AnniversaryRecipe(Recipe):
         return Decision(state=state, asks=(Ask(message),))
 
 
-RECIPE = AnniversaryRecipe()
+RECIPE = OrderversaryRecipe()
