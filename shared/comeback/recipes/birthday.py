@@ -17,14 +17,15 @@ passed unsent).
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
 from comeback.domain.events import CustomerUpdated, ShopEvent
+from comeback.domain.messages import MessageRequest
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
-from comeback.recipes.base import FastEffect
+from comeback.recipes.base import FastEffect, state_of
 from comeback.recipes.yearly import Yearly, YearlyRecipe
 
 NAME = "birthday"
@@ -64,6 +65,14 @@ class BirthdayRecipe(YearlyRecipe):
 
     def days_before(self, playbook: Playbook) -> int:
         return settings(playbook).days_before
+
+    def context(self, profile: Profile, request: MessageRequest, playbook: Playbook) -> dict[str, Any]:
+        # the loyalty recipe gives its birthday points at this email's moment: the email says so
+        loyalty = playbook.section("loyalty")
+        facts = state_of(profile, "loyalty").get("facts", {})
+        member = loyalty.enrolment == "automatic" or any(c.startswith("j:") for c in facts)
+        points = loyalty.bonus.birthday if loyalty.enabled and member else 0
+        return {**super().context(profile, request, playbook), "birthday_points": points}
 
 
 RECIPE = BirthdayRecipe()
