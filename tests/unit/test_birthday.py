@@ -84,4 +84,16 @@ def test_the_reward_shows_as_a_code_and_a_discount() -> None:
     request = engine.plan_due(born("1990-07-10"), BOOK, datetime(2026, 7, 10, 1, tzinfo=UTC)).asks[0].message
     data = {**request.data, "reward": {"code": "CB-AAAA-BBBB", "percent": 10, "type": "percent_off"}}
     context = birthday.RECIPE.context(born("1990-07-10"), request.model_copy(update={"data": data}), BOOK)
-    assert context == {"code": "CB-AAAA-BBBB", "discount": "10%"}
+    assert context == {"code": "CB-AAAA-BBBB", "discount": "10%", "birthday_points": 0}
+
+
+def test_the_email_says_the_birthday_points_a_member_was_given() -> None:
+    profile = born("1992-02-29", "America/New_York")
+    request = engine.plan_due(profile, BOOK, datetime(2027, 2, 28, 14, 5, tzinfo=UTC)).asks[0].message
+    assert birthday.RECIPE.context(profile, request, BOOK)["birthday_points"] == 0  # the shipped bonus: none
+    generous = playbook.load({"consent": "opt_out", "loyalty": {"bonus": {"birthday": 100}}})
+    assert birthday.RECIPE.context(profile, request, generous)["birthday_points"] == 100
+    joiners = playbook.load(
+        {"consent": "opt_out", "loyalty": {"enrolment": "join", "bonus": {"birthday": 100}}}
+    )
+    assert birthday.RECIPE.context(profile, request, joiners)["birthday_points"] == 0  # not a member
