@@ -15,8 +15,9 @@ that milestone is on: the buyer track then starts at step 2, so the first order 
 
 What starts a series must be fresh (received at most `FRESH` after it happened): a shop importing
 its history welcomes nobody subscribed or first served long ago. A sweep that comes late takes only
-the step due last (never a burst of past steps), and sends nothing for it past `LATE`. A `holdout_percent` of those who start is never
-emailed, but recorded (`skipped: holdout`), so the series' lift can be measured.
+the step due last (never a burst of past steps), and sends nothing for it past `LATE`. A
+`holdout_percent` of those who start is never emailed, but recorded (`skipped: holdout`), so the
+series' lift can be measured.
 
 State (`Profile.recipes["welcome"]`): `track` (subscriber, buyer, or `none`: a consent too old to
 welcome, recorded so later consents take the one-write path), `basis` (when it started), `orders`
