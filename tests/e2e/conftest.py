@@ -59,6 +59,8 @@ QUIET_LOYALTY: dict[str, Any] = {
     "loyalty": {"milestones": [], "redeem": None},
     "birthday": {"enabled": False},
     "anniversary": {"enabled": False},
+    "welcome": {"enabled": False},
+    "survey": {"enabled": False},
 }
 
 

@@ -63,14 +63,14 @@ def serve(
     """`comeback local serve` with shop `demo` (and `late` if it has a playbook here), by hand sweeps.
 
     Without `milestones`, each shop's loyalty milestones are off (conftest.QUIET_LOYALTY), unless its
-    playbook here says otherwise."""
+    playbook here says otherwise; the other recipes QUIET_LOYALTY silences stay silent either way."""
     args = ["--port", str(free_port()), "--start", START.isoformat(), "--no-schedules"]
     args += ["--shop", f"demo:{DEMO_SECRET}"]
     if playbooks and "late" in playbooks:
         args += ["--shop", f"late:{LATE_SECRET}"]
     documents = {"demo": {}, **(playbooks or {})}
-    if not milestones:
-        documents = {shop: {**QUIET_LOYALTY, **document} for shop, document in documents.items()}
+    quiet = QUIET_LOYALTY if not milestones else {k: v for k, v in QUIET_LOYALTY.items() if k != "loyalty"}
+    documents = {shop: {**quiet, **document} for shop, document in documents.items()}
     for shop, document in documents.items():
         path = tmp / f"{shop}.yaml"
         path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")  # JSON is YAML

@@ -195,7 +195,9 @@ def running_engine() -> Iterator[Engine]:
         clock = FixedClock(START)
         # one fixed clock for business time and for signature freshness: tests sign with it
         runtimes.install(Runtime(settings, clock=clock, wall_clock=clock))
-        ShopAdmin(settings).create("demo", "Demo Shop", START, secret=DEMO_SECRET)
+        # welcome and survey emails are their own tests' (tests/unit, tests/e2e/test_welcome_survey.py)
+        quiet = "{welcome: {enabled: false}, survey: {enabled: false}}"
+        ShopAdmin(settings).create("demo", "Demo Shop", START, secret=DEMO_SECRET, playbook_yaml=quiet)
         engine = Engine(settings, clock, resources)
         engine.observe_engine_notices()
         try:

@@ -86,7 +86,15 @@ def _data(campaign: str, locale: str) -> dict[str, Any]:
         "birthday": {"code": "BIRTHDAY10", "discount": "10%"},
         "anniversary": {"years": 3},
         "expiry": {"points_expiring": 300, "expires_on": "2026-12-31"},
-        "survey": {"survey_url": f"{_BASE_URL}/surveys/autumn-2026"},
+        "survey": {
+            "survey_url": f"{_BASE_URL}/surveys/after-order?order=CH-10482",
+            "order_id": "CH-10482",
+            "ordered_on": "2026-11-24",
+            "items": [
+                {"name": "煎茶 八十八夜 100g" if ja else "Hachijuhachiya sencha", "quantity": 2},
+                {"name": "急須" if ja else "Kyusu teapot", "quantity": 1},
+            ],
+        },
         "nps": {"survey_url": f"{_BASE_URL}/surveys/nps?order=CH-10482", "order_id": "CH-10482"},
         "feedback": {
             "review_url": f"{_BASE_URL}/products/sencha-hachijuhachiya/reviews/new",
@@ -100,7 +108,7 @@ def _data(campaign: str, locale: str) -> dict[str, Any]:
             ],
             "cart_url": f"{_BASE_URL}/cart?restore=7f3k9a",
         },
-        "welcome": {"code": "WELCOME10"},
+        "welcome": {"track": "subscriber", "code": "WELCOME10", "discount": "10%"},
         "invite": {
             "referral_url": f"{_BASE_URL}/r/{_CONTACTS[locale]['referral']}",
             "reward": "500ポイント" if ja else "500 points",

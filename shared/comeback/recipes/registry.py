@@ -29,6 +29,8 @@ SHIPPED = (
     "comeback.recipes.loyalty",
     "comeback.recipes.birthday",
     "comeback.recipes.anniversary",
+    "comeback.recipes.welcome",
+    "comeback.recipes.survey",
     "comeback.recipes.stages",
 )
 EXTRA_ENV = "COMEBACK_EXTRA_RECIPES"
