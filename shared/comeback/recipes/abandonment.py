@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -75,6 +75,7 @@ class Abandonment(Recipe):
 
     topic = "recommendations"
     priority = 2
+    reads: ClassVar[tuple[str, ...]] = ("last_order_at", "last_cart", "last_viewed")
     superseded = "superseded"  # still_wanted's answer when the basis moved since the message was asked
 
     # -- what a subclass answers -----------------------------------------------------------------
