@@ -50,7 +50,7 @@ SENDER_READS = (
 
 def _reads() -> tuple[str, ...]:
     """What the sender reads of a profile: its own fields and those the recipes' checks read."""
-    return _reads()
+    return (*SENDER_READS, *engine.profile_reads())
 
 
 # How often a claim is re-decided when other messages keep taking the contact's send slot first.
