@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
     only = set(argv)
     sections = {
         "contacts": contacts.run,
+        "abandonment": contacts.abandonment,
         "sweep": sweep.run,
         "sweep_on_paper": cost.sweep_figures,
         "segments": segments.run,

@@ -59,6 +59,51 @@ def cases() -> dict[str, Any]:
     return results
 
 
+def view(event_id: str, at: str, product: str = "p7") -> dict[str, Any]:
+    return {"id": event_id, "type": "product.viewed", "occurred_at": at, "customer": HANAKO,
+            "data": {"product_id": product, "name": "Tokoname kyusu", "category": "teaware", "price": "6800",
+                     "currency": "JPY", "url": "https://shop.example.com/products/" + product}}  # fmt: skip
+
+
+def cart(event_id: str, at: str, quantity: int = 1) -> dict[str, Any]:
+    items = (
+        [{"product_id": "p7", "name": "Tokoname kyusu", "price": "6800", "quantity": quantity}]
+        if quantity
+        else []
+    )
+    return {"id": event_id, "type": "cart.updated", "occurred_at": at, "customer": HANAKO,
+            "data": {"cart_id": "k1", "currency": "JPY", "total": str(6800 * quantity),
+                     "url": "https://shop.example.com/cart/k1", "items": items}}  # fmt: skip
+
+
+def abandonment() -> dict[str, Any]:
+    """DynamoDB requests per product.viewed and cart.updated of a known contact, every shipped recipe
+    on (browse and cart among them): the browse and cart due times move in the event's one write."""
+    with engine() as e:
+        e.invoke("contacts", sqs_event([bus_body(order("warm-up", "2025-12-01T00:00:00Z", {"id": "c-0"}))]))
+        _case(e, order("o1", "2026-01-01T00:00:00Z"))  # the contact exists
+        return {
+            "product.viewed, the first (the stage moves to engaged: announced on the slow path)": _case(
+                e, view("v1", "2026-01-02T10:00:00Z")
+            ),
+            "product.viewed (second view: the browse reminder's due time moves)": _case(
+                e, view("v2", "2026-01-02T10:05:00Z")
+            ),
+            "product.viewed of another product": _case(e, view("v3", "2026-01-02T10:07:00Z", "p9")),
+            "cart.updated (first change)": _case(e, cart("k1-1", "2026-01-02T10:10:00Z")),
+            "cart.updated (a later change restarts the timing)": _case(
+                e, cart("k1-2", "2026-01-02T10:12:00Z", 2)
+            ),
+            "cart.updated emptying the cart (the browse reminder is due before the new due time)": _case(
+                e, cart("k1-3", "2026-01-02T10:13:00Z", 0)
+            ),
+            "cart.updated again": _case(e, cart("k1-4", "2026-01-02T10:14:00Z")),
+            "product.viewed while the cart reminder is due earlier than its own": _case(
+                e, view("v4", "2026-01-02T10:20:00Z")
+            ),
+        }
+
+
 def whole_shop(customers: int = 400, days: int = 365) -> dict[str, Any]:
     shop = generate(seed=11, customers=customers, days=days)
     events = list(shop.all_events())

@@ -213,6 +213,17 @@ class Usage:
     kms_rotations: int = 0
     # whether SES events put on the default bus are billed as custom events (AWS service events: free)
     ses_events_billed: bool = False
+    # product.viewed events per contact per month, on top of events_per_contact (1M views at 100k
+    # contacts: 10); each browsing session (views_per_session views) wakes the browse recipe once,
+    # 24 hours later, whether or not it sends (one more due contact for the sweep)
+    views_per_contact: float = 0.0
+    views_per_session: float = 4.0
+
+    @property
+    def browsed_kb(self) -> float:
+        """What the per-day view counters add to a profile (2 counters of ~30 B per product-day,
+        at most MAX_BROWSED = 120 of them): about 1 KB at 10 views a month, 3.5 KB at most."""
+        return min(3.5, self.views_per_contact * 2 * 30 / 1024 * 1.7)
 
     @property
     def ses_events_per_email(self) -> float:
@@ -289,12 +300,13 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
     def add(service: str, what: str, quantity: float, price: str) -> None:
         out.append(Item(service, what, quantity, UNITS[price], price))
 
+    profile_kb = PROFILE_KB + u.browsed_kb
     shops = max(1, math.ceil(contacts / u.contacts_per_shop))
-    events = contacts * u.events_per_contact
+    events = contacts * (u.events_per_contact + u.views_per_contact)
     requests = events / u.events_per_request
     emails = contacts * u.emails_per_contact
     ses_events = emails * u.ses_events_per_email
-    due = contacts * u.due_share
+    due = contacts * (u.due_share + u.views_per_contact / u.views_per_session)
     unsubscribes = emails * u.unsubscribes_per_email
     page_views = emails * u.page_views_per_email
     preferences = unsubscribes + page_views
@@ -335,14 +347,14 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
 
     # DynamoDB: request units (measured shapes) and storage
     # a profile on the due index is written there too (ALL projection: any change), as a plain write
-    gsi_wru_per_profile_write = u.indexed_share * _wru(PROFILE_KB)
-    wru_event = _wru(ACTIVITY_KB, transactional=True) + _wru(PROFILE_KB, transactional=True)
+    gsi_wru_per_profile_write = u.indexed_share * _wru(profile_kb)
+    wru_event = _wru(ACTIVITY_KB, transactional=True) + _wru(profile_kb, transactional=True)
     wru_email = (
-        _wru(MESSAGE_CLAIM_KB, transactional=True) + _wru(PROFILE_KB, transactional=True) + _wru(MESSAGE_KB)
+        _wru(MESSAGE_CLAIM_KB, transactional=True) + _wru(profile_kb, transactional=True) + _wru(MESSAGE_KB)
     )
-    wru_ses = _wru(MARKER_KB, transactional=True) + _wru(PROFILE_KB, transactional=True) + _wru(MESSAGE_KB)
+    wru_ses = _wru(MARKER_KB, transactional=True) + _wru(profile_kb, transactional=True) + _wru(MESSAGE_KB)
     # the sweep's UpdateItem moves or removes due_at, an index key: a delete and a put on the index
-    wru_due = _wru(PROFILE_KB) + 2 * _wru(PROFILE_KB)
+    wru_due = _wru(profile_kb) + 2 * _wru(profile_kb)
     add(
         DDB,
         "writes: events applied (TransactWriteItems of 2)",
@@ -365,15 +377,15 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
     add(
         DDB,
         "writes: unsubscribes (UpdateItem)",
-        unsubscribes * (_wru(PROFILE_KB) + gsi_wru_per_profile_write),
+        unsubscribes * (_wru(profile_kb) + gsi_wru_per_profile_write),
         "ddb_wru",
     )
-    add(DDB, "reads: profile GetItem per message (strong)", emails * _rru(PROFILE_KB), "ddb_rru")
-    add(DDB, "reads: GetItem per SES event (strong)", ses_events * _rru(PROFILE_KB), "ddb_rru")
+    add(DDB, "reads: profile GetItem per message (strong)", emails * _rru(profile_kb), "ddb_rru")
+    add(DDB, "reads: GetItem per SES event (strong)", ses_events * _rru(profile_kb), "ddb_rru")
     # Query sums item sizes over a page: 2 KB per due contact at 0.5 RRU per 4 KB; an empty page costs 0.5
-    sweep_rru = due * PROFILE_KB / 4 * 0.5 + SWEEPS_PER_MONTH * DUE_SHARDS * 0.5
+    sweep_rru = due * profile_kb / 4 * 0.5 + SWEEPS_PER_MONTH * DUE_SHARDS * 0.5
     add(DDB, "reads: sweep queries of the due index", sweep_rru, "ddb_rru")
-    add(DDB, "reads: preferences GetItem (strong)", preferences * _rru(PROFILE_KB), "ddb_rru")
+    add(DDB, "reads: preferences GetItem (strong)", preferences * _rru(profile_kb), "ddb_rru")
     # each item needs its shop's config (cached per container); each hourly sweep reads every shop's
     config_reads = SWEEPS_PER_MONTH * shops + sum(
         _cached_fetches(n, shops, _containers(busy_seconds[fn]))
@@ -388,12 +400,12 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
     add(DDB, "reads: shop config (cached 5 min per container)", config_reads * SHOP_CONFIG_RRU, "ddb_rru")
     history = u.history_months
     table_kb = (
-        contacts * (PROFILE_KB + ITEM_OVERHEAD_KB)
+        contacts * (profile_kb + ITEM_OVERHEAD_KB)
         + events * history * (ACTIVITY_KB + ITEM_OVERHEAD_KB)
         + emails * history * (MESSAGE_KB + ITEM_OVERHEAD_KB)
         + ses_events * history * (MARKER_KB + ITEM_OVERHEAD_KB)
     )
-    index_kb = contacts * u.indexed_share * (PROFILE_KB + ITEM_OVERHEAD_KB)
+    index_kb = contacts * u.indexed_share * (profile_kb + ITEM_OVERHEAD_KB)
     add(DDB, f"storage: table (month {history:g})", table_kb / KB_PER_GB, "ddb_storage_gb_month")
     add(DDB, "storage: due index (ALL projection)", index_kb / KB_PER_GB, "ddb_storage_gb_month")
     add(DDB, "PITR continuous backup of the table", table_kb / KB_PER_GB, "ddb_pitr_gb_month")
@@ -729,8 +741,23 @@ def detail(contacts: int, usage: Usage = Usage()) -> str:
     return "\n".join(rows)
 
 
+def views_table(contacts: int = 100_000, views: int = 1_000_000) -> str:
+    """A shop of `contacts` contacts with `views` product views a month, beside the same shop without."""
+    plain = monthly(contacts)
+    browsing = monthly(contacts, Usage(views_per_contact=views / contacts))
+    rows = [
+        ["Service", f"{_label(contacts)} contacts", f"+ {views:,} views a month"],
+        ["---", "---:", "---:"],
+        *([service, _usd(plain[service]), _usd(browsing[service])] for service in SERVICES),
+        ["**Total per month**", f"**{_usd(sum(plain.values()))}**", f"**{_usd(sum(browsing.values()))}**"],
+    ]
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--detail":
+    if len(sys.argv) == 2 and sys.argv[1] == "--views":
+        print(views_table())
+    elif len(sys.argv) == 3 and sys.argv[1] == "--detail":
         print(detail(int(sys.argv[2])))
     elif len(sys.argv) == 2 and sys.argv[1] == "--sweep":
         print(sweep_table())

@@ -61,6 +61,8 @@ QUIET_LOYALTY: dict[str, Any] = {
     "anniversary": {"enabled": False},
     "welcome": {"enabled": False},
     "survey": {"enabled": False},
+    "browse": {"enabled": False},
+    "cart": {"enabled": False},
 }
 
 

@@ -286,7 +286,7 @@ class ContactStore:
             "attribute_exists(pk) AND #ls < :at AND attribute_not_exists(merged_into)"
             " AND attribute_not_exists(erased_at)"
         )
-        condition += update.recipes(fast)
+        condition += update.recipes(fast) + update.maps_exist()
         update.names["#ls"] = "last_seen_at"
         update.values[":at"] = dynamo.value(at)
         if change.email:
@@ -679,6 +679,7 @@ class FastUpdate:
         self.sets: list[str] = []
         self.adds: list[str] = []
         self.removes: list[str] = []
+        self.maps: list[str] = []  # map attributes the update writes entries of
         self.names: dict[str, str] = {}
         self.values: dict[str, Any] = {}
 
@@ -708,12 +709,14 @@ class FastUpdate:
             elif kind is Merge.UNION:
                 self.adds.append(f"{path} {self._value(set(value))}")
             elif kind is Merge.MAP_SUM:
+                self.maps.append(path)
                 for key, amount in value.items():
                     entry = f"{path}.{self._name(key)}"
                     self.sets.append(
                         f"{entry} = if_not_exists({entry}, {self._value(0)}) + {self._value(amount)}"
                     )
             elif kind is Merge.MAP_LWW:
+                self.maps.append(path)
                 for key, entry_value in value.items():
                     self.sets.append(f"{path}.{self._name(key)} = {self._value(entry_value)}")
         self.adds.append(f"{self._name('version')} {self._value(1)}")
@@ -750,6 +753,11 @@ class FastUpdate:
                 options = ", ".join(self._value(v) for v in allowed)
                 conditions += f" AND {path} IN ({options})"
         return conditions
+
+    def maps_exist(self) -> str:
+        """An entry can only be set inside a map that exists: a profile stored before a map field was
+        added lacks it, and the slow path writes the whole profile (with the map) instead."""
+        return "".join(f" AND attribute_exists({path})" for path in self.maps)
 
     def expression(self) -> str:
         parts = []

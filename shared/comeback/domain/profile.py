@@ -49,6 +49,12 @@ MAX_ATTRIBUTE_VALUE_BYTES = 1024
 MAX_PRODUCTS = 200
 MAX_INTERESTS = 50
 MAX_INTEREST_KEY = 100
+# Product views by day (`browsed`): at most this many day|product and day|category counters; over
+# it, the newest half is kept (so the fast path's next few dozen views need no cut).
+MAX_BROWSED = 120
+# A cart's lines kept in `last_cart` for its reminder (name, price, image, link).
+MAX_CART_LINES = 10
+MAX_LINK = 1024
 
 
 class Merge(enum.Enum):
@@ -102,6 +108,9 @@ class Profile(BaseModel):
     spent: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)  # currency -> minor units
     interests: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)  # category -> count
     products: Annotated[set[str], Merge.UNION] = Field(default_factory=set)  # bought product ids
+    # product views per day: "YYYY-MM-DD|p|<product id>" and "YYYY-MM-DD|c|<category>" -> views
+    # (comeback.domain.interest reads them: views in a window, interest with decay)
+    browsed: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)
 
     first_seen_at: Annotated[str | None, Merge.MIN] = None
     last_seen_at: Annotated[str | None, Merge.MAX] = None  # newest event of any kind: the watermark
@@ -196,6 +205,10 @@ def _bounded(values: dict[str, Any]) -> dict[str, Any]:
     if len(interests) > MAX_INTERESTS:
         strongest = sorted(interests.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_INTERESTS]
         values["interests"] = dict(strongest)
+    browsed: dict[str, int] = values.get("browsed", {})
+    if len(browsed) > MAX_BROWSED:
+        newest = sorted(browsed.items(), key=lambda kv: (kv[0][:10], kv[1], kv[0]), reverse=True)
+        values["browsed"] = dict(newest[: MAX_BROWSED // 2])
     return values
 
 
@@ -203,7 +216,13 @@ def growth_limits(change: Profile) -> dict[str, int]:
     """For the store's fast path: field -> the most entries the stored profile may already hold
     for `change` to be added without passing a bound (one more and the slow path must cut)."""
     limits: dict[str, int] = {}
-    for name, bound in (("fields", MAX_FIELDS), ("products", MAX_PRODUCTS), ("interests", MAX_INTERESTS)):
+    bounds = (
+        ("fields", MAX_FIELDS),
+        ("products", MAX_PRODUCTS),
+        ("interests", MAX_INTERESTS),
+        ("browsed", MAX_BROWSED),
+    )
+    for name, bound in bounds:
         grows = len(getattr(change, name))
         if grows:
             limits[name] = bound - grows
@@ -291,13 +310,9 @@ def delta(event: EventBase, shop_id: str, contact_id: str) -> Profile:
         product = event.data
         if product.category:
             p.interests = {product.category[:MAX_INTEREST_KEY]: 1}
-        p.last_viewed = lww(
-            product.model_dump(
-                mode="json", include={"product_id", "name", "category", "url"}, exclude_none=True
-            ),
-            at,
-            eid,
-        )
+        p.browsed = browsed_keys(at, product.product_id, product.category)
+        shown = {"product_id", "name", "category", "url", "image_url", "price", "currency"}
+        p.last_viewed = lww(product.model_dump(mode="json", include=shown, exclude_none=True), at, eid)
     elif isinstance(event, CartUpdated | CheckoutStarted):
         p.last_cart = lww(_cart_summary(event), at, eid)
     elif isinstance(event, FeedbackSubmitted):
@@ -312,6 +327,15 @@ def delta(event: EventBase, shop_id: str, contact_id: str) -> Profile:
     return p
 
 
+def browsed_keys(at: str, product_id: str, category: str | None) -> dict[str, int]:
+    """One view's counters in `Profile.browsed`: its product's and its category's, on its UTC day."""
+    day = at[:10]
+    keys = {f"{day}|p|{product_id}": 1}
+    if category:
+        keys[f"{day}|c|{category[:MAX_INTEREST_KEY]}"] = 1
+    return keys
+
+
 def _cart_summary(event: CartUpdated | CheckoutStarted) -> dict[str, Any]:
     cart = event.data
     summary = {
@@ -321,8 +345,26 @@ def _cart_summary(event: CartUpdated | CheckoutStarted) -> dict[str, Any]:
         "total": str(cart.total) if cart.total is not None else None,
         "currency": cart.currency,
         "url": cart.url,
+        "lines": [_cart_line(item) for item in cart.items[:MAX_CART_LINES]],
     }
     return {k: v for k, v in summary.items() if v is not None}
+
+
+def _cart_line(item: Any) -> dict[str, Any]:
+    """What a cart reminder shows of a line: name, price, quantity, and the shop's image and link
+    (platforms send `image_url` and `url` on a line; they land in its attributes)."""
+    line: dict[str, Any] = {
+        "product_id": item.product_id,
+        "price": str(item.price),
+        "quantity": item.quantity,
+    }
+    if item.name:
+        line["name"] = item.name[:200]
+    for key in ("image_url", "url"):
+        link = item.attributes.get(key)
+        if isinstance(link, str) and link.startswith(("https://", "http://")) and len(link) <= MAX_LINK:
+            line[key] = link
+    return line
 
 
 def _category_counts(items: Any) -> dict[str, int]:

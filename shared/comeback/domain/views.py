@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from comeback.domain import segments
+from comeback.domain import interest, segments
 from comeback.domain.clock import isoformat
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
 from comeback.domain.reach import paused
 from comeback.domain.rewards import Reward, RewardType
-from comeback.recipes import engine, loyalty, registry, stages, winback
+from comeback.recipes import browse, engine, loyalty, registry, stages, winback
 from comeback.recipes.base import state_of
 
 
@@ -67,10 +67,11 @@ def consent_view(profile: Profile, playbook: Playbook) -> dict[str, Any]:
 
 
 def tags(profile: Profile, playbook: Playbook, now: datetime) -> list[str]:
-    """The stage, customer or prospect, sunset, and the shop's own tags."""
+    """The stage, customer or prospect, sunset, product interests, and the shop's own tags."""
     derived = [stages.current(profile, playbook, now), "customer" if profile.orders_count else "prospect"]
     if paused(profile):
         derived.append("sunset")
+    derived += interest.interest_tags(profile, browse.settings(playbook).interest, now)
     shop_tags = profile.field("tags") or []
     return sorted(set(derived) | set(shop_tags))
 

@@ -46,6 +46,13 @@ SENDER_READS = (
     "customer_id", "email", "consent", "fields", "topics", "unsubscribed", "suppressed", "erased_at",
     "last_activity_at", "recipes", "sends", "sends_seq", "last_click",
 )  # fmt: skip
+
+
+def _reads() -> tuple[str, ...]:
+    """What the sender reads of a profile: its own fields and those the recipes' checks read."""
+    return (*SENDER_READS, *engine.profile_reads())
+
+
 # How often a claim is re-decided when other messages keep taking the contact's send slot first.
 SLOT_ATTEMPTS = 5
 
@@ -123,7 +130,7 @@ class Sender:
         now = self._clock.now()
         config = self._shops.config(request.shop_id)
         playbook = config.playbook if config else self._shops.playbook(request.shop_id)
-        profile = self._contacts.find(request.shop_id, request.contact_id, SENDER_READS)
+        profile = self._contacts.find(request.shop_id, request.contact_id, _reads())
         if profile is not None and profile.contact_id != request.contact_id:
             # asked for under an id since merged into another contact: the ledger is the survivor's
             request = request.model_copy(update={"contact_id": profile.contact_id})
@@ -191,7 +198,7 @@ class Sender:
             if claim.existing != CONTENDED:
                 break
             # another message took the slot first: decide again on what it left
-            fresh = self._contacts.get(request.shop_id, profile.contact_id, SENDER_READS)
+            fresh = self._contacts.get(request.shop_id, profile.contact_id, _reads())
             if fresh is None:
                 break
             profile = fresh

@@ -126,6 +126,9 @@ class Recipe:
     priority: ClassVar[int]  # lower goes first when messages compete for a capped send slot
     section_key: ClassVar[str]  # its playbook section
     settings_model: ClassVar[type[RecipeSettings]]
+    # profile fields its `still_wanted` and `context` read beyond the sender's own (the sender reads
+    # a projection of the profile)
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def settings(self, playbook: Playbook) -> Any:
         return playbook.section(self.section_key)

@@ -167,6 +167,11 @@ def rewards_changed(outcome: Outcome, rewards: Iterable[Reward], playbook: Playb
     outcome.profile = with_dues(outcome.profile, playbook)
 
 
+def profile_reads() -> tuple[str, ...]:
+    """The profile fields the recipes read at send time, for the sender's projection."""
+    return tuple(sorted({name for recipe in registry.all_recipes() for name in recipe.reads}))
+
+
 def still_wanted(
     profile: Profile, campaign: str, request: Any, playbook: Playbook, now: datetime
 ) -> str | None:

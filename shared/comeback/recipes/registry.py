@@ -31,6 +31,8 @@ SHIPPED = (
     "comeback.recipes.anniversary",
     "comeback.recipes.welcome",
     "comeback.recipes.survey",
+    "comeback.recipes.cart",
+    "comeback.recipes.browse",
     "comeback.recipes.stages",
 )
 EXTRA_ENV = "COMEBACK_EXTRA_RECIPES"
