@@ -256,3 +256,11 @@ def test_each_steps_email_reads_for_its_track(locale: str, track: str, step: int
     assert subjects[(locale, track)][step - 1] in rendered.subject, rendered.subject
     assert ("WELCOME10" in rendered.text) == (step == 3)
     assert "None" not in rendered.text + rendered.html
+
+
+def test_the_sender_reads_what_the_send_time_check_needs() -> None:
+    # the sender reads a projection of the profile: without orders_count an order placed between
+    # the sweep and the send would not stop the step
+    from comeback.messaging import sender
+
+    assert "orders_count" in sender._reads()

@@ -110,6 +110,7 @@ class WelcomeRecipe(Recipe):
     priority = 3
     section_key = NAME
     settings_model = Welcome
+    reads: ClassVar[tuple[str, ...]] = ("orders_count",)  # still_wanted: an order since the ask
 
     # -- events --------------------------------------------------------------------------------
     def fast(self, event: ShopEvent, playbook: Playbook) -> FastEffect | None:
