@@ -21,7 +21,10 @@ from tests.support import order, shop_event
 
 CUSTOMER = {"id": "c-1", "email": "hanako@example.com"}
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
-BOOK = playbook.load({"consent": "opt_out", "welcome": {"enabled": False}, "loyalty": {"milestones": []}})
+# the order's survey alone: the power-user and inactive check-ins have their own tests below
+BOOK = playbook.load({"consent": "opt_out", "welcome": {"enabled": False}, "loyalty": {"milestones": []},
+                      "survey": {"power_users": None, "inactive": None}})  # fmt: skip
+CHECKINS = playbook.load({"consent": "opt_out", "welcome": {"enabled": False}, "loyalty": {"milestones": []}})
 
 
 def at(days: float = 0) -> str:
@@ -235,3 +238,55 @@ def test_any_arrival_order_and_redelivery_asks_the_same_surveys_once(data: Any) 
     assert asked([*shuffled, *repeats]) == expected
     # the latest order is asked about, unless it was refunded: then nobody is
     assert expected == ([] if "C" in refunds else ["survey#1#C"])
+
+
+# -- power users and inactive customers ---------------------------------------------------------
+
+
+def test_a_power_user_is_asked_the_broader_question_instead_at_most_once_in_six_months() -> None:
+    contact = Contact(CHECKINS)
+    for n in range(5):  # five orders, a week apart: a power user by the shipped rule
+        contact.receive(bought(f"P-{n}", n * 7))
+    contact.sweep(4 * 7 + 7.1)
+    [power] = contact.surveys
+    assert (power.step, power.data["kind"], power.data["orders_count"]) == (2, "power_user", 5)
+    contact.receive(bought("P-5", 40))
+    contact.sweep(47.1)  # 10 days later: an order's survey again, not a second power-user one
+    assert [(m.step, m.period) for m in contact.surveys] == [(2, "P-4"), (1, "P-5")]
+
+
+def test_an_inactive_customer_is_asked_why_once_per_lapse_and_an_order_cancels_it() -> None:
+    contact = Contact(CHECKINS)
+    contact.receive(bought("A-1", 0))
+    contact.sweep(7.1)  # the order's survey
+    assert contact.profile is not None and contact.profile.dues["survey"] == at(60)
+    contact.sweep(60.1)
+    contact.sweep(61)  # overlapping sweeps: one ask
+    why = [m for m in contact.surveys if m.step == 3]
+    assert [(m.period, m.data["kind"], m.data["ask_reason"]) for m in why] == [
+        (f"lapse.{at(0)[:10]}", "inactive", True)]  # fmt: skip
+    assert "survey" not in contact.profile.dues  # asked about this lapse: nothing more until an order
+    # an order placed after the sweep chose them, before the send: not sent
+    contact.receive(bought("A-2", 61.5))
+    assert recipe.RECIPE.still_wanted(contact.profile, why[0], CHECKINS, T0 + timedelta(days=62)) == "ordered"
+    assert contact.profile.dues["survey"] == at(61.5 + 7)  # the new order's survey, then its lapse
+    contact.sweep(70)
+    contact.sweep(122)
+    assert [m.period for m in contact.surveys if m.step == 3] == [f"lapse.{at(0)[:10]}",
+                                                                  f"lapse.{at(61.5)[:10]}"]  # fmt: skip
+
+
+def test_an_imported_history_asks_nobody_why_they_stopped() -> None:
+    contact = Contact(CHECKINS)
+    contact.receive(bought("OLD", 0), now=T0 + timedelta(days=300))
+    contact.sweep(300)
+    assert contact.surveys == [] and "stale" in contact.skipped
+
+
+def test_the_inactive_email_carries_the_reason_links_in_both_languages() -> None:
+    for locale in ("en", "ja"):
+        links = {"price": "https://example.com/why?reason=price"}
+        context = {**sample_context("survey", locale), "kind": "inactive", "last_order_on": "2026-09-01",
+                   "survey_url": None, "reason_links": links}  # fmt: skip
+        text = render("survey", locale, context).text
+        assert "https://example.com/why?reason=price" in text and "2026-09-01" in text

@@ -14,13 +14,20 @@ An order arriving late (a shop importing its history) is surveyed only if its su
 not passed by more than `LATE`: a recent order imported today is asked about in a few days, a
 ten-month-old one never.
 
+Power users (`power_users`: many orders, often, lately) are asked the broader question, what
+should we do better (step 2), instead of an order's survey, at most once in `every_days`. A contact
+whose last order is `inactive.after_days` old (60, before win-back's first step at 90) is asked why
+it stopped (step 3, period `lapse.{date}`), with the one-click reason links win-back's variants
+read (`feedback_reason`), once per lapse; an order before the send cancels it (`ordered`).
+
 Delivery: the canonical events carry no fulfilment or delivery (the Shopify and WooCommerce
 adapters map orders and refunds only), so the survey goes `after_days` after the order itself.
 
 State (`Profile.recipes["survey"]`): `pending` (the order waiting: `order_id`, `at`, `items`,
 names and quantities the email shows), `latest` (time and id of the newest order seen: an older one arriving
 late is not asked about, whatever the arrival order), `closed` (order ids asked, replaced or
-cancelled, newest last) and `refunded` (order ids a refund named), each bounded to `KEEP_IDS`.
+cancelled, newest last) and `refunded` (order ids a refund named), each bounded to `KEEP_IDS`;
+`power_at` (when a power user was last asked), `lapse` (the last order whose lapse was asked about).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from comeback.domain.clock import isoformat, parse_iso
 from comeback.domain.events import FeedbackSubmitted, OrderPlaced, OrderRefunded, ShopEvent
@@ -48,8 +55,31 @@ MAX_ITEMS = 3
 PERIOD = re.compile(r"[A-Za-z0-9:._-]{1,64}")
 
 
+class PowerUsers(BaseModel):
+    """Who counts as a power user: `min_orders` orders at least, coming every `max_gap_days` or
+    more often on average, the last within `max_gap_days`. Asked the broader question (what should
+    we do better?) instead of an order's survey, at most once in `every_days`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_orders: Annotated[int, Field(ge=2, le=1000)] = 5
+    max_gap_days: Annotated[int, Field(ge=1, le=365)] = 60
+    every_days: Annotated[int, Field(ge=30, le=730)] = 180
+
+
+class Inactive(BaseModel):
+    """A contact whose last order is `after_days` old is asked why (one-click reason links, step
+    3), once per lapse: the answer (`feedback_reason`) picks the win-back drip's variant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_days: Annotated[int, Field(ge=7, le=730)] = 60
+
+
 class Survey(RecipeSettings):
     after_days: Annotated[int, Field(ge=1, le=90)] = 7
+    power_users: PowerUsers | None = PowerUsers()
+    inactive: Inactive | None = Inactive()
     # the shop's feedback form; `{order_id}` in it is replaced by the order's id. Without one, the
     # email's button leads to the shop
     form_url: Annotated[str, Field(pattern=r"^https://", max_length=1024)] | None = None
@@ -76,6 +106,7 @@ class SurveyRecipe(Recipe):
     priority = 5
     section_key = NAME
     settings_model = Survey
+    reads: ClassVar[tuple[str, ...]] = ("last_order_at",)  # still_wanted: back since we asked why
 
     # -- events --------------------------------------------------------------------------------
     def fast(self, event: ShopEvent, playbook: Playbook) -> FastEffect | None:
@@ -132,15 +163,21 @@ class SurveyRecipe(Recipe):
     def next_due(self, profile: Profile, playbook: Playbook) -> datetime | None:
         if profile.erased_at or profile.merged_into:
             return None
-        pending = state_of(profile, NAME).get("pending")
-        if not pending:
-            return None
-        return parse_iso(pending["at"]) + timedelta(days=settings(playbook).after_days)
+        state = state_of(profile, NAME)
+        pending = state.get("pending")
+        moments = [_lapse_due(profile, state, settings(playbook))]
+        if pending:
+            moments.append(parse_iso(pending["at"]) + timedelta(days=settings(playbook).after_days))
+        times = [m for m in moments if m is not None]
+        return min(times) if times else None
 
     def plan(self, profile: Profile, playbook: Playbook, now: datetime) -> Decision:
         state = state_of(profile, NAME)
+        lapse = _lapse_due(profile, state, settings(playbook))
+        if lapse is not None and lapse <= now:
+            return self._inactive(profile, state, playbook, now, lapse)
         pending = state.get("pending")
-        due = self.next_due(profile, playbook)
+        due = parse_iso(pending["at"]) + timedelta(days=settings(playbook).after_days) if pending else None
         if not pending or due is None or due > now:
             return Decision()
         state.pop("pending")
@@ -151,15 +188,53 @@ class SurveyRecipe(Recipe):
         blocked = unreachable(profile, self.topic, playbook)
         if blocked:
             return Decision(state=state, skipped=(blocked,))
+        data: dict[str, Any] = {"order_id": order_id, "ordered_on": pending["at"][:10],
+                                "items": pending.get("items", [])}  # fmt: skip
+        step = 1
+        power = settings(playbook).power_users
+        last = state.get("power_at")
+        if (
+            power
+            and is_power_user(profile, power, now)
+            and (not last or now - parse_iso(last) >= timedelta(days=power.every_days))
+        ):
+            # a power user is asked the broader question instead, at most once in every_days
+            step, state["power_at"] = 2, isoformat(now)
+            data = {**data, "kind": "power_user", "orders_count": profile.orders_count}
         message = MessageRequest(
             shop_id=profile.shop_id,
             contact_id=profile.contact_id,
             campaign=NAME,
-            step=1,
+            step=step,
             period=_period(order_id),
             requested_at=now,
             not_after=due + VALID,
-            data={"order_id": order_id, "ordered_on": pending["at"][:10], "items": pending.get("items", [])},
+            data=data,
+            topic_of=self.topic,
+            priority_of=self.priority,
+        )
+        return Decision(state=state, asks=(Ask(message),))
+
+    def _inactive(
+        self, profile: Profile, state: dict[str, Any], playbook: Playbook, now: datetime, due: datetime
+    ) -> Decision:
+        """Why did you stop? Once per lapse (the last order it follows), with reason links."""
+        last = str(profile.last_order_at)
+        state["lapse"] = last
+        if now - due > LATE:
+            return Decision(state=state, skipped=("stale",))  # an imported history asks nobody
+        blocked = unreachable(profile, self.topic, playbook)
+        if blocked:
+            return Decision(state=state, skipped=(blocked,))
+        message = MessageRequest(
+            shop_id=profile.shop_id,
+            contact_id=profile.contact_id,
+            campaign=NAME,
+            step=3,
+            period=f"lapse.{last[:10]}",
+            requested_at=now,
+            not_after=due + VALID,
+            data={"kind": "inactive", "ask_reason": True, "last_order_at": last, "last_order_on": last[:10]},
             topic_of=self.topic,
             priority_of=self.priority,
         )
@@ -171,12 +246,33 @@ class SurveyRecipe(Recipe):
     ) -> str | None:
         if request.data.get("order_id") in state_of(profile, NAME).get("refunded", []):
             return "refunded"  # the refund came after the sweep chose the order
+        lapsed = request.data.get("last_order_at")
+        if lapsed and profile.last_order_at and profile.last_order_at > lapsed:
+            return "ordered"  # back before we asked why they stopped
         return None
 
     def context(self, profile: Profile, request: MessageRequest, playbook: Playbook) -> dict[str, Any]:
         form = settings(playbook).form_url
+        if request.data.get("kind") == "inactive":
+            return {"survey_url": None}  # its answer is a reason link, not the order's form
         order_id = str(request.data.get("order_id", ""))
         return {"survey_url": form.replace("{order_id}", quote(order_id, safe="")) if form else None}
+
+
+def is_power_user(profile: Profile, rule: PowerUsers, now: datetime) -> bool:
+    """Many orders, often, lately (from the profile's aggregates: count, first and last order)."""
+    if profile.orders_count < rule.min_orders or not profile.first_order_at or not profile.last_order_at:
+        return False
+    first, last = parse_iso(profile.first_order_at), parse_iso(profile.last_order_at)
+    gap = (last - first) / (profile.orders_count - 1)
+    return gap <= timedelta(days=rule.max_gap_days) and now - last <= timedelta(days=rule.max_gap_days)
+
+
+def _lapse_due(profile: Profile, state: dict[str, Any], rules: Survey) -> datetime | None:
+    """When the contact's current lapse is asked about (None: no rule, no order, or asked)."""
+    if rules.inactive is None or not profile.last_order_at or state.get("lapse") == profile.last_order_at:
+        return None
+    return parse_iso(profile.last_order_at) + timedelta(days=rules.inactive.after_days)
 
 
 def _period(order_id: str) -> str:
