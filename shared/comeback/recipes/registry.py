@@ -28,6 +28,8 @@ SHIPPED = (
     "comeback.recipes.expiry",
     "comeback.recipes.loyalty",
     "comeback.recipes.birthday",
+    "comeback.recipes.crosssell",
+    "comeback.recipes.upsell",
     "comeback.recipes.stages",
 )
 EXTRA_ENV = "COMEBACK_EXTRA_RECIPES"
