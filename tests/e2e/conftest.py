@@ -57,6 +57,8 @@ class Client:
 QUIET_LOYALTY: dict[str, Any] = {
     "loyalty": {"milestones": [], "redeem": None},
     "birthday": {"enabled": False},
+    "crosssell": {"enabled": False},
+    "upsell": {"enabled": False},
 }
 
 

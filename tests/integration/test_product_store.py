@@ -8,7 +8,8 @@ product, and the requests an order costs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email import message_from_string, policy
 from typing import Any
 
 import boto3
@@ -21,6 +22,7 @@ from comeback.domain import products
 from comeback.domain.clock import FixedClock
 from comeback.domain.events import OrderPlaced, ProductViewed, parse_event
 from tests.fakes.product_store import InMemoryProductStore
+from tests.support import shop_event
 
 TABLE = "comeback-products"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -59,7 +61,8 @@ def order(n: int, basket: list[str]) -> OrderPlaced:
         for p in basket
     ]  # fmt: skip
     event = parse_event(
-        {"id": f"e{n}", "type": "order.placed", "occurred_at": "2026-03-01T09:00:00Z", "customer": {"id": "c"},
+        {"id": f"e{n}", "type": "order.placed", "occurred_at": "2026-03-01T09:00:00Z",
+         "customer": {"id": "c"},
          "data": {"order_id": f"o{n}", "total": str(1200 * len(basket)), "currency": "JPY", "items": items}}
     )  # fmt: skip
     assert isinstance(event, OrderPlaced)
@@ -151,3 +154,61 @@ def test_a_count_that_lands_between_the_merges_read_and_write_is_kept(ddb: Count
     DynamoProductStore(racing, TABLE, FixedClock(T0)).record_order("s", order(0, ["a", "b"]).data)
     a = plain.products("s", ["a"])["a"]
     assert a.orders == 2 and dict(a.partners) == {"b": 1, "c": 1}
+
+
+# -- through the real handlers -------------------------------------------------------------------
+
+
+def shop_basket(n: int, basket: list[str], when: str) -> dict[str, Any]:
+    items = [
+        {"product_id": p, "name": f"Tea {p}", "category": "tea", "price": "1500",
+         "url": f"https://shop.example.com/{p}", "image_url": f"https://cdn.example.com/{p}.jpg"}
+        for p in basket
+    ]  # fmt: skip
+    data = {"order_id": f"so-{n}", "total": str(1500 * len(basket)), "currency": "JPY", "items": items}
+    return shop_event(
+        "order.placed", id=f"so-{n}", occurred_at=when, customer={"id": f"buyer-{n}"}, data=data
+    )
+
+
+def crosssell_after_the_shops_orders(engine: Any) -> None:
+    """Shop orders build the pairs (contacts), the customer's order is followed 14 days later by a
+    cross-sell email (sweep reads the products, sender renders their blocks)."""
+    from comeback.recipes.base import in_holdout
+    from tests.integration.test_contacts import apply_events
+
+    now = engine.clock.now().isoformat()
+    customer = next(
+        {"id": f"c-{i}", "email": f"c{i}@example.com"}
+        for i in range(100)
+        if not in_holdout("demo", f"c-{i}", "mine", "crosssell", 10)
+    )
+    apply_events(engine, *[shop_basket(n, ["sencha", "kyusu", "hojicha"], now) for n in range(3)])
+    consent = shop_event(
+        "customer.updated", id="u-mine", occurred_at=now, customer=customer,
+        data={"first_name": "Hanako", "locale": "en", "accepts_marketing": True},
+    )  # fmt: skip
+    mine = shop_basket(9, ["sencha", "hojicha"], now)
+    mine.update(id="mine", customer=customer)
+    mine["data"]["order_id"] = "mine"
+    apply_events(engine, consent, mine, mine)  # delivered twice: counted once
+    assert engine.runtime.products.products("demo", ["sencha"])["sencha"].partners == {
+        "kyusu": 3,
+        "hojicha": 4,
+    }
+
+    engine.clock.advance(timedelta(days=14))
+    report = engine.sweep()
+    assert report["campaigns"].get("crosssell") == 1
+    engine.deliver("outbox")
+    mails = [message_from_string(m.raw_data, policy=policy.default) for m in engine.sent_emails()]
+    (mail,) = [m for m in mails if m["Subject"] == "Picked to go with your last order"]
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "Tea kyusu" in text and "¥1,500" in text and "https://shop.example.com/kyusu" in text
+    assert 'src="https://cdn.example.com/kyusu.jpg"' in html
+    assert "Tea sencha" not in text and "Tea hojicha" not in text  # bought: never suggested
+
+
+def test_orders_through_the_handlers_lead_to_one_crosssell_email_of_what_was_not_bought(engine: Any) -> None:
+    crosssell_after_the_shops_orders(engine)

@@ -83,6 +83,23 @@ class NoProducts:
         return {}
 
 
+class Remembered:
+    """A reader that asks its store once per product: the sweep keeps one per page of due
+    contacts, so customers of the same products cost one read between them."""
+
+    def __init__(self, reader: ProductReader) -> None:
+        self._reader = reader
+        self._known: dict[tuple[str, str], ProductInfo | None] = {}
+
+    def products(self, shop_id: str, product_ids: Sequence[str]) -> dict[str, ProductInfo]:
+        missing = [p for p in dict.fromkeys(product_ids) if (shop_id, p) not in self._known]
+        if missing:
+            found = self._reader.products(shop_id, missing)
+            for pid in missing:
+                self._known[(shop_id, pid)] = found.get(pid)
+        return {p: info for p in product_ids if (info := self._known[(shop_id, p)]) is not None}
+
+
 # -- what an event says of products ------------------------------------------------------------
 
 

@@ -200,7 +200,7 @@ class SuggestingRecipe(Recipe):
     def still_wanted(
         self, profile: Profile, request: MessageRequest, playbook: Playbook, now: datetime
     ) -> str | None:
-        if not _not_bought(profile, request):
+        if request.data.get("products") and not _not_bought(profile, request):
             return "bought"  # every product it shows was bought since it was chosen
         return None
 
