@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from comeback.app.effects import carry_out
+from comeback.app.observability import count, logger
 from comeback.app.products import ProductKnowledge
 from comeback.aws.bus import Publisher
 from comeback.aws.contact_store import Applied, ContactStore, Outcome
@@ -56,6 +57,11 @@ class ContactEvents:
 
         applied = self._store.apply(shop_id, event, playbook, now=now, decided=decided)
         if self._products is not None and applied.outcome in (Outcome.APPLIED, Outcome.APPLIED_SLOW):
-            # after the contact's write: a redelivered event id is a duplicate and counts nothing
-            self._products.observe(shop_id, event, playbook)
+            # after the contact's write: a redelivered event id is a duplicate and counts nothing, so a
+            # failure here is not retried either; it is counted and logged, the event stays applied
+            try:
+                self._products.observe(shop_id, event, playbook)
+            except Exception:  # a statistic lost, never the contact's update
+                count("ProductCountsLost")
+                logger.exception("product knowledge not updated", extra={"shop_id": shop_id})
         return applied
