@@ -18,7 +18,7 @@ from comeback.local import offline_environment
 
 offline_environment("bench", log_level="ERROR")
 
-from bench import contacts, cost, imports, local_runtime, loyalty, segments, sender, sweep  # noqa: E402 - after the environment
+from bench import contacts, cost, crosssell, imports, local_runtime, loyalty, segments, sender, sweep  # noqa: E402 - after the environment
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -55,6 +55,7 @@ def main(argv: list[str]) -> int:
         "sweep_on_paper": cost.sweep_figures,
         "segments": segments.run,
         "loyalty": loyalty.run,
+        "crosssell": crosssell.run,
         "sender": sender.run,
         "imports": imports.run,
         "local_runtime": local_runtime.run,

@@ -5,8 +5,8 @@
   requests: Scan the table (a shop's erasure pages through it), put its own continuation on the
   bus, mail a customer's export to the shop's team through SES
 - sweep: query the due index, read shop configs, advance profiles, delete the held messages it
-  releases, send to the outbox; the daily segments job: list shops, query the buyers index, put
-  each shop's RFM cut points
+  releases, read the shop's products (cross-sell), send to the outbox; the daily segments job:
+  list shops, query the buyers index, put each shop's RFM cut points
 - sender: read/write messages and contacts, send through SES, re-queue throttled sends (outbox),
   read the token key
 - ses_events: read/write contacts and messages
@@ -38,7 +38,9 @@ TABLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "contacts": (*CONTACT_WRITER, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:Scan"),
     # DeleteItem: a held message the sweep releases is deleted in the releasing transaction
     # GetItem/PutItem: the reward ledger (a reward, its code, a pool draw) and recipes' activity notes
+    # BatchGetItem: the shop's products a recommendation recipe reads (comeback.aws.product_store)
     "sweep": (
+        "dynamodb:BatchGetItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",

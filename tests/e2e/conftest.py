@@ -63,6 +63,8 @@ QUIET_LOYALTY: dict[str, Any] = {
     "survey": {"enabled": False},
     "browse": {"enabled": False},
     "cart": {"enabled": False},
+    "crosssell": {"enabled": False},
+    "upsell": {"enabled": False},
 }
 
 

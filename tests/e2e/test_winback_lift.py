@@ -27,7 +27,17 @@ def test_the_report_recovers_the_true_lift_of_the_emails_within_its_interval():
     # the other recipes' emails would take send slots from the drip under the frequency caps: this
     # test measures win-back alone, as it did before they existed
     off = {"enabled": False}
-    others = ("loyalty", "birthday", "anniversary", "welcome", "survey", "browse", "cart")
+    others = (
+        "loyalty",
+        "birthday",
+        "anniversary",
+        "welcome",
+        "survey",
+        "browse",
+        "cart",
+        "crosssell",
+        "upsell",
+    )
     overrides = {"winback": DRIP, **dict.fromkeys(others, off)}
     run = simulate(seed=5, customers=250, days=180, uplift=UPLIFT, overrides=overrides)
     rows = {row.step: row for row in run.report.rows if row.step is not None}

@@ -333,6 +333,12 @@ def _segments_job_then_win_back_by_segment(engine: Any) -> None:
     run(engine)
 
 
+def _crosssell_from_the_shops_orders(engine: Any) -> None:
+    from tests.integration.test_product_store import crosssell_after_the_shops_orders
+
+    crosssell_after_the_shops_orders(engine)
+
+
 SCENARIOS = (
     _ingest_and_contacts,
     _segments_job_then_win_back_by_segment,
@@ -340,6 +346,7 @@ SCENARIOS = (
     _winback_throttled_then_feedback_and_preferences,
     _held_then_released_by_the_sweep,
     _privacy_requests,
+    _crosssell_from_the_shops_orders,
 )
 
 

@@ -23,6 +23,9 @@ from tests.recipes import probe
 from tests.support import order, shop_event
 
 PLAYBOOK = playbook.default()
+# loyalty and cross-sell read the profile on an order (their facts, the order's products): without
+# them an order may take the one-write fast path
+ORDERS_FAST: dict[str, Any] = {"loyalty": {"enabled": False}, "crosssell": {"enabled": False}}
 LAST = datetime(2026, 1, 10, 3, 0, tzinfo=UTC)
 CUSTOMER = {"id": "c-1", "email": "hanako@example.com"}
 
@@ -148,7 +151,7 @@ def test_two_recipes_due_at_the_same_time_are_both_asked():
 
 def test_the_probe_arms_on_the_slow_path_then_keeps_its_due_time_on_the_fast_path():
     with probe.registered():
-        book = playbook.load({**probe.playbook(after_days=30), "loyalty": {"enabled": False}})
+        book = playbook.load({**probe.playbook(after_days=30), **ORDERS_FAST})
         event = parse_event(order("o-1", "2026-01-10T12:00:00+09:00", CUSTOMER))
         assert engine.fast_plan(event, book).requires["probe"] == {"phase": ("armed", "done")}  # type: ignore[union-attr]
         outcome = engine.on_event(
@@ -328,8 +331,8 @@ def _fast_path_is_exact_and_never_late(data: st.DataObject, book: playbook.Playb
 # With the stage recipe off, nothing else makes the fast path read the profile of a lapsed contact.
 # Orders reach the fast path only without loyalty (its ledger must see the profile): the fast path's
 # properties are checked where they apply, and the other events keep it with loyalty on.
-NO_LOYALTY = playbook.load({"loyalty": {"enabled": False}})
-WITHOUT_STAGES = playbook.load({"lifecycle": {"enabled": False}, "loyalty": {"enabled": False}})
+NO_LOYALTY = playbook.load(ORDERS_FAST)
+WITHOUT_STAGES = playbook.load({"lifecycle": {"enabled": False}, **ORDERS_FAST})
 
 
 @pytest.mark.parametrize("book", [NO_LOYALTY, WITHOUT_STAGES], ids=["shipped", "without_stages"])
@@ -343,7 +346,7 @@ def test_the_fast_path_gives_each_recipe_its_exact_due_time_and_never_a_late_one
 @given(st.data())
 def test_the_fast_path_is_never_late_with_a_recipe_added_from_outside(data):
     with probe.registered():
-        book = playbook.load({**probe.playbook(after_days=45), "loyalty": {"enabled": False}})
+        book = playbook.load({**probe.playbook(after_days=45), **ORDERS_FAST})
         _fast_path_is_exact_and_never_late(data, book)
 
 

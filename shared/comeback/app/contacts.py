@@ -2,7 +2,8 @@
 
 The store applies the event (one write in the usual case); when it had to read the profile, the
 recipes say what the event means to them (a stage change, a code redeemed, a message to send at
-once), and that is carried out before the write that records it (`app.effects`).
+once), and that is carried out before the write that records it (`app.effects`). Then what the
+event teaches about the shop's products is kept (`app.products`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from comeback.app.effects import carry_out
+from comeback.app.observability import count, logger
+from comeback.app.products import ProductKnowledge
 from comeback.aws.bus import Publisher
-from comeback.aws.contact_store import Applied, ContactStore
+from comeback.aws.contact_store import Applied, ContactStore, Outcome
 from comeback.aws.outbox import Outbox
 from comeback.domain.clock import Clock
 from comeback.domain.events import ShopEvent
@@ -29,6 +32,7 @@ class ContactEvents:
         publisher: Publisher,
         outbox: Outbox | None,
         clock: Clock,
+        products: ProductKnowledge | None = None,
     ) -> None:
         self._store = store
         self._playbooks = playbooks
@@ -36,6 +40,7 @@ class ContactEvents:
         self._publisher = publisher
         self._outbox = outbox
         self._clock = clock
+        self._products = products
 
     def apply(self, shop_id: str, event: ShopEvent) -> Applied:
         playbook = self._playbooks(shop_id)
@@ -50,4 +55,13 @@ class ContactEvents:
             if done.entries:
                 self._publisher.publish(done.entries)
 
-        return self._store.apply(shop_id, event, playbook, now=now, decided=decided)
+        applied = self._store.apply(shop_id, event, playbook, now=now, decided=decided)
+        if self._products is not None and applied.outcome in (Outcome.APPLIED, Outcome.APPLIED_SLOW):
+            # after the contact's write: a redelivered event id is a duplicate and counts nothing, so a
+            # failure here is not retried either; it is counted and logged, the event stays applied
+            try:
+                self._products.observe(shop_id, event, playbook)
+            except Exception:  # a statistic lost, never the contact's update
+                count("ProductCountsLost")
+                logger.exception("product knowledge not updated", extra={"shop_id": shop_id})
+        return applied

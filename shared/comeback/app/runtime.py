@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from comeback.aws.mailer import Mailer
     from comeback.aws.message_store import MessageStore
     from comeback.aws.outbox import Outbox
+    from comeback.aws.product_store import DynamoProductStore
     from comeback.aws.reward_store import DynamoRewardStore
     from comeback.aws.shops import ShopDirectory
     from comeback.messaging.preferences import Preferences
@@ -116,7 +117,14 @@ class Runtime:
             work=SqsWorkQueue(self.client("sqs"), self.settings.queue_url("sweep"))
             if "sweep" in self.settings.queue_urls
             else None,
+            products=self.products,
         )
+
+    @cached_property
+    def products(self) -> DynamoProductStore:
+        from comeback.aws.product_store import DynamoProductStore
+
+        return DynamoProductStore(self.client("dynamodb"), self.settings.table_name, self.clock)
 
     @cached_property
     def segments(self) -> SegmentJob:
@@ -136,8 +144,16 @@ class Runtime:
 
         # contacts asks for no message (recipes queue theirs for the sweep); one that did would need a grant
         outbox = self.outbox if "outbox" in self.settings.queue_urls else None
+        from comeback.app.products import ProductKnowledge
+
         return ContactEvents(
-            self.contacts, self.shops.playbook, self.rewards, self.publisher, outbox, self.clock
+            self.contacts,
+            self.shops.playbook,
+            self.rewards,
+            self.publisher,
+            outbox,
+            self.clock,
+            products=ProductKnowledge(self.products, self.clock),
         )
 
     @cached_property

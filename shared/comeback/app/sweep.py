@@ -37,6 +37,7 @@ from comeback.aws.outbox import Outbox
 from comeback.domain.clock import Clock, isoformat, parse_iso
 from comeback.domain.messages import MessageRequest
 from comeback.domain.playbook import Playbook
+from comeback.domain.products import ProductReader, Remembered
 from comeback.domain.stores import DueContact, DueStore, HeldMessage, RewardLedger
 from comeback.recipes import engine
 
@@ -81,6 +82,7 @@ class Sweep:
         clock: Clock,
         shards: int,
         work: WorkQueue | None = None,
+        products: ProductReader | None = None,
     ) -> None:
         self._due = due
         self._playbooks = playbooks
@@ -90,6 +92,7 @@ class Sweep:
         self._clock = clock
         self._shards = shards
         self._work = work
+        self._products = products  # the shops' product knowledge, for recipes that read it
         # told of every unit's report (the local runtime sums a fan-out's for POST /_local/sweep)
         self.observers: list[Callable[[SweepReport], None]] = []
 
@@ -167,11 +170,12 @@ class Sweep:
         decided: list[tuple[DueContact, engine.Outcome]] = []
         messages: list[MessageRequest] = []
         entries: list[BusEntry] = []
+        products = Remembered(self._products) if self._products is not None else None
         for due in contacts:
             report.due += 1
             profile = due.profile
             playbook = self._playbooks(profile.shop_id)
-            outcome = engine.plan_due(profile, playbook, now)
+            outcome = engine.plan_due(profile, playbook, now, products)
             done = carry_out(outcome, playbook, now, self._rewards)
             messages.extend(done.messages)
             entries.extend(done.entries)

@@ -12,6 +12,7 @@
     SHOP#{shop}#CODE#{CODE}         CODE                     a reward's code (upper-cased): unique per shop
     SHOP#{shop}#POOL#{pool}         #{CODE}                  an uploaded code not yet issued (drawn once)
     SHOP#{shop}                     SEGMENTS                 the shop's RFM cut points (the daily job's)
+    SHOP#{shop}#PRODUCT#{product}   PRODUCT                  a product: catalogue data, co-occurrence counts
     SHOPS                           {shop}                   every shop (the daily jobs' list)
 
 The due index (GSI `due`) is sparse: only items with `due_pk` and `due_at` are in it: profiles
@@ -95,6 +96,14 @@ def code_pool(shop_id: str, pool: str) -> str:
 
 def pool_code(code: str) -> str:
     return f"#{code}"
+
+
+PRODUCT = "PRODUCT"
+
+
+def product(shop_id: str, product_id: str) -> str:
+    """A product's entry (one partition each: a best-seller's counts do not share a hot key)."""
+    return f"SHOP#{shop_id}#PRODUCT#{product_id}"
 
 
 def note(at: str, kind: str) -> str:

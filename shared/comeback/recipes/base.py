@@ -31,6 +31,7 @@ from comeback.domain.money import format_money
 if TYPE_CHECKING:
     from comeback.domain.events import ShopEvent
     from comeback.domain.playbook import Playbook
+    from comeback.domain.products import ProductReader
     from comeback.domain.profile import Profile
     from comeback.domain.rewards import Offer, Reward
 
@@ -129,6 +130,9 @@ class Recipe:
     # profile fields its `still_wanted` and `context` read beyond the sender's own (the sender reads
     # a projection of the profile)
     reads: ClassVar[tuple[str, ...]] = ()
+    # reads what the shop's events taught about its products (`plan_with`): while such a recipe is
+    # on, the contacts function keeps the shop's product catalogue and co-occurrence counts
+    reads_products: ClassVar[bool] = False
 
     def settings(self, playbook: Playbook) -> Any:
         return playbook.section(self.section_key)
@@ -155,6 +159,12 @@ class Recipe:
     def plan(self, profile: Profile, playbook: Playbook, now: datetime) -> Decision:
         """What to do now that the recipe is due; its new state must move `next_due` on."""
         return NOTHING
+
+    def plan_with(
+        self, profile: Profile, playbook: Playbook, now: datetime, products: ProductReader
+    ) -> Decision:
+        """`plan`, for a recipe that also reads the shop's products (by default, `plan`)."""
+        return self.plan(profile, playbook, now)
 
     def on_reward(self, profile: Profile, reward: Reward, playbook: Playbook) -> Decision:
         """A reward was issued or changed state in the ledger (whichever recipe asked for it)."""

@@ -19,6 +19,7 @@ from typing import Any
 from comeback.domain.clock import isoformat, parse_iso
 from comeback.domain.events import ShopEvent
 from comeback.domain.playbook import Playbook
+from comeback.domain.products import NoProducts, ProductReader
 from comeback.domain.profile import Profile
 from comeback.domain.rewards import Reward
 from comeback.recipes import registry
@@ -150,11 +151,15 @@ def due_now(profile: Profile, playbook: Playbook, now: datetime) -> list[Recipe]
     return due
 
 
-def plan_due(profile: Profile, playbook: Playbook, now: datetime) -> Outcome:
-    """Ask each recipe due now what to do; later recipes see the states earlier ones wrote."""
+def plan_due(
+    profile: Profile, playbook: Playbook, now: datetime, products: ProductReader | None = None
+) -> Outcome:
+    """Ask each recipe due now what to do; later recipes see the states earlier ones wrote.
+    `products` is what the shop's events taught about its products, for recipes that read it."""
     outcome = Outcome(profile)
+    reader = products if products is not None else NoProducts()
     for recipe in due_now(profile, playbook, now):
-        outcome.record(recipe, recipe.plan(outcome.profile, playbook, now), now)
+        outcome.record(recipe, recipe.plan_with(outcome.profile, playbook, now, reader), now)
     outcome.profile = with_dues(outcome.profile, playbook)
     return outcome
 

@@ -33,6 +33,8 @@ SHIPPED = (
     "comeback.recipes.survey",
     "comeback.recipes.cart",
     "comeback.recipes.browse",
+    "comeback.recipes.crosssell",
+    "comeback.recipes.upsell",
     "comeback.recipes.stages",
 )
 EXTRA_ENV = "COMEBACK_EXTRA_RECIPES"
