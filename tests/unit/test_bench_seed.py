@@ -52,13 +52,13 @@ def test_a_copy_is_another_contact_with_the_same_history_and_due_time() -> None:
     assert item["dues"]["M"].keys() == template.dues.keys()
 
 
-def test_seven_recipes_are_enabled_with_the_bench_recipes_registered_and_five_without() -> None:
+def test_eight_recipes_are_enabled_with_the_bench_recipes_registered_and_six_without() -> None:
     with recipes.registered():
         names = [r.name for r in registry.enabled(playbook.load(recipes.PLAYBOOK))]
-        shipped = {"winback", "expiry", "loyalty", "birthday", "lifecycle"}
+        shipped = {"winback", "expiry", "loyalty", "birthday", "engagement", "lifecycle"}
         assert set(names) == shipped | {"replenish", "anniversary"}
         assert names[-1] == "lifecycle"
-    assert len(registry.enabled(playbook.default())) == 5
+    assert len(registry.enabled(playbook.default())) == 6
 
 
 def test_the_bench_recipes_fast_answers_match_what_they_decide_with_the_profile() -> None:
