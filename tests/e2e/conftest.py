@@ -53,8 +53,11 @@ class Client:
 
 # The pipeline, messaging and win-back tests count every email a customer gets. The shipped loyalty
 # milestones (a thank-you on every first order) and birthday emails are tests/e2e/test_loyalty.py's
-# to check, so their runtimes leave them out; points and tiers keep running on their defaults.
-QUIET_LOYALTY: dict[str, Any] = {"loyalty": {"milestones": []}, "birthday": {"enabled": False}}
+# to check, and the engagement score's rewards tests/e2e/test_engagement.py's, so their runtimes
+# leave them out; points and tiers keep running on their defaults.
+QUIET_MILESTONES: dict[str, Any] = {"loyalty": {"milestones": []}, "birthday": {"enabled": False}}
+QUIET_ENGAGEMENT: dict[str, Any] = {"engagement": {"enabled": False}}
+QUIET_LOYALTY: dict[str, Any] = {**QUIET_MILESTONES, **QUIET_ENGAGEMENT}
 
 
 def quiet_loyalty(shop: str = "demo", document: dict[str, Any] | None = None) -> list[str]:
