@@ -175,12 +175,34 @@ def test_a_view_a_visit_or_a_reply_makes_the_contact_due_the_next_morning_on_the
     assert next_evaluation(START, new_york) == datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
 
 
-def test_an_order_is_scored_with_the_profile_and_other_events_leave_the_due_time_alone():
+def test_an_order_is_scored_with_the_profile_any_activity_is_looked_at_the_next_morning():
     assert RECIPE.fast(signal("order.placed", 1, hours(1)), BOOK) is None
+    # any other activity moves the due time as a signal does (what the next morning's look finds
+    # is the counters' business); what is no activity leaves it alone
+    raw = shop_event("cart.updated", id="cart-1", occurred_at=isoformat(hours(1)), customer=CUSTOMER)
+    cart = cast(ShopEvent, parse_event(raw))
+    no_views = book(weights={"view": 0, "order": 0})
+    for event, pb in ((cart, BOOK), (signal("product.viewed", 1, hours(1)), no_views),
+                      (signal("order.placed", 1, hours(1)), no_views)):  # fmt: skip
+        effect = RECIPE.fast(event, pb)
+        assert effect is not None and effect.due == NEXT_MORNING, event.type
     updated = cast(ShopEvent, parse_event(shop_event("customer.updated", id="u-2", customer=CUSTOMER)))
     assert RECIPE.fast(updated, BOOK) == engagement.FastEffect()
-    no_views = book(weights={"view": 0})
-    assert RECIPE.fast(signal("product.viewed", 1, hours(1)), no_views) == engagement.FastEffect()
+
+
+def test_a_cart_after_a_view_stays_one_write():
+    contacts = Contacts(signup())
+    contacts.arrive(signal("product.viewed", 0, hours(0.5)))  # the stage becomes engaged: slow, once
+    for n in range(1, 4):
+        contacts.arrive(signal("product.viewed", n, hours(n)))
+        raw = shop_event(
+            "cart.updated", id=f"cart-{n}", occurred_at=isoformat(hours(n + 0.5)), customer=CUSTOMER
+        )
+        contacts.arrive(cast(ShopEvent, parse_event(raw)))
+    assert (contacts.fast, contacts.slow) == (6, 1)
+    assert contacts.profile.dues["engagement"] == isoformat(NEXT_MORNING)
+    contacts.sweep(NEXT_MORNING)
+    assert "engagement" not in contacts.profile.dues  # looked at: nothing more until the next activity
 
 
 def test_views_stay_on_the_one_write_path_and_the_sweep_looks_once_a_day():

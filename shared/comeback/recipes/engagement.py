@@ -14,8 +14,8 @@ counters as they are now:
     score(now) = score(at) x 0.5^((now - at) / half_life) + gained x 0.5^((now - latest) / half_life)
 
 where `gained` is the sum of weight x (counter - the counter `seen` at the last evaluation), and
-`latest` the contact's latest activity or email engagement (the new signals came no later than
-that; evaluated daily, they are at most a day older). Evaluating twice changes nothing: a score
+`latest` the contact's latest activity or email click (the new signals came no later than that;
+evaluated daily, they are at most a day older). Evaluating twice changes nothing: a score
 read at noon and decayed to the evening is the score read in the evening. The counters add up
 whatever order events arrive in and a duplicate event id never reaches them, so a redelivered
 view counts once.
@@ -23,7 +23,10 @@ view counts once.
 When it is evaluated:
 - a view, a visit or a reply makes the contact due at the next `EVALUATE_AT` (09:00) in the
   shop's timezone after it (the same moment for every signal of that day, known from the event
-  alone, so the fast path writes it in its one update); the sweep then evaluates, and rewards;
+  alone, so the fast path writes it in its one update); the sweep then evaluates, and rewards.
+  Any other activity (a cart ...) does the same, so that this recipe's due time is always the
+  next morning after the latest activity, never one the fast path must keep from moving the
+  others' (a cart right after a view stays one write);
 - an order (the contacts function reads the profile for it anyway, for loyalty) is evaluated at
   once, the order aged from its own time (an imported old order is worth little): a crossing leaves
   the contact due at once (`phase: crossed`), and the next sweep sends the reward, having seen
@@ -153,8 +156,11 @@ def decay(rules: EngagementSettings, since: datetime, now: datetime) -> float:
 
 
 def latest_signal(profile: Profile) -> datetime | None:
-    """No signal the counters hold came after this: the latest activity or email engagement."""
-    moments = [m for m in (profile.last_activity_at, profile.last_engaged_at) if m]
+    """No signal the counters hold came after this: the latest activity or email click (an open
+    is no signal: mail clients open emails by themselves)."""
+    moments = [
+        m for m in (profile.last_activity_at, profile.last_click["at"] if profile.last_click else None) if m
+    ]
     return parse_iso(max(moments)) if moments else None
 
 
@@ -211,12 +217,15 @@ class EngagementRecipe(Recipe):
     # -- events --------------------------------------------------------------------------------
     def fast(self, event: ShopEvent, playbook: Playbook) -> FastEffect | None:
         signal = signal_of(event, settings(playbook))
-        if signal is None:
-            return FastEffect()  # no counter of ours moved: the due time stays
         if signal == "order":
-            return None  # evaluated at once, with the profile (read for loyalty anyway)
-        # evaluated at the next daily moment; a crossing waiting for the sweep must not be put off,
-        # and a contact without a state yet starts from its counters (the slow path decides both)
+            return None  # scored at once, with the profile (read for loyalty anyway)
+        if not event.is_activity:
+            return FastEffect()  # no signal, no activity: the due time stays
+        # A signal is looked at the next morning. So is any activity (a cart ...): the due time is
+        # then the same whatever the event (the next morning after the latest activity), so this
+        # recipe's never holds the fast path back from moving the others'. A crossing waiting for
+        # the sweep must not be put off, and a contact without a state yet starts from its
+        # counters: the slow path decides both.
         return FastEffect(due=next_evaluation(event.occurred_at, playbook), requires={"phase": (COUNTING,)})
 
     def on_event(
@@ -226,7 +235,7 @@ class EngagementRecipe(Recipe):
         signal = signal_of(event, rules)
         phase = state_of(after, NAME).get("phase")
         # what the fast path does (nothing but the due time) must be what this does where it applies
-        if signal != "order" and (phase == COUNTING or (signal is None and before is not None)):
+        if signal != "order" and (phase == COUNTING or (not event.is_activity and before is not None)):
             return NOTHING
         # what was counted before this event, aged from the latest of it; the event from its own time
         value, _ = score(before, rules, now)
@@ -254,12 +263,15 @@ class EngagementRecipe(Recipe):
         state = state_of(profile, NAME)
         if not state:
             return None  # nothing scored yet: the contact's first signal starts the score
+        at = parse_iso(state["at"])
         if state.get("phase") == CROSSED:
-            return parse_iso(state["at"])
-        if not gained(profile, dict(state.get("seen", {})), settings(playbook)):
-            return None  # the score only decays from here: it cannot reach the threshold
+            return at
         latest = latest_signal(profile)
-        return next_evaluation(latest, playbook) if latest else parse_iso(state["at"])
+        if latest is not None and latest > at:
+            return next_evaluation(latest, playbook)  # something happened since the last look
+        if gained(profile, dict(state.get("seen", {})), settings(playbook)):
+            return next_evaluation(latest, playbook) if latest else at  # a signal older than the look
+        return None  # the score only decays from here: it cannot reach the threshold
 
     def plan(self, profile: Profile, playbook: Playbook, now: datetime) -> Decision:
         state = state_of(profile, NAME)
