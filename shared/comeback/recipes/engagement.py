@@ -35,10 +35,10 @@ When it is evaluated:
 
 A crossing is rewarded only while its latest signal is fresh (`FRESH`): a shop importing its
 history gives no rewards for it (with decay, old signals are worth little anyway); the score is
-kept, and the next fresh signal that keeps it at the threshold is rewarded. A contact that may not
-be written to (no consent, unsubscribed ...) keeps its score unrewarded the same way. A contact
-known before this recipe was enabled starts from what its counters say at its first signal (its
-history is not scored at once).
+kept, and rewarded at the contact's next activity if it is still at the threshold. A contact that
+may not be written to (no consent, unsubscribed ...) keeps its score unrewarded the same way. A
+contact known before this recipe was enabled starts from what its counters say at its first
+activity (its history is not scored at once).
 
 State (`Profile.recipes["engagement"]`): `score` (at `at`), `at`, `seen` (signal -> its counter at
 `at`), `phase` (`counting`, or `crossed`: a reward waits for the sweep), `rewarded` (how many
@@ -283,7 +283,7 @@ class EngagementRecipe(Recipe):
         if value < rules.threshold:
             return Decision(state=counted)
         if not _fresh(latest, now):
-            return Decision(state=counted, skipped=("stale",))  # kept for the next fresh signal
+            return Decision(state=counted, skipped=("stale",))  # kept for the next activity
         blocked = unreachable(profile, self.topic, playbook)
         if blocked:
             return Decision(state=counted, skipped=(blocked,))
