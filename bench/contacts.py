@@ -34,6 +34,12 @@ def order(event_id: str, at: str, customer: dict[str, Any] = HANAKO) -> dict[str
     }  # fmt: skip
 
 
+def signal(event_type: str, event_id: str, at: str, customer: dict[str, Any] = HANAKO) -> dict[str, Any]:
+    """A product view, a site visit or a reply: one of the engagement score's counters."""
+    data = {"product_id": "p1", "category": "tea"} if event_type == "product.viewed" else {}
+    return {"id": event_id, "type": event_type, "occurred_at": at, "customer": customer, "data": data}
+
+
 def _case(e: Any, event: dict[str, Any]) -> dict[str, Any]:
     e.ddb_calls.reset()
     e.invoke("contacts", sqs_event([bus_body(event)]))
@@ -55,6 +61,17 @@ def cases() -> dict[str, Any]:
             "duplicate event id": _case(e, order("o2", "2026-01-02T00:00:00Z")),
             "older event arriving late": _case(e, order("o0", "2025-12-31T00:00:00Z")),
             "event with an email only": _case(e, email_only),
+            # the engagement score's signals are counters: its due time (the next morning) goes in the
+            # same update. The first view makes the stage `engaged`, which the slow path announces.
+            "first product view (the stage becomes engaged)": _case(
+                e, signal("product.viewed", "v1", "2026-01-04T01:00:00Z")
+            ),
+            "product view (the usual case)": _case(e, signal("product.viewed", "v2", "2026-01-04T01:05:00Z")),
+            "site visit (the usual case)": _case(e, signal("site.visited", "s1", "2026-01-04T01:10:00Z")),
+            "reply to an email (the usual case)": _case(
+                e, signal("message.replied", "r1", "2026-01-04T01:15:00Z")
+            ),
+            "duplicate product view": _case(e, signal("product.viewed", "v2", "2026-01-04T01:05:00Z")),
         }
     return results
 

@@ -27,7 +27,7 @@ import pytest
 from comeback.domain.clock import parse_iso
 from comeback.local.launch import local_serve
 from comeback.recipes.base import in_holdout
-from tests.e2e.conftest import QUIET_LOYALTY, Client, free_port
+from tests.e2e.conftest import QUIET_ENGAGEMENT, QUIET_MILESTONES, QUIET_OTHERS, Client, free_port
 from tests.recipes import probe
 from tests.support import DEMO_SECRET, order, shop_event, signed
 
@@ -59,17 +59,23 @@ def serve(
     playbooks: dict[str, dict[str, Any]] | None = None,
     env: dict[str, str] | None = None,
     milestones: bool = False,
+    engagement: bool = False,
 ) -> Iterator[Client]:
     """`comeback local serve` with shop `demo` (and `late` if it has a playbook here), by hand sweeps.
 
-    Without `milestones`, each shop's loyalty milestones are off (conftest.QUIET_LOYALTY), unless its
-    playbook here says otherwise; the other recipes QUIET_LOYALTY silences stay silent either way."""
+    Without `milestones`, each shop's loyalty milestones and birthdays are off (conftest.QUIET_MILESTONES),
+    and without `engagement` its engagement score (conftest.QUIET_ENGAGEMENT), unless its playbook
+    here says otherwise; the other recipes conftest.QUIET_OTHERS silences stay silent either way."""
     args = ["--port", str(free_port()), "--start", START.isoformat(), "--no-schedules"]
     args += ["--shop", f"demo:{DEMO_SECRET}"]
     if playbooks and "late" in playbooks:
         args += ["--shop", f"late:{LATE_SECRET}"]
     documents = {"demo": {}, **(playbooks or {})}
-    quiet = QUIET_LOYALTY if not milestones else {k: v for k, v in QUIET_LOYALTY.items() if k != "loyalty"}
+    quiet = {
+        **QUIET_OTHERS,
+        **({} if milestones else QUIET_MILESTONES),
+        **({} if engagement else QUIET_ENGAGEMENT),
+    }
     documents = {shop: {**quiet, **document} for shop, document in documents.items()}
     for shop, document in documents.items():
         path = tmp / f"{shop}.yaml"

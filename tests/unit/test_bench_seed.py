@@ -55,7 +55,8 @@ def test_a_copy_is_another_contact_with_the_same_history_and_due_time() -> None:
 def test_eight_recipes_are_enabled_with_the_bench_recipes_registered_and_six_without() -> None:
     with recipes.registered():
         names = [r.name for r in registry.enabled(playbook.load(recipes.PLAYBOOK))]
-        shipped = {"winback", "expiry", "loyalty", "birthday", "anniversary", "lifecycle"}
+        shipped = {"winback", "expiry", "loyalty", "birthday", "anniversary", "welcome", "survey", "cart",
+                   "browse", "crosssell", "upsell", "engagement", "lifecycle"}  # fmt: skip
         assert set(names) == shipped | {"replenish", "orderversary"}
         assert names[-1] == "lifecycle"
     assert len(registry.enabled(playbook.default())) == 6

@@ -25,7 +25,6 @@ from tests.support import order, shop_event
 PLAYBOOK = playbook.default()
 # loyalty and cross-sell read the profile on an order (their facts, the order's products): without
 # them an order may take the one-write fast path
-ORDERS_FAST: dict[str, Any] = {"loyalty": {"enabled": False}, "crosssell": {"enabled": False}}
 LAST = datetime(2026, 1, 10, 3, 0, tzinfo=UTC)
 CUSTOMER = {"id": "c-1", "email": "hanako@example.com"}
 
@@ -151,7 +150,7 @@ def test_two_recipes_due_at_the_same_time_are_both_asked():
 
 def test_the_probe_arms_on_the_slow_path_then_keeps_its_due_time_on_the_fast_path():
     with probe.registered():
-        book = playbook.load({**probe.playbook(after_days=30), **ORDERS_FAST})
+        book = playbook.load({**probe.playbook(after_days=30), **NO_ORDER_READS})
         event = parse_event(order("o-1", "2026-01-10T12:00:00+09:00", CUSTOMER))
         assert engine.fast_plan(event, book).requires["probe"] == {"phase": ("armed", "done")}  # type: ignore[union-attr]
         outcome = engine.on_event(
@@ -195,7 +194,10 @@ GAPS = st.one_of(
     st.integers(1, 400).map(lambda d: timedelta(days=d)),
     st.sampled_from([30, 60, 90, 135, 180, 270, 300, 365]).map(lambda d: timedelta(days=d)),
 )
-KINDS = ["order.placed", "order.placed", "product.viewed", "customer.updated", "order.refunded", "sweep"]
+KINDS = [
+    "order.placed", "order.placed", "product.viewed", "customer.updated", "order.refunded", "sweep",
+    "site.visited", "message.replied",
+]  # fmt: skip
 
 
 def _event(data: st.DataObject, kind: str, index: int, at: datetime, codes: list[str]) -> ShopEvent:
@@ -213,7 +215,7 @@ def _event(data: st.DataObject, kind: str, index: int, at: datetime, codes: list
             customer=CUSTOMER,
             data={"order_id": "x", "amount": str(amount), "currency": "JPY"},
         )
-    elif kind == "product.viewed":
+    elif kind in ("product.viewed", "site.visited", "message.replied"):
         raw = shop_event(kind, id=event_id, occurred_at=stamp, customer=CUSTOMER)
     else:
         consent = data.draw(st.sampled_from([True, False, None]), label="consent")
@@ -329,13 +331,21 @@ def _fast_path_is_exact_and_never_late(data: st.DataObject, book: playbook.Playb
 
 
 # With the stage recipe off, nothing else makes the fast path read the profile of a lapsed contact.
-# Orders reach the fast path only without loyalty (its ledger must see the profile): the fast path's
-# properties are checked where they apply, and the other events keep it with loyalty on.
-NO_LOYALTY = playbook.load(ORDERS_FAST)
-WITHOUT_STAGES = playbook.load({"lifecycle": {"enabled": False}, **ORDERS_FAST})
+# Orders reach the fast path only without loyalty (its ledger must see the profile), cross-sell
+# (it keeps the order's products) and the engagement score (it scores an order at once): the fast
+# path's properties are checked where they apply, and the other events keep it with them on (the
+# engagement score's views, visits and replies on the fast path: "engagement").
+NO_ORDER_READS: dict[str, Any] = {"loyalty": {"enabled": False}, "engagement": {"enabled": False},
+                                  "crosssell": {"enabled": False}}  # fmt: skip
+NO_LOYALTY = playbook.load(NO_ORDER_READS)
+WITHOUT_STAGES = playbook.load({"lifecycle": {"enabled": False}, **NO_ORDER_READS})
+ENGAGEMENT = playbook.load({"loyalty": {"enabled": False}, "crosssell": {"enabled": False},
+                            "engagement": {"threshold": 30}})  # fmt: skip
 
 
-@pytest.mark.parametrize("book", [NO_LOYALTY, WITHOUT_STAGES], ids=["shipped", "without_stages"])
+@pytest.mark.parametrize(
+    "book", [NO_LOYALTY, WITHOUT_STAGES, ENGAGEMENT], ids=["shipped", "without_stages", "engagement"]
+)
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_fast_path_gives_each_recipe_its_exact_due_time_and_never_a_late_one(book, data):
@@ -346,7 +356,7 @@ def test_the_fast_path_gives_each_recipe_its_exact_due_time_and_never_a_late_one
 @given(st.data())
 def test_the_fast_path_is_never_late_with_a_recipe_added_from_outside(data):
     with probe.registered():
-        book = playbook.load({**probe.playbook(after_days=45), **ORDERS_FAST})
+        book = playbook.load({**probe.playbook(after_days=45), **NO_ORDER_READS})
         _fast_path_is_exact_and_never_late(data, book)
 
 

@@ -135,9 +135,11 @@ class Playbook(Strict):
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid over `base`, mapping by mapping; a mapping that names its `type` (an offer) is
+    replaced whole: a shop's amount off is not the default's percent off with a value added."""
     merged = dict(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and "type" not in value:
             merged[key] = _deep_merge(merged[key], value)
         else:
             merged[key] = value

@@ -58,7 +58,7 @@ MAX_LINK = 1024
 
 
 class Merge(enum.Enum):
-    SUM = "sum"  # numbers that add up: orders_count
+    SUM = "sum"  # numbers that add up: orders_count, views_count
     MIN = "min"  # first times: first_order_at
     MAX = "max"  # last times: last_order_at
     LWW = "lww"  # {"v", "at", "id"}: the value of the latest event wins
@@ -105,6 +105,11 @@ class Profile(BaseModel):
     events_count: Annotated[int, Merge.SUM] = 0
     orders_count: Annotated[int, Merge.SUM] = 0
     refunds_count: Annotated[int, Merge.SUM] = 0
+    # What the shop reports of the customer's attention, counted like orders (the engagement score
+    # reads these counters: comeback.recipes.engagement): product views, site visits, replies to emails.
+    views_count: Annotated[int, Merge.SUM] = 0
+    visits_count: Annotated[int, Merge.SUM] = 0
+    replies_count: Annotated[int, Merge.SUM] = 0
     spent: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)  # currency -> minor units
     interests: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)  # category -> count
     products: Annotated[set[str], Merge.UNION] = Field(default_factory=set)  # bought product ids
@@ -269,6 +274,14 @@ PROFILE_FIELDS = (
     "feedback_reason",  # the latest reason a feedback.submitted gave (price, experience ...)
 )
 ATTRIBUTE_PREFIX = "attr."
+# The events a profile counts (type -> its Merge.SUM counter).
+COUNTED = {
+    "order.placed": "orders_count",
+    "order.refunded": "refunds_count",
+    "product.viewed": "views_count",
+    "site.visited": "visits_count",
+    "message.replied": "replies_count",
+}
 MAX_FIELDS = len(PROFILE_FIELDS) + MAX_ATTRIBUTES_KEPT
 
 
@@ -283,6 +296,9 @@ def delta(event: EventBase, shop_id: str, contact_id: str) -> Profile:
         p.email = lww(event.customer.email, at, eid)
     if event.is_activity:
         p.last_activity_at = at
+    counter = COUNTED.get(getattr(event, "type", ""))
+    if counter:
+        setattr(p, counter, 1)
 
     if isinstance(event, CustomerUpdated):
         data = event.data
@@ -297,14 +313,12 @@ def delta(event: EventBase, shop_id: str, contact_id: str) -> Profile:
                 p.fields[f"{ATTRIBUTE_PREFIX}{name}"] = lww(value, at, eid)
     elif isinstance(event, OrderPlaced):
         order = event.data
-        p.orders_count = 1
         p.spent = {order.currency: order.total_minor}
         p.first_order_at = p.last_order_at = at
         p.products = {item.product_id for item in order.items}
         p.interests = _category_counts(order.items)
     elif isinstance(event, OrderRefunded):
         refund = event.data
-        p.refunds_count = 1
         p.spent = {refund.currency: -refund.amount_minor}
     elif isinstance(event, ProductViewed):
         product = event.data

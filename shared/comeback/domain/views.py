@@ -12,7 +12,7 @@ from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
 from comeback.domain.reach import paused
 from comeback.domain.rewards import Reward, RewardType
-from comeback.recipes import browse, engine, loyalty, registry, stages, winback
+from comeback.recipes import browse, engagement, engine, loyalty, registry, stages, winback
 from comeback.recipes.base import state_of
 
 
@@ -144,6 +144,7 @@ def contact_view(
         "first_seen_at": profile.first_seen_at,
         "last_activity_at": profile.last_activity_at,
         **loyalty.standing(profile, playbook, now),
+        **engagement.standing(profile, playbook, now),
         "stage": stages.current(profile, playbook, now),
         "rfm": rfm_view(profile, playbook, now),
         "tags": tags(profile, playbook, now),
@@ -162,6 +163,9 @@ def contact_view(
         "email_opens": profile.email_opens,
         "email_clicks": profile.email_clicks,
         "last_engaged_at": profile.last_engaged_at,
+        "views_count": profile.views_count,
+        "visits_count": profile.visits_count,
+        "replies_count": profile.replies_count,
         # what the frequency caps see: the emails of the last days, oldest first
         "recent_emails": sorted(
             ({"campaign": s["v"], "at": s["at"]} for s in profile.sends.values()), key=lambda e: e["at"]

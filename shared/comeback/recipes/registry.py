@@ -35,6 +35,7 @@ SHIPPED = (
     "comeback.recipes.browse",
     "comeback.recipes.crosssell",
     "comeback.recipes.upsell",
+    "comeback.recipes.engagement",
     "comeback.recipes.stages",
 )
 EXTRA_ENV = "COMEBACK_EXTRA_RECIPES"
