@@ -37,6 +37,7 @@ from tests.integration.test_contacts import bus
 from tests.support import order, shop_event
 
 STEP_DAYS = (90, 135, 180, 270)  # the shipped playbook's win-back steps
+HORIZON = timedelta(days=400)  # past the last step and its sunset
 SUNSET_DAYS = STEP_DAYS[-1] + 30
 HOLDOUT_PERCENT = 10
 
@@ -211,9 +212,12 @@ class World:
             self.engine.deliver("outbox")
 
     def drain(self, rounds: int = 40) -> None:
-        """Advance to the earliest due time and sweep, until no contact is due any more."""
+        """Advance to the earliest due time and sweep, until no contact is due any more within
+        HORIZON of the last event (the drip's steps and sunset; a yearly anniversary is due for ever)."""
+        last = max((parse_iso(raw["occurred_at"]) for raw in self.applied), default=self.engine.clock.now())
+        horizon = isoformat(last + HORIZON)
         for _ in range(rounds):
-            dues = [min(p.dues.values()) for p in self.profiles() if p.dues]
+            dues = [d for p in self.profiles() if p.dues and (d := min(p.dues.values())) <= horizon]
             if not dues:
                 return
             earliest = parse_iso(min(dues))
