@@ -8,6 +8,7 @@ once), and that is carried out before the write that records it (`app.effects`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from comeback.app.effects import carry_out
 from comeback.aws.bus import Publisher
@@ -19,6 +20,9 @@ from comeback.domain.playbook import Playbook
 from comeback.domain.stores import RewardLedger
 from comeback.recipes import engine
 
+if TYPE_CHECKING:
+    from comeback.app.tasks import TaskDesk
+
 
 class ContactEvents:
     def __init__(
@@ -29,8 +33,10 @@ class ContactEvents:
         publisher: Publisher,
         outbox: Outbox | None,
         clock: Clock,
+        tasks: TaskDesk | None = None,
     ) -> None:
         self._store = store
+        self._tasks = tasks
         self._playbooks = playbooks
         self._rewards = rewards
         self._publisher = publisher
@@ -42,7 +48,7 @@ class ContactEvents:
         now = self._clock.now()
 
         def decided(outcome: engine.Outcome) -> None:
-            done = carry_out(outcome, playbook, now, self._rewards)
+            done = carry_out(outcome, playbook, now, self._rewards, self._tasks)
             if done.messages:
                 if self._outbox is None:
                     raise RuntimeError("a recipe asked for a message and the contacts function has no outbox")

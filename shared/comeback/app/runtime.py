@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from comeback.app.ingest import Ingest
     from comeback.app.segments import SegmentJob
     from comeback.app.sweep import Sweep
+    from comeback.app.tasks import TaskDesk
     from comeback.aws.bus import Publisher
     from comeback.aws.contact_store import ContactStore
     from comeback.aws.mailer import Mailer
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from comeback.aws.shops import ShopDirectory
     from comeback.messaging.preferences import Preferences
     from comeback.messaging.reason_links import ReasonAnswers
+    from comeback.messaging.score_links import ScoreAnswers
     from comeback.messaging.sender import Sender
     from comeback.messaging.ses_feedback import Feedback
     from comeback.messaging.tokens import TokenSigner
@@ -116,6 +118,7 @@ class Runtime:
             work=SqsWorkQueue(self.client("sqs"), self.settings.queue_url("sweep"))
             if "sweep" in self.settings.queue_urls
             else None,
+            tasks=self.tasks,
         )
 
     @cached_property
@@ -137,7 +140,21 @@ class Runtime:
         # contacts asks for no message (recipes queue theirs for the sweep); one that did would need a grant
         outbox = self.outbox if "outbox" in self.settings.queue_urls else None
         return ContactEvents(
-            self.contacts, self.shops.playbook, self.rewards, self.publisher, outbox, self.clock
+            self.contacts, self.shops.playbook, self.rewards, self.publisher, outbox, self.clock, self.tasks
+        )
+
+    @cached_property
+    def tasks(self) -> TaskDesk:
+        """The team's follow-up tasks: the store, and the team's email and SNS topic for new ones."""
+        from comeback.app.tasks import TaskDesk
+        from comeback.aws.task_store import DynamoTaskStore
+        from comeback.aws.topic import SnsTopic
+
+        topic = self.settings.task_topic_arn
+        return TaskDesk(
+            DynamoTaskStore(self.client("dynamodb"), self.settings.table_name),
+            mailer=self.mailer,
+            topic=SnsTopic(self.client("sns"), topic) if topic else None,
         )
 
     @cached_property
@@ -165,6 +182,12 @@ class Runtime:
         from comeback.messaging.reason_links import ReasonAnswers
 
         return ReasonAnswers(self.tokens, self.contacts, self.shops, self.publisher, self.clock)
+
+    @cached_property
+    def scores(self) -> ScoreAnswers:
+        from comeback.messaging.score_links import ScoreAnswers
+
+        return ScoreAnswers(self.tokens, self.contacts, self.shops, self.publisher, self.clock)
 
     @cached_property
     def feedback(self) -> Feedback:

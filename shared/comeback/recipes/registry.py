@@ -28,6 +28,7 @@ SHIPPED = (
     "comeback.recipes.expiry",
     "comeback.recipes.loyalty",
     "comeback.recipes.birthday",
+    "comeback.recipes.nps",
     "comeback.recipes.stages",
 )
 EXTRA_ENV = "COMEBACK_EXTRA_RECIPES"
