@@ -88,10 +88,12 @@ def _data(campaign: str, locale: str) -> dict[str, Any]:
         "expiry": {"points_expiring": 300, "expires_on": "2026-12-31"},
         "survey": {"survey_url": f"{_BASE_URL}/surveys/autumn-2026"},
         "nps": {"survey_url": f"{_BASE_URL}/surveys/nps?order=CH-10482", "order_id": "CH-10482"},
+        # the thank-you after an NPS answer: a promoter's invites a review (step 2: the follow-up)
         "feedback": {
+            "group": "promoter",
+            "score": 10,
+            "commented": True,
             "review_url": f"{_BASE_URL}/products/sencha-hachijuhachiya/reviews/new",
-            "order_id": "CH-10482",
-            "product_name": "煎茶 八十八夜 100g" if ja else "Hachijuhachiya sencha",
         },
         "cart": {
             "items": [
