@@ -53,10 +53,12 @@ class Client:
 
 # The pipeline, messaging and win-back tests count every email a customer gets. The shipped loyalty
 # milestones (a thank-you on every first order) and birthday emails are tests/e2e/test_loyalty.py's
-# to check, so their runtimes leave them out; points and tiers keep running on their defaults.
+# to check (NPS asks: tests/e2e/test_nps.py's), so their runtimes leave them out; points and tiers
+# keep running on their defaults.
 QUIET_LOYALTY: dict[str, Any] = {
     "loyalty": {"milestones": [], "redeem": None},
     "birthday": {"enabled": False},
+    "nps": {"enabled": False},
 }
 
 

@@ -26,7 +26,12 @@ DRIP = {
 def test_the_report_recovers_the_true_lift_of_the_emails_within_its_interval():
     # loyalty's and birthdays' emails would take send slots from the drip under the frequency caps:
     # this test measures win-back alone, as it did before they existed
-    overrides = {"winback": DRIP, "loyalty": {"enabled": False}, "birthday": {"enabled": False}}
+    overrides = {
+        "winback": DRIP,
+        "loyalty": {"enabled": False},
+        "birthday": {"enabled": False},
+        "nps": {"enabled": False},
+    }
     run = simulate(seed=5, customers=250, days=180, uplift=UPLIFT, overrides=overrides)
     rows = {row.step: row for row in run.report.rows if row.step is not None}
     assert set(rows) == {1, 2}, [r.label for r in run.report.rows]
