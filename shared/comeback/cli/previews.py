@@ -116,8 +116,11 @@ def sample_context(campaign: str, locale: str, step: int = 1) -> dict[str, Any]:
     _check(campaign, locale)
     person = _CONTACTS[locale]
     utm = f"utm_source=comeback&utm_medium=email&utm_campaign={campaign}"
+    # the NPS recipe's context (recipes/nps.py): feedback step 2 is the "anything else?" follow-up
+    own = {"follow_up": step == 2} if campaign == "feedback" else {}
     return {
         "days_since_last_activity": 62,
+        **own,
         **_data(campaign, locale),
         "campaign": campaign,
         "step": step,
