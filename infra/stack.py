@@ -23,6 +23,7 @@ from .constructs.queues import Queues
 from .constructs.schedules import Schedules
 from .constructs.secrets import Secrets
 from .constructs.table import Table
+from .constructs.tasks import TaskTopic
 
 SENDER = "sender"
 
@@ -78,6 +79,8 @@ class ComebackStack(Stack):
             certificate_arn=config.certificate_arn,
         )
 
+        tasks = TaskTopic(self, "Tasks", prefix=prefix)
+
         environment = {
             "COMEBACK_TABLE_NAME": table.table_name,
             "COMEBACK_BUS_NAME": routing.bus.event_bus_name,
@@ -90,6 +93,7 @@ class ComebackStack(Stack):
             "COMEBACK_STAGE": config.stage,
             "COMEBACK_SHOP_SECRET_PREFIX": config.shop_secret_prefix,
             "COMEBACK_TOKEN_KEY_SECRET": config.token_key_secret,
+            "COMEBACK_TASK_TOPIC_ARN": tasks.topic.topic_arn,
         }
         layer = dependency_layer(self, "Dependencies", root / config.layer_dir)
         functions = {
@@ -125,7 +129,13 @@ class ComebackStack(Stack):
             )
         api.add_routes(topology.routes, functions)
         grant_least_privilege(
-            functions, table=table, routing=routing, queues=queues, secrets=secrets, email=email
+            functions,
+            table=table,
+            routing=routing,
+            queues=queues,
+            secrets=secrets,
+            email=email,
+            tasks=tasks,
         )
         schedules = Schedules(
             self, "Schedules", topology=topology, functions=functions, timezone=config.timezone, prefix=prefix
@@ -166,6 +176,12 @@ class ComebackStack(Stack):
             CfnOutput(self, key.value, value=value, description=description)
         CfnOutput(
             self, "ExecuteApiUrl", value=api.http_api.api_endpoint, description="The API's own endpoint"
+        )
+        CfnOutput(
+            self,
+            "TaskTopicArn",
+            value=tasks.topic.topic_arn,
+            description="New follow-up tasks are published here",
         )
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Alarms are sent here")
         CfnOutput(

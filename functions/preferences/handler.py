@@ -1,6 +1,8 @@
 """GET/POST /v1/unsubscribe/{token}: the preference page and RFC 8058 one-click unsubscribe.
 
 GET/POST /v1/feedback/{token}?reason=...: a win-back email's one-click "why did you leave" answer.
+
+GET /v1/score/{token}: an NPS email's one-click score; POST: the thank-you page's comment.
 """
 
 from __future__ import annotations
@@ -134,6 +136,51 @@ def reason_post(
     reason: Annotated[str | None, Query(description="price, experience, product, forgot or other")] = None,
 ) -> Response[str]:
     return _reason_answer(token, reason)
+
+
+SCORE_ANSWER = {
+    200: _page("Thank you: the score (GET) or the comment (POST) is recorded, once per email"),
+    400: _page("A POST without a comment: nothing recorded"),
+    404: INVALID_TOKEN,
+    503: _page("The answer could not be recorded now: try the link again"),
+}
+
+
+@app.get(
+    "/v1/score/<token>",
+    summary="One-click NPS score",
+    description=(
+        "Records the score the link signs (0-10) as a `feedback.submitted` event (survey `nps`), once "
+        "per email (the first click counts), and answers a thank-you page with a comment form."
+    ),
+    responses=SCORE_ANSWER,
+)
+def score_get(token: str) -> Response[str]:
+    event = app.current_event
+    return _html(
+        current().scores.answer(
+            token, event.headers.get("accept-language"), lang=event.get_query_string_value("lang")
+        )
+    )
+
+
+@app.post(
+    "/v1/score/<token>",
+    summary="NPS comment",
+    description="The thank-you page's form (`comment=...`): the comment joins the email's answer, once.",
+    responses=SCORE_ANSWER,
+)
+def score_post(token: str) -> Response[str]:
+    event = app.current_event
+    return _html(
+        current().scores.answer(
+            token,
+            event.headers.get("accept-language"),
+            lang=event.get_query_string_value("lang"),
+            body=_body(),
+            content_type=event.headers.get("content-type"),
+        )
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

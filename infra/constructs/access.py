@@ -6,7 +6,8 @@
   bus, mail a customer's export to the shop's team through SES
 - sweep: query the due index, read shop configs, advance profiles, delete the held messages it
   releases, read the shop's products (cross-sell), send to the outbox; the daily segments job:
-  list shops, query the buyers index, put each shop's RFM cut points
+  list shops, query the buyers index, put each shop's RFM cut points; a follow-up task it opens
+  (an NPS detractor): mailed to the shop's team through SES and published to the task topic
 - sender: read/write messages and contacts, send through SES, re-queue throttled sends (outbox),
   read the token key
 - ses_events: read/write contacts and messages
@@ -30,6 +31,7 @@ from .functions import ComebackFunction
 from .queues import Queues
 from .secrets import Secrets
 from .table import Table
+from .tasks import TaskTopic
 
 # DynamoDB actions by what the code does (ShopDirectory reads a shop's config with a Query of its
 # partition; transactions are authorised as their Put/Update items).
@@ -62,7 +64,9 @@ SHOP_SECRET_READERS = ("ingest",)
 # preferences: a one-click reason answer is a feedback.submitted shop event, published like ingest's
 # sweep and contacts: the engine's notices (contact.stage_changed, reward.*) for the shop's systems
 BUS_PUBLISHERS = ("ingest", "contacts", "preferences", "sweep")
-SES_SENDERS = ("sender", "contacts")
+SES_SENDERS = ("sender", "contacts", "sweep")
+# the sweep opens follow-up tasks (comeback.app.tasks) and publishes each new one to the task topic
+TASK_PUBLISHERS = ("sweep",)
 
 
 def _allow(role: iam.IRole, actions: Sequence[str], resources: Sequence[str]) -> None:
@@ -77,6 +81,7 @@ def grant_least_privilege(
     queues: Queues,
     secrets: Secrets,
     email: Email,
+    tasks: TaskTopic,
 ) -> None:
     for name, function in functions.items():
         role = function.role
@@ -94,3 +99,5 @@ def grant_least_privilege(
             secrets.grant_read_token_key(role)
         if name in SES_SENDERS:
             email.grant_send(role)
+        if name in TASK_PUBLISHERS:
+            tasks.grant_publish(role)

@@ -63,7 +63,7 @@ QUIET_MILESTONES: dict[str, Any] = {
 QUIET_ENGAGEMENT: dict[str, Any] = {"engagement": {"enabled": False}}
 QUIET_OTHERS: dict[str, Any] = {
     recipe: {"enabled": False}
-    for recipe in ("anniversary", "welcome", "survey", "browse", "cart", "crosssell", "upsell")
+    for recipe in ("anniversary", "welcome", "survey", "browse", "cart", "crosssell", "upsell", "nps")
 }
 QUIET_LOYALTY: dict[str, Any] = {**QUIET_MILESTONES, **QUIET_ENGAGEMENT, **QUIET_OTHERS}
 

@@ -38,6 +38,7 @@ def test_the_report_recovers_the_true_lift_of_the_emails_within_its_interval():
         "crosssell",
         "upsell",
         "engagement",
+        "nps",
     )
     overrides = {"winback": DRIP, **dict.fromkeys(others, off)}
     run = simulate(seed=5, customers=250, days=180, uplift=UPLIFT, overrides=overrides)

@@ -90,6 +90,7 @@ def test_function_environment_is_accepted_by_settings(default: Synth, name: str)
         "COMEBACK_STAGE",
         "COMEBACK_SHOP_SECRET_PREFIX",
         "COMEBACK_TOKEN_KEY_SECRET",
+        "COMEBACK_TASK_TOPIC_ARN",
     }
     assert settings.stage == default.context["stage"]
     assert settings.due_shards == default.context["due_shards"]
@@ -225,13 +226,14 @@ def test_the_token_key_is_read_by_sender_and_preferences_only(default: Synth) ->
         assert reads == (name in ("sender", "preferences")), name
 
 
-def test_only_the_sender_and_contacts_send_email_from_the_identity_with_the_configuration_set(
+def test_only_the_sender_contacts_and_sweep_send_email_from_the_identity_with_the_configuration_set(
     variant: Synth,
 ) -> None:
-    # contacts mails a customer's data export to the shop's team (comeback.privacy)
+    # contacts mails a customer's data export to the shop's team (comeback.privacy); the sweep a new
+    # follow-up task (comeback.app.tasks)
     for name in FUNCTIONS:
         ses = [(a, r) for a, r in _allowed(variant, name) if a.startswith("ses:")]
-        if name not in ("sender", "contacts"):
+        if name not in ("sender", "contacts", "sweep"):
             assert ses == [], name
             continue
         assert {a for a, _ in ses} == {"ses:SendEmail", "ses:SendRawEmail"}
@@ -239,6 +241,20 @@ def test_only_the_sender_and_contacts_send_email_from_the_identity_with_the_conf
         assert any(r.endswith(":identity/mail.shop.example.com") for r in resources)
         assert any(r.endswith(":configuration-set/comeback") for r in resources)
         assert not any(r.endswith("*") for r in resources)
+
+
+def test_only_the_sweep_publishes_to_the_encrypted_task_topic(default: Synth) -> None:
+    (topic,) = [
+        k
+        for k, r in default.of_type("AWS::SNS::Topic").items()
+        if flat(r["Properties"].get("TopicName", "")).endswith("-tasks")
+    ]
+    props = default.props(topic)
+    assert flat(props["KmsMasterKeyId"]).endswith("alias/aws/sns")
+    for name in FUNCTIONS:
+        publishes = {r for a, r in _allowed(default, name) if a.startswith("sns:")}
+        assert publishes == ({f"<{topic}>"} if name == "sweep" else set()), name
+    assert "<" + topic + ">" in flat(_env(default, "sweep")["COMEBACK_TASK_TOPIC_ARN"])
 
 
 def test_the_scheduler_role_may_invoke_the_sweep_only(default: Synth) -> None:

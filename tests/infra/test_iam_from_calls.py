@@ -105,6 +105,14 @@ def requirements(synth: Synth, call: AwsCall) -> list[Requirement]:
         return [Requirement(call.action, ARN.format(service="ses", resource=call.resource))]
     if kind == "schedule":
         return [Requirement(call.action, ARN.format(service="scheduler", resource=call.resource))]
+    if kind == "topic":
+        # the task topic, `{stack}-tasks` (`comeback-tasks` in the local runtime and the scenarios)
+        topics = [
+            k
+            for k, r in synth.of_type("AWS::SNS::Topic").items()
+            if name.endswith("-tasks") and flat(r["Properties"].get("TopicName", "")).endswith("-tasks")
+        ]
+        return [Requirement(call.action, f"<{topics[0]}>" if len(topics) == 1 else None)]
     return [Requirement(call.action, None)]
 
 
@@ -339,6 +347,14 @@ def _crosssell_from_the_shops_orders(engine: Any) -> None:
     crosssell_after_the_shops_orders(engine)
 
 
+def _nps_detractor_task_opened_and_closed(engine: Any) -> None:
+    """An NPS ask, a one-click score of 2 (preferences), the sweep opening the team's task (its
+    email through SES, the SNS topic), then feedback.responded closing it (contacts)."""
+    from tests.integration.test_nps import detractor_task_opened_and_closed
+
+    detractor_task_opened_and_closed(engine)
+
+
 SCENARIOS = (
     _ingest_and_contacts,
     _segments_job_then_win_back_by_segment,
@@ -347,6 +363,7 @@ SCENARIOS = (
     _held_then_released_by_the_sweep,
     _privacy_requests,
     _crosssell_from_the_shops_orders,
+    _nps_detractor_task_opened_and_closed,
 )
 
 
@@ -377,6 +394,7 @@ def test_the_scenarios_exercise_every_function(scenario_calls: set[AwsCall]) -> 
     assert ("sweep", "dynamodb:DeleteItem") in actions, "the scenarios release a held message"
     assert ("sender", "sqs:SendMessage") in actions, "the scenarios re-queue a throttled send"
     assert ("ingest", "secretsmanager:GetSecretValue") in actions, "Powertools Parameters are recorded"
+    assert ("sweep", "sns:Publish") in actions, "the scenarios open a follow-up task"
 
 
 def test_every_recorded_call_is_granted_by_its_functions_role(

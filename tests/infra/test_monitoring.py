@@ -24,7 +24,12 @@ def _alarms(synth: Synth) -> dict[str, dict[str, Any]]:
 
 
 def _topic(synth: Synth) -> str:
-    (topic,) = synth.of_type("AWS::SNS::Topic")
+    """The alarm topic (the other one carries follow-up tasks: test_functions_and_iam.py)."""
+    (topic,) = [
+        k
+        for k, r in synth.of_type("AWS::SNS::Topic").items()
+        if r["Properties"].get("DisplayName") == "comeback alarms"
+    ]
     return topic
 
 
@@ -95,10 +100,13 @@ def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_tls_only
         if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
     ]
     assert cloudwatch and set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
-    (policy,) = default.of_type("AWS::SNS::TopicPolicy").values()
-    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # both topics (alarms, follow-up tasks) refuse plain HTTP
+    policies = list(default.of_type("AWS::SNS::TopicPolicy").values())
+    assert len(policies) == 2
+    for policy in policies:
+        (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_alarm_email_is_subscribed_only_when_given(default: Synth, variant: Synth) -> None:

@@ -188,6 +188,7 @@ def running_engine() -> Iterator[Engine]:
         settings = Settings(
             region=REGION,
             queue_urls=dict(resources.queue_urls),
+            task_topic_arn=resources.task_topic_arn,
             secret_cache_seconds=0,
             public_base_url="https://api.shop.example.com",
             due_shards=4,

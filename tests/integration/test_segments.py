@@ -15,6 +15,8 @@ from tests.integration.test_contacts import apply_events
 from tests.support import order, shop_event
 
 PLAYBOOK = """
+nps:
+  enabled: false
 winback:
   holdout_percent: 0
   qualify:

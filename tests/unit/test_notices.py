@@ -17,6 +17,7 @@ from comeback.domain.notices import (
     RewardRedeemed,
     Stage,
     StageChanged,
+    TaskCreated,
     reward_notice,
     stage_changed,
 )
@@ -93,9 +94,8 @@ def test_a_reward_notice_is_the_model_of_its_kind_with_that_state():
     assert isinstance(issued, RewardIssued) and issued.state == "issued"
     assert isinstance(redeemed, RewardRedeemed) and redeemed.state == "redeemed"
     assert isinstance(expired, RewardExpired) and expired.state == "expired"
-    assert {n.DETAIL_TYPE for n in (issued, redeemed, expired)} | {StageChanged.DETAIL_TYPE} == set(
-        NOTICE_TYPES
-    )
+    others = {StageChanged.DETAIL_TYPE, TaskCreated.DETAIL_TYPE}
+    assert {n.DETAIL_TYPE for n in (issued, redeemed, expired)} | others == set(NOTICE_TYPES)
 
 
 def test_each_kind_of_reward_notice_has_its_own_stable_id():

@@ -18,8 +18,10 @@ from comeback.domain.notices import (
     RewardNotice,
     RewardRedeemed,
     StageChanged,
+    TaskCreated,
     reward_notice,
     stage_changed,
+    task_created,
 )
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -69,6 +71,8 @@ def test_every_engine_sample_is_its_model_with_the_id_its_constructor_gives(samp
     if isinstance(notice, StageChanged):
         fields = notice.model_dump(exclude={"id"})
         rebuilt: Notice = stage_changed(**fields)
+    elif isinstance(notice, TaskCreated):
+        rebuilt = task_created(**notice.model_dump(exclude={"id"}))
     else:
         assert isinstance(notice, RewardNotice)
         rebuilt = reward_notice(sample.stem, **notice.model_dump(exclude={"id", "state"}))  # type: ignore[arg-type]

@@ -313,10 +313,18 @@ DATA_CASES: list[tuple[str, dict[str, Any], dict[str, list[str]], list[str]]] = 
         ["https://surveys.example.com/nps?o=A-77&s=1"],
     ),
     (
+        # the thank-you after an NPS answer: a promoter is invited to review and to refer
         "feedback",
-        {"review_url": "https://shop.example.com/r/sencha", "order_id": "A-78", "product_name": "Sencha"},
-        {"ja": ["A-78", "「Sencha」"], "en": ["A-78", "Sencha"]},
-        ["https://shop.example.com/r/sencha"],
+        {
+            "group": "promoter",
+            "review_url": "https://shop.example.com/r/sencha",
+            "referral_url": "https://shop.example.com/refer",
+        },
+        {
+            "ja": ["レビュー", "https://shop.example.com/refer"],
+            "en": ["review", "https://shop.example.com/refer"],
+        },
+        ["https://shop.example.com/r/sencha", "https://shop.example.com/refer"],
     ),
     *[
         (
@@ -378,7 +386,7 @@ def test_the_data_keys_change_the_subject() -> None:
     assert "1,500" in subject["reward", "ja"] and "1,500" in subject["reward", "en"]
     assert "12" in subject["milestone", "ja"] and "12th" in subject["milestone", "en"]
     assert "ゴールド" in subject["tier", "ja"] and "Gold" in subject["tier", "en"]
-    assert "Sencha" in subject["feedback", "ja"] and "Sencha" in subject["feedback", "en"]
+    assert "ありがとう" in subject["feedback", "ja"] and "Thank you" in subject["feedback", "en"]
     assert "1,200" in subject["expiry", "ja"] and "1,200" in subject["expiry", "en"]
 
 

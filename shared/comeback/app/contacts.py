@@ -9,6 +9,7 @@ event teaches about the shop's products is kept (`app.products`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from comeback.app.effects import carry_out
 from comeback.app.observability import count, logger
@@ -22,6 +23,9 @@ from comeback.domain.playbook import Playbook
 from comeback.domain.stores import RewardLedger
 from comeback.recipes import engine
 
+if TYPE_CHECKING:
+    from comeback.app.tasks import TaskDesk
+
 
 class ContactEvents:
     def __init__(
@@ -33,8 +37,10 @@ class ContactEvents:
         outbox: Outbox | None,
         clock: Clock,
         products: ProductKnowledge | None = None,
+        tasks: TaskDesk | None = None,
     ) -> None:
         self._store = store
+        self._tasks = tasks
         self._playbooks = playbooks
         self._rewards = rewards
         self._publisher = publisher
@@ -47,7 +53,7 @@ class ContactEvents:
         now = self._clock.now()
 
         def decided(outcome: engine.Outcome) -> None:
-            done = carry_out(outcome, playbook, now, self._rewards)
+            done = carry_out(outcome, playbook, now, self._rewards, self._tasks)
             if done.messages:
                 if self._outbox is None:
                     raise RuntimeError("a recipe asked for a message and the contacts function has no outbox")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from comeback.app.topology import ENGINE_SOURCE
 from comeback.aws.bus import BusEntry
@@ -22,6 +22,9 @@ from comeback.domain.rewards import Reward, RewardRequest
 from comeback.domain.stores import RewardLedger
 from comeback.recipes import engine, expiry
 
+if TYPE_CHECKING:
+    from comeback.app.tasks import TaskDesk
+
 
 @dataclass
 class Done:
@@ -30,9 +33,16 @@ class Done:
     issued: int = 0
 
 
-def carry_out(outcome: engine.Outcome, playbook: Playbook, now: datetime, rewards: RewardLedger) -> Done:
+def carry_out(
+    outcome: engine.Outcome,
+    playbook: Playbook,
+    now: datetime,
+    rewards: RewardLedger,
+    tasks: TaskDesk | None = None,
+) -> Done:
     """Issue the rewards the asks carry (the code goes into the message), apply the ledger changes
-    the recipes asked for, and tell every recipe about the rewards that changed."""
+    the recipes asked for, tell every recipe about the rewards that changed, and open, comment or
+    close the team's follow-up tasks (`app.tasks`)."""
     profile = outcome.profile
     done = Done()
     changed: list[Reward] = []
@@ -72,6 +82,10 @@ def carry_out(outcome: engine.Outcome, playbook: Playbook, now: datetime, reward
                 done.entries.append(reward_entry("reward.redeemed", redeemed, profile.customer_id))
     if changed:
         engine.rewards_changed(outcome, changed, playbook, now)
+    for task_op in outcome.tasks:
+        if tasks is None:
+            raise RuntimeError("a recipe asked for a follow-up task and this function has no task desk")
+        done.entries.extend(tasks.apply(task_op, profile.shop_id, profile.contact_id, playbook, now))
     done.entries.extend(BusEntry(ENGINE_SOURCE, n.detail_type, n.detail) for n in outcome.notices)
     return done
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from comeback.app.ingest import Ingest
     from comeback.app.segments import SegmentJob
     from comeback.app.sweep import Sweep
+    from comeback.app.tasks import TaskDesk
     from comeback.aws.bus import Publisher
     from comeback.aws.contact_store import ContactStore
     from comeback.aws.mailer import Mailer
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from comeback.aws.shops import ShopDirectory
     from comeback.messaging.preferences import Preferences
     from comeback.messaging.reason_links import ReasonAnswers
+    from comeback.messaging.score_links import ScoreAnswers
     from comeback.messaging.sender import Sender
     from comeback.messaging.ses_feedback import Feedback
     from comeback.messaging.tokens import TokenSigner
@@ -118,6 +120,7 @@ class Runtime:
             if "sweep" in self.settings.queue_urls
             else None,
             products=self.products,
+            tasks=self.tasks,
         )
 
     @cached_property
@@ -154,6 +157,21 @@ class Runtime:
             outbox,
             self.clock,
             products=ProductKnowledge(self.products, self.clock),
+            tasks=self.tasks,
+        )
+
+    @cached_property
+    def tasks(self) -> TaskDesk:
+        """The team's follow-up tasks: the store, and the team's email and SNS topic for new ones."""
+        from comeback.app.tasks import TaskDesk
+        from comeback.aws.task_store import DynamoTaskStore
+        from comeback.aws.topic import SnsTopic
+
+        topic = self.settings.task_topic_arn
+        return TaskDesk(
+            DynamoTaskStore(self.client("dynamodb"), self.settings.table_name),
+            mailer=self.mailer,
+            topic=SnsTopic(self.client("sns"), topic) if topic else None,
         )
 
     @cached_property
@@ -181,6 +199,12 @@ class Runtime:
         from comeback.messaging.reason_links import ReasonAnswers
 
         return ReasonAnswers(self.tokens, self.contacts, self.shops, self.publisher, self.clock)
+
+    @cached_property
+    def scores(self) -> ScoreAnswers:
+        from comeback.messaging.score_links import ScoreAnswers
+
+        return ScoreAnswers(self.tokens, self.contacts, self.shops, self.publisher, self.clock)
 
     @cached_property
     def feedback(self) -> Feedback:

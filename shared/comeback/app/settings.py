@@ -42,6 +42,8 @@ class Settings(BaseModel):
     # Public base URL of the HTTP API, used for unsubscribe links and the preference centre.
     public_base_url: NonEmpty = "http://127.0.0.1:8080"
     ses_configuration_set: NonEmpty = "comeback"
+    # The SNS topic new follow-up tasks (NPS detractors) are published to; None: none (email and bus only).
+    task_topic_arn: str | None = None
     # SES account send rate (messages/s); the sender never goes above it.
     ses_max_send_rate: Annotated[float, Field(gt=0)] = 14.0
     # How many sender containers may run at once (the event source's MaximumConcurrency); each

@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from comeback.app.effects import carry_out
 from comeback.app.observability import count, logger
@@ -40,6 +40,9 @@ from comeback.domain.playbook import Playbook
 from comeback.domain.products import ProductReader, Remembered
 from comeback.domain.stores import DueContact, DueStore, HeldMessage, RewardLedger
 from comeback.recipes import engine
+
+if TYPE_CHECKING:
+    from comeback.app.tasks import TaskDesk
 
 PAGE = 100
 # Stop a unit this long before the invocation's end: enough to finish the page and queue the rest.
@@ -83,8 +86,10 @@ class Sweep:
         shards: int,
         work: WorkQueue | None = None,
         products: ProductReader | None = None,
+        tasks: TaskDesk | None = None,
     ) -> None:
         self._due = due
+        self._tasks = tasks
         self._playbooks = playbooks
         self._outbox = outbox
         self._rewards = rewards
@@ -176,7 +181,7 @@ class Sweep:
             profile = due.profile
             playbook = self._playbooks(profile.shop_id)
             outcome = engine.plan_due(profile, playbook, now, products)
-            done = carry_out(outcome, playbook, now, self._rewards)
+            done = carry_out(outcome, playbook, now, self._rewards, self._tasks)
             messages.extend(done.messages)
             entries.extend(done.entries)
             report.rewards_issued += done.issued

@@ -155,6 +155,9 @@ TOPOLOGY = Topology(
         # the one-click "why did you stop shopping with us?" answers of a win-back email
         Route("GET", "/v1/feedback/{token}", "preferences"),
         Route("POST", "/v1/feedback/{token}", "preferences"),
+        # an NPS email's one-click scores (GET) and the thank-you page's comment form (POST)
+        Route("GET", "/v1/score/{token}", "preferences"),
+        Route("POST", "/v1/score/{token}", "preferences"),
     ),
     schedules=(
         Schedule("sweep", "rate(1 hour)", "sweep", "Finds due contacts every hour"),

@@ -43,6 +43,12 @@ BUYER_PK = "buyer_pk"
 # what the segmentation job reads of a profile (nothing else is copied to the index)
 BUYER_ATTRIBUTES = ("orders_count", "spent", "last_order_at", "erased_at", "merged_into")
 
+# a shop's follow-up tasks (NPS detractors), listed by shop, newest first; sparse: only tasks have it
+TASK_INDEX = "tasks"
+TASK_PK = "task_pk"
+TASK_AT = "task_at"
+TASK_PREFIX = "TASK#"
+
 PROFILE = "PROFILE"
 SEGMENTS = "SEGMENTS"
 SHOPS = "SHOPS"
@@ -133,6 +139,16 @@ def all_buyer_shards(shop_id: str, shards: int) -> list[str]:
     return [f"BUY#{shop_id}#{i:03d}" for i in range(shards)]
 
 
+def task(task_id: str) -> str:
+    """A follow-up task, in its contact's partition."""
+    return f"{TASK_PREFIX}{task_id}"
+
+
+def shop_tasks(shop_id: str) -> str:
+    """The task index's partition of a shop."""
+    return f"SHOP#{shop_id}#TASKS"
+
+
 def table_definition(name: str) -> dict[str, object]:
     """`CreateTable` arguments of the table; the CDK stack declares the same (a test compares)."""
     return {
@@ -140,7 +156,8 @@ def table_definition(name: str) -> dict[str, object]:
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
         "AttributeDefinitions": [
-            {"AttributeName": n, "AttributeType": "S"} for n in (PK, SK, DUE_PK, DUE_AT, BUYER_PK)
+            {"AttributeName": n, "AttributeType": "S"}
+            for n in (PK, SK, DUE_PK, DUE_AT, BUYER_PK, TASK_PK, TASK_AT)
         ],
         "GlobalSecondaryIndexes": [
             {
@@ -159,6 +176,15 @@ def table_definition(name: str) -> dict[str, object]:
                     {"AttributeName": PK, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(BUYER_ATTRIBUTES)},
+            },
+            {
+                "IndexName": TASK_INDEX,
+                "KeySchema": [
+                    {"AttributeName": TASK_PK, "KeyType": "HASH"},
+                    {"AttributeName": TASK_AT, "KeyType": "RANGE"},
+                ],
+                # ALL: `comeback tasks list` reads the tasks from the index alone
+                "Projection": {"ProjectionType": "ALL"},
             },
         ],
     }

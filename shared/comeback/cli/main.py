@@ -198,11 +198,12 @@ def _add_templates(commands: Any) -> None:
 
 
 def _add_reports_rewards_and_loyalty(commands: Any) -> None:
-    from comeback.cli import loyalty, report, rewards
+    from comeback.cli import loyalty, report, rewards, tasks
 
     report.add_parser(commands)
     rewards.add_parser(commands)
     loyalty.add_parser(commands)
+    tasks.add_parser(commands)
 
 
 def main(argv: list[str] | None = None) -> int:

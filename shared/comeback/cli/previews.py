@@ -96,10 +96,12 @@ def _data(campaign: str, locale: str) -> dict[str, Any]:
             ],
         },
         "nps": {"survey_url": f"{_BASE_URL}/surveys/nps?order=CH-10482", "order_id": "CH-10482"},
+        # the thank-you after an NPS answer: a promoter's invites a review (step 2: the follow-up)
         "feedback": {
+            "group": "promoter",
+            "score": 10,
+            "commented": True,
             "review_url": f"{_BASE_URL}/products/sencha-hachijuhachiya/reviews/new",
-            "order_id": "CH-10482",
-            "product_name": "煎茶 八十八夜 100g" if ja else "Hachijuhachiya sencha",
         },
         "cart": {
             "items": [
@@ -122,8 +124,11 @@ def sample_context(campaign: str, locale: str, step: int = 1) -> dict[str, Any]:
     _check(campaign, locale)
     person = _CONTACTS[locale]
     utm = f"utm_source=comeback&utm_medium=email&utm_campaign={campaign}"
+    # the NPS recipe's context (recipes/nps.py): feedback step 2 is the "anything else?" follow-up
+    own = {"follow_up": step == 2} if campaign == "feedback" else {}
     return {
         "days_since_last_activity": 62,
+        **own,
         **_data(campaign, locale),
         "campaign": campaign,
         "step": step,

@@ -53,6 +53,7 @@ EVENT_TYPES = (
     "checkout.started",
     "site.visited",
     "feedback.submitted",
+    "feedback.responded",
     "message.replied",
     "loyalty.joined",
     "referral.completed",
@@ -61,7 +62,12 @@ EVENT_TYPES = (
 
 # Events that show the customer doing something (they move `last_activity_at`); the others are the
 # shop telling us about the customer.
-ACTIVITY_TYPES = frozenset(EVENT_TYPES) - {"customer.updated", "order.refunded", "customer.deleted"}
+ACTIVITY_TYPES = frozenset(EVENT_TYPES) - {
+    "customer.updated",
+    "order.refunded",
+    "customer.deleted",
+    "feedback.responded",  # the shop's team answered the customer: not the customer acting
+}
 
 MAX_EVENTS_PER_BATCH = 100
 
@@ -398,6 +404,17 @@ class FeedbackData(Open):
     )
 
 
+class ResponseData(Open):
+    """The shop's team answered a customer's feedback: the follow-up task it names is done."""
+
+    task_id: Id | None = Field(
+        None, description="The task answered (task.created's task_id); without it, the survey's open task."
+    )
+    survey: ShortText | None = Field(None, description='Which survey was answered: "nps".')
+    note: LongText | None = None
+    by: ShortText | None = Field(None, description="Who answered (a name or a team), for the shop's records.")
+
+
 class ReplyData(Open):
     message_id: ShortText | None = None
     campaign: ShortText | None = None
@@ -476,6 +493,11 @@ class FeedbackSubmitted(EventBase):
     data: FeedbackData
 
 
+class FeedbackResponded(EventBase):
+    type: Literal["feedback.responded"]
+    data: ResponseData = Field(default_factory=ResponseData)
+
+
 class MessageReplied(EventBase):
     type: Literal["message.replied"]
     data: ReplyData = Field(default_factory=ReplyData)
@@ -540,6 +562,7 @@ ShopEvent = Annotated[
     | CheckoutStarted
     | SiteVisited
     | FeedbackSubmitted
+    | FeedbackResponded
     | MessageReplied
     | LoyaltyJoined
     | ReferralCompleted
@@ -556,6 +579,7 @@ EVENT_MODELS: dict[str, type[EventBase]] = {
     "checkout.started": CheckoutStarted,
     "site.visited": SiteVisited,
     "feedback.submitted": FeedbackSubmitted,
+    "feedback.responded": FeedbackResponded,
     "message.replied": MessageReplied,
     "loyalty.joined": LoyaltyJoined,
     "referral.completed": ReferralCompleted,

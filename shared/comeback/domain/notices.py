@@ -120,7 +120,34 @@ class RewardExpired(RewardNotice):
 REWARD_MODELS: dict[str, type[RewardNotice]] = {
     model.DETAIL_TYPE: model for model in (RewardIssued, RewardRedeemed, RewardExpired)
 }
-NOTICE_MODELS: dict[str, type[Notice]] = {StageChanged.DETAIL_TYPE: StageChanged, **REWARD_MODELS}
+
+
+class TaskCreated(Notice):
+    """A follow-up task for the shop's team was opened (an NPS detractor): someone should answer.
+
+    It is announced once, when the task is first stored; its `id` is the task's. No address is on
+    the bus: the team's email and the stack's SNS topic carry the customer's, the bus the ids.
+    """
+
+    DETAIL_TYPE: ClassVar[str] = "task.created"
+
+    task_id: Id = Field(description="What `comeback tasks done TASK_ID` and feedback.responded name.")
+    kind: Literal["detractor"]
+    survey: Id = Field(description='The survey answered: "nps".')
+    score: Annotated[int, Field(ge=0, le=10)] | None
+    comment: Annotated[str, Field(max_length=4000)] | None
+    orders_count: Annotated[int, Field(ge=0)]
+    total_spent_minor: Annotated[int, Field(ge=0)] = Field(description="Minor units of `currency`.")
+    currency: Currency | None
+    last_order_at: UtcTime | None
+    created_at: UtcTime
+
+
+NOTICE_MODELS: dict[str, type[Notice]] = {
+    StageChanged.DETAIL_TYPE: StageChanged,
+    **REWARD_MODELS,
+    TaskCreated.DETAIL_TYPE: TaskCreated,
+}
 NOTICE_TYPES = tuple(NOTICE_MODELS)
 
 
@@ -144,6 +171,11 @@ def stage_changed(
         changed_at=changed_at,
         reason=reason,
     )
+
+
+def task_created(**fields: Any) -> TaskCreated:
+    """The notice of a new follow-up task; its id comes from shop and task (each is opened once)."""
+    return TaskCreated(id=notice_id(TaskCreated.DETAIL_TYPE, fields["shop_id"], fields["task_id"]), **fields)
 
 
 def reward_notice(

@@ -29,6 +29,11 @@ class Resources:
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
     dlq_urls: dict[str, str] = field(default_factory=dict)
+    task_topic_arn: str | None = None
+
+
+# The SNS topic new follow-up tasks are published to (infra/constructs/tasks.py in AWS).
+TASK_TOPIC = "comeback-tasks"
 
 
 # DynamoDB is most of the emulator's work; it gets a process (and so a core) of its own. Everything
@@ -241,6 +246,7 @@ def provision(
         ses.create_email_identity(EmailIdentity=domain)
 
     client("secretsmanager").create_secret(Name=token_key_secret, SecretString=secrets.token_urlsafe(32))
+    resources.task_topic_arn = client("sns").create_topic(Name=TASK_TOPIC)["TopicArn"]
     return resources
 
 
@@ -255,6 +261,8 @@ def existing(client: Callable[[str], Any], topology: Topology = TOPOLOGY) -> Res
         resources.queue_arns[queue.name] = sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
+    # CreateTopic answers the existing topic's ARN (a data dir saved before the topic existed gets it)
+    resources.task_topic_arn = client("sns").create_topic(Name=TASK_TOPIC)["TopicArn"]
     return resources
 
 

@@ -86,6 +86,8 @@ def accesses(service: str, operation: str, params: Mapping[str, Any]) -> list[tu
         return [("events:PutEvents", f"event-bus/{bus}") for bus in sorted(buses)]
     if service == "sesv2" and operation == "SendEmail":
         return _ses_send(params)
+    if service == "sns" and "TopicArn" in params:
+        return [(f"sns:{operation}", f"topic/{_name(str(params['TopicArn']), ':')}")]
     if service == "secretsmanager" and "SecretId" in params:
         return [(f"secretsmanager:{operation}", f"secret:{_name(str(params['SecretId']), ':')}")]
     if service == "scheduler" and "Name" in params:

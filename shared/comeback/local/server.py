@@ -119,7 +119,12 @@ class LocalRuntime:
                 self.settings.ses_configuration_set,
                 self.settings.token_key_secret,
             )
-        self.settings = self.settings.model_copy(update={"queue_urls": dict(self.resources.queue_urls)})
+        self.settings = self.settings.model_copy(
+            update={
+                "queue_urls": dict(self.resources.queue_urls),
+                "task_topic_arn": self.resources.task_topic_arn,
+            }
+        )
         self.mailer = mailbox.RecordingMailer(
             SesMailer(self._emulator.client("sesv2"), self.settings.ses_configuration_set)
         )
@@ -135,7 +140,7 @@ class LocalRuntime:
         for direct in ("sesv2", "events"):  # the mailer and the publisher use the emulator's clients
             self.recorder.watch(self._emulator.client(direct))
         self.aws_calls: Counter[str] = Counter()
-        for service in ("dynamodb", "sqs", "events", "sesv2", "secretsmanager"):
+        for service in ("dynamodb", "sqs", "events", "sesv2", "secretsmanager", "sns"):
             # what the functions ask of AWS, counted from botocore's own events
             aws.client(service, self.settings).meta.events.register(
                 f"before-call.{aws.client(service, self.settings).meta.service_model.endpoint_prefix}",

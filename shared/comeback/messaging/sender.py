@@ -37,6 +37,7 @@ from comeback.domain.reach import unreachable
 from comeback.messaging.ratelimit import RateLimiter
 from comeback.messaging.reason_links import reason_links
 from comeback.messaging.render import RenderError, locale_for, render
+from comeback.messaging.score_links import score_links
 from comeback.messaging.tokens import TokenSigner
 from comeback.recipes import engine, loyalty
 
@@ -261,6 +262,11 @@ class Sender:
         if request.data.get("ask_reason"):
             # one signed one-click link per reason; the answer comes back as feedback.submitted
             context["reason_links"] = reason_links(
+                self._tokens, self._settings.public_base_url, request.shop_id, profile.contact_id, request.key
+            )
+        if request.data.get("ask_score"):
+            # eleven signed one-click scores, 0 to 10; the answer comes back as feedback.submitted
+            context["score_links"] = score_links(
                 self._tokens, self._settings.public_base_url, request.shop_id, profile.contact_id, request.key
             )
         rendered = render(request.campaign, locale, context, playbook.messaging.templates)

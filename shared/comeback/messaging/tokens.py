@@ -27,9 +27,11 @@ from comeback.domain.clock import Clock
 
 VALID_FOR = timedelta(days=365)
 
-Purpose = Literal["unsubscribe", "reason"]
+Purpose = Literal["unsubscribe", "reason", "score"]
 UNSUBSCRIBE: Purpose = "unsubscribe"
 REASON: Purpose = "reason"
+# an NPS email's one-click score links: the score itself is signed (`value`), one token per score
+SCORE: Purpose = "score"
 
 
 class BadToken(ValueError):
@@ -42,6 +44,7 @@ class Subscription:
     contact_id: str
     message_key: str | None
     issued_at: int
+    value: str | None = None  # what the link answers, when the token signs it (a score)
 
 
 def _b64(data: bytes) -> str:
@@ -58,7 +61,12 @@ class TokenSigner:
         self._clock = clock
 
     def issue(
-        self, shop_id: str, contact_id: str, message_key: str | None = None, purpose: Purpose = UNSUBSCRIBE
+        self,
+        shop_id: str,
+        contact_id: str,
+        message_key: str | None = None,
+        purpose: Purpose = UNSUBSCRIBE,
+        value: str | None = None,
     ) -> str:
         payload: dict[str, str | int] = {
             "s": shop_id,
@@ -69,6 +77,8 @@ class TokenSigner:
             payload["m"] = message_key
         if purpose != UNSUBSCRIBE:
             payload["p"] = purpose
+        if value is not None:
+            payload["v"] = value
         body = json.dumps(payload, separators=(",", ":")).encode()
         return f"{_b64(body)}.{_b64(self._mac(body))}"
 
@@ -82,8 +92,13 @@ class TokenSigner:
             raise BadToken("token signature does not match")
         try:
             payload = json.loads(body)
+            value = payload.get("v")
             subscription = Subscription(
-                str(payload["s"]), str(payload["c"]), payload.get("m"), int(payload["t"])
+                str(payload["s"]),
+                str(payload["c"]),
+                payload.get("m"),
+                int(payload["t"]),
+                str(value) if value is not None else None,
             )
             made_for = payload.get("p", UNSUBSCRIBE)
         except (ValueError, KeyError, TypeError, AttributeError):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from comeback.domain.products import ProductReader
     from comeback.domain.profile import Profile
     from comeback.domain.rewards import Offer, Reward
+    from comeback.domain.tasks import Task
 
 
 class RecipeSettings(BaseModel):
@@ -103,6 +104,22 @@ class LedgerOp:
 
 
 @dataclass(frozen=True)
+class TaskOp:
+    """A change the recipe asks of the team's task list (the engine applies it and announces it).
+
+    `open`: create `task` unless its id exists (a new one is announced as `task.created` and sent
+    to the shop's team); `comment`: add the customer's comment to an open task; `close`: mark done.
+    """
+
+    kind: Literal["open", "comment", "close"]
+    task_id: str
+    task: Task | None = None  # open
+    comment: str | None = None  # comment
+    email: str | None = None  # open: the customer's address, for the team's email (never stored)
+    by: str | None = None  # close: who closed it
+
+
+@dataclass(frozen=True)
 class Decision:
     """What a recipe decided. `state` None leaves its stored state as it is."""
 
@@ -111,6 +128,7 @@ class Decision:
     notices: tuple[Notice, ...] = ()
     notes: tuple[Note, ...] = ()
     ledger: tuple[LedgerOp, ...] = ()
+    tasks: tuple[TaskOp, ...] = ()
     # why a step that came due asked for no message (not reachable; a holdout is an ask) - for the report
     skipped: tuple[str, ...] = ()
 

@@ -23,7 +23,7 @@ from comeback.domain.products import NoProducts, ProductReader
 from comeback.domain.profile import Profile
 from comeback.domain.rewards import Reward
 from comeback.recipes import registry
-from comeback.recipes.base import KEEP, Ask, Decision, LedgerOp, Note, Notice, Recipe, decision_id
+from comeback.recipes.base import KEEP, Ask, Decision, LedgerOp, Note, Notice, Recipe, TaskOp, decision_id
 
 
 @dataclass(frozen=True)
@@ -118,13 +118,23 @@ class Outcome:
         return [(r, op) for r, d in self.decided for op in d.ledger]
 
     @property
+    def tasks(self) -> list[TaskOp]:
+        return [op for _, d in self.decided for op in d.tasks]
+
+    @property
     def skipped(self) -> list[tuple[str, str]]:
         return [(r.name, s) for r, d in self.decided for s in d.skipped]
 
     def record(self, recipe: Recipe, decision: Decision, now: datetime) -> None:
         if decision.state is not None:
             self.profile = with_state(self.profile, recipe, decision.state, now)
-        if decision.state is not None or decision.asks or decision.notices or decision.ledger:
+        if (
+            decision.state is not None
+            or decision.asks
+            or decision.notices
+            or decision.ledger
+            or decision.tasks
+        ):
             self.decided.append((recipe, decision))
 
 

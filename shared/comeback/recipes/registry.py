@@ -36,6 +36,7 @@ SHIPPED = (
     "comeback.recipes.crosssell",
     "comeback.recipes.upsell",
     "comeback.recipes.engagement",
+    "comeback.recipes.nps",
     "comeback.recipes.stages",
 )
 EXTRA_ENV = "COMEBACK_EXTRA_RECIPES"
