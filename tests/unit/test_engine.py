@@ -22,9 +22,10 @@ from comeback.recipes.expiry import RECIPE as EXPIRY
 from tests.recipes import probe
 from tests.support import order, shop_event
 
-# The engine across win-back, expiry and stages; NPS (due 14 days after a second order) has its own
-# tests (test_nps.py) and is left out of these due-time tables.
-PLAYBOOK = playbook.load({"nps": {"enabled": False}})
+# The engine across win-back, expiry and stages; NPS (due 14 days after a second order) and the
+# surveys (7 days after an order, 60 after the last) have their own tests (test_nps.py,
+# test_survey.py) and are left out of these due-time tables.
+PLAYBOOK = playbook.load({"nps": {"enabled": False}, "survey": {"enabled": False}})
 # loyalty and cross-sell read the profile on an order (their facts, the order's products): without
 # them an order may take the one-write fast path
 LAST = datetime(2026, 1, 10, 3, 0, tzinfo=UTC)
@@ -83,7 +84,9 @@ def test_the_contact_is_due_when_its_earliest_enabled_recipe_is():
 
 
 def test_a_disabled_recipes_due_time_is_ignored():
-    off = playbook.load({"lifecycle": {"enabled": False}, "nps": {"enabled": False}})
+    off = playbook.load(
+        {"lifecycle": {"enabled": False}, "nps": {"enabled": False}, "survey": {"enabled": False}}
+    )
     profile = engine.with_dues(customer(), PLAYBOOK)  # stored while the stage recipe was on
     assert profile.dues["lifecycle"] == isoformat(days(60))
     assert engine.due_times(profile, off) == {"winback": days(90), "anniversary": ANNIVERSARY}
@@ -334,11 +337,13 @@ def _fast_path_is_exact_and_never_late(data: st.DataObject, book: playbook.Playb
 
 # With the stage recipe off, nothing else makes the fast path read the profile of a lapsed contact.
 # Orders reach the fast path only without loyalty (its ledger must see the profile), cross-sell
-# (it keeps the order's products) and the engagement score (it scores an order at once): the fast
+# (it keeps the order's products), the engagement score (it scores an order at once), the surveys
+# and NPS (an order schedules them) and the welcome series (an order ends it): the fast
 # path's properties are checked where they apply, and the other events keep it with them on (the
 # engagement score's views, visits and replies on the fast path: "engagement").
 NO_ORDER_READS: dict[str, Any] = {"loyalty": {"enabled": False}, "engagement": {"enabled": False},
-                                  "crosssell": {"enabled": False}, "nps": {"enabled": False}}  # fmt: skip
+                                  "crosssell": {"enabled": False}, "nps": {"enabled": False},
+                                  "survey": {"enabled": False}, "welcome": {"enabled": False}}  # fmt: skip
 NO_LOYALTY = playbook.load(NO_ORDER_READS)
 WITHOUT_STAGES = playbook.load({"lifecycle": {"enabled": False}, **NO_ORDER_READS})
 ENGAGEMENT = playbook.load({"loyalty": {"enabled": False}, "crosssell": {"enabled": False},
