@@ -59,3 +59,15 @@ NOT_MERGED = frozenset({"recipes", "dues"})
 
 def merged(profile: Any, *exclude: str) -> dict[str, Any]:
     return profile.model_dump(exclude=set(NOT_MERGED | set(exclude)))
+
+
+# The recipes that ask for emails of their own on a contact's ordinary events (a first consent, an
+# order, a view): a test about one recipe turns the others off with `others_off(*kept)`, so its
+# counts of asks and skips are about that recipe alone.
+EVENT_RECIPES = (
+    "anniversary", "welcome", "survey", "cart", "browse", "crosssell", "upsell", "engagement", "nps",
+)  # fmt: skip
+
+
+def others_off(*kept: str) -> dict[str, Any]:
+    return {name: {"enabled": False} for name in EVENT_RECIPES if name not in kept}

@@ -18,12 +18,12 @@ from comeback.domain.profile import Profile, apply, empty
 from comeback.domain.rewards import Offer, Reward, RewardRequest, RewardType
 from comeback.domain.views import contact_view
 from comeback.recipes import engine
-from tests.support import order, shop_event
+from tests.support import order, others_off, shop_event
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 CUSTOMER = {"id": "c-1001", "email": "hanako.yamada@example.com"}
 # (points are not spent here: the balances shown are what was earned)
-BOOK = playbook.load({"consent": "opt_out", "loyalty": {"redeem": None}})
+BOOK = playbook.load({"consent": "opt_out", "loyalty": {"redeem": None}, **others_off()})
 
 
 def at(days: float) -> str:

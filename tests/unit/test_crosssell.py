@@ -17,9 +17,11 @@ from comeback.domain.profile import Profile, apply, empty, lww
 from comeback.recipes import crosssell, engine, upsell
 from comeback.recipes.base import FastEffect, in_holdout
 from tests.fakes.product_store import InMemoryProductStore
+from tests.support import others_off
 
 T0 = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
-QUIET = {"loyalty": {"enabled": False}, "winback": {"enabled": False}, "birthday": {"enabled": False}}
+QUIET = {"loyalty": {"enabled": False}, "winback": {"enabled": False}, "birthday": {"enabled": False},
+         **others_off("crosssell", "upsell")}  # fmt: skip
 PLAYBOOK = playbook.load({**QUIET, "crosssell": {"holdout_percent": 0}})
 CATALOGUE = [f"p{i}" for i in range(8)]
 

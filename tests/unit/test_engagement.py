@@ -21,17 +21,20 @@ from comeback.messaging.render import render
 from comeback.recipes import engagement, engine
 from comeback.recipes.base import Ask, state_of
 from comeback.recipes.engagement import RECIPE, next_evaluation, score
-from tests.support import order, shop_event
+from tests.support import order, others_off, shop_event
 
 START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)  # noon in Tokyo, the default shop's timezone
 NEXT_MORNING = datetime(2026, 1, 6, 0, 0, tzinfo=UTC)  # 09:00 in Tokyo the next day
 CUSTOMER = {"id": "c-1", "email": "hanako@example.com"}
 # loyalty off: its milestones would ask for emails of their own beside the engagement reward
-BOOK = playbook.load({"loyalty": {"enabled": False}})
+# (and the other recipes an order or a view wakes: their asks are their own tests')
+BOOK = playbook.load({"loyalty": {"enabled": False}, **others_off("engagement")})
 
 
 def book(**engagement_settings: Any) -> playbook.Playbook:
-    return playbook.load({"loyalty": {"enabled": False}, "engagement": engagement_settings})
+    return playbook.load(
+        {"loyalty": {"enabled": False}, **others_off("engagement"), "engagement": engagement_settings}
+    )
 
 
 def hours(n: float) -> datetime:
@@ -462,10 +465,10 @@ def test_the_reward_email_thanks_an_engaged_customer_with_the_code(locale: str) 
         assert "CB-7KQ4-M2XP" in part and "2026-02-05" in part
         assert "point" not in part and "ポイント" not in part  # no points were given
     if locale == "en":
-        assert rendered.subject == "A thank-you from Tea Shop: 10% off your next order"
+        assert rendered.subject == "A thank-you from Tea Shop: 10% off for your next order"
         assert "one of our most engaged customers" in rendered.text
     else:
-        assert "10%OFFクーポン" in rendered.subject and "いつもありがとうございます" in rendered.subject
+        assert "10%オフクーポン" in rendered.subject and "いつもありがとうございます" in rendered.subject
     # without an offer: a thank-you alone, no talk of a reward
     bare = render(
         "reward", locale, {k: v for k, v in context.items() if k not in ("reward", "code", "discount")}
