@@ -7,6 +7,7 @@ they are the sender's, tested elsewhere, and would only move these emails by day
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,33 @@ def test_welcome_series_and_post_purchase_surveys_over_http(tmp_path: Path) -> N
             and len([e for e in mail(local, "ref") if e["campaign"] == "survey"]) == 0
         )
         assert [c for c, _ in sent(local, "buy")] == ["milestone", "welcome", "survey"]
+
+
+def test_an_inactive_customers_reason_picks_the_winback_variant_over_http(tmp_path: Path) -> None:
+    """60 days after the last order: why did you stop? A one-click reason (price) from that email,
+    then win-back's first step comes with the offer the price variant gets from step 1."""
+    from tests.e2e.test_recipes import outside_holdout
+
+    book = {"demo": {"survey": {}, "messaging": {"frequency_caps": []}}}
+    with serve(tmp_path, book) as local:
+        who = outside_holdout("lapse", periods=("2026-03-06", "2026-01-05"))
+        send(local, [consent(who), bought(who, 1, 0)])
+        day(local, 7.2)
+        sweep(local)
+        assert sent(local, who) == [("survey", 1)]  # the order's survey
+        day(local, 60.2)
+        sweep(local)
+        sweep(local)  # a second sweep asks nothing more
+        assert sent(local, who) == [("survey", 1), ("survey", 3)]
+        why = mail(local, who)[-1]
+        assert "why" in why["subject"].lower(), why["subject"]
+        [price] = re.findall(r"https?://\S+reason=price", why["text"])
+        status, _ = local.call("GET", price.removeprefix(local.base))
+        assert status == 200
+        assert view(local, who)["recipes"]["survey"]["state"]["lapse"]
+        day(local, 60.2 + 91)  # win-back's first step, 90 days after the reason (an activity)
+        sweep(local)
+        steps = [s for s in sent(local, who) if s[0] == "winback"]
+        assert steps == [("winback", 1)], sent(local, who)
+        rewards = [r for r in view(local, who)["rewards"] if r["recipe"] == "winback"]
+        assert [r["step"] for r in rewards] == [1]  # the price variant's offer, from step 1
