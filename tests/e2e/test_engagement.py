@@ -62,7 +62,7 @@ def test_crossing_the_threshold_sends_one_reward_with_its_code_and_the_score_sta
         sweep(local)
         (email,) = mail(local, "emi")
         assert (email["campaign"], email["step"]) == ("reward", 3), email["subject"]
-        assert email["subject"] == "A thank-you from Your Shop: 10% off your next order"
+        assert email["subject"] == "A thank-you from Your Shop: 10% off for your next order"
         contact = view(local, "emi")
         (reward,) = contact["rewards"]
         assert (reward["recipe"], reward["type"], reward["percent"], reward["state"]) == (
