@@ -290,3 +290,124 @@ def test_the_inactive_email_carries_the_reason_links_in_both_languages() -> None
                    "survey_url": None, "reason_links": links}  # fmt: skip
         text = render("survey", locale, context).text
         assert "https://example.com/why?reason=price" in text and "2026-09-01" in text
+
+
+# --- waiting for fulfilment (wait_for_fulfilment) ------------------------------------------------
+
+WAITING = playbook.load({"consent": "opt_out", "welcome": {"enabled": False}, "loyalty": {"milestones": []},
+                         "survey": {"power_users": None, "inactive": None,
+                                    "wait_for_fulfilment": True}})  # fmt: skip
+
+
+def fulfilled(
+    order_id: str, days: float, event_id: str | None = None, status: str = "shipped"
+) -> dict[str, Any]:
+    data = {"order_id": order_id, "status": status}
+    return shop_event(
+        "order.fulfilled",
+        id=event_id or f"ful-{order_id}",
+        occurred_at=at(days),
+        customer=CUSTOMER,
+        data=data,
+    )
+
+
+def test_fulfilment_is_no_activity_and_takes_the_survey_slow_path() -> None:
+    event = parse_event(fulfilled("A-1", 1))
+    assert not event.is_activity
+    assert recipe.RECIPE.fast(event, BOOK) is None  # type: ignore[arg-type]
+    assert recipe.RECIPE.fast(event, WAITING) is None  # type: ignore[arg-type]
+
+
+def test_waiting_the_survey_comes_after_days_after_the_fulfilment_not_the_order() -> None:
+    contact = Contact(WAITING)
+    contact.receive(bought("A-1", 0))
+    assert contact.profile is not None and contact.profile.dues["survey"] == at(30)  # the give-up time
+    contact.sweep(7.1)
+    assert contact.surveys == []  # not shipped yet
+    contact.receive(fulfilled("A-1", 5))
+    assert contact.profile.dues["survey"] == at(12)
+    contact.sweep(11.9)
+    assert contact.surveys == []
+    contact.sweep(12.1)
+    contact.sweep(12.2)
+    [message] = contact.surveys
+    assert message.key == "survey#1#A-1"
+    assert message.not_after == T0 + timedelta(days=12) + recipe.VALID
+
+
+def test_waiting_an_order_never_fulfilled_within_30_days_gets_no_survey() -> None:
+    contact = Contact(WAITING)
+    contact.receive(bought("A-1", 0))
+    contact.sweep(30.1)
+    assert contact.surveys == [] and contact.skipped == ["unfulfilled"]
+    assert contact.profile is not None and "survey" not in contact.profile.dues
+    contact.receive(fulfilled("A-1", 31))  # too late: the order is closed
+    contact.sweep(40)
+    assert contact.surveys == []
+    # a fulfilment after the 30 days, the sweep having missed the give-up moment: none either
+    late = Contact(WAITING)
+    late.receive(bought("B-1", 0), fulfilled("B-1", 31))
+    late.sweep(38.1)
+    assert late.surveys == [] and late.skipped == ["unfulfilled"]
+
+
+def test_waiting_a_fulfilment_before_its_order_arrives_still_counts() -> None:
+    contact = Contact(WAITING)
+    contact.receive(fulfilled("A-1", 3), now=T0 + timedelta(days=3, hours=1))
+    contact.receive(bought("A-1", 0), now=T0 + timedelta(days=3, hours=2))
+    assert contact.state["pending"]["fulfilled_at"] == at(3)
+    assert contact.profile is not None and contact.profile.dues["survey"] == at(10)
+    contact.sweep(10.1)
+    assert [m.key for m in contact.surveys] == ["survey#1#A-1"]
+
+
+def test_waiting_duplicates_and_later_fulfilments_change_nothing() -> None:
+    contact = Contact(WAITING)
+    contact.receive(bought("A-1", 0), fulfilled("A-1", 2))
+    state = contact.state
+    contact.receive(fulfilled("A-1", 2))  # redelivered: the same id
+    contact.receive(fulfilled("A-1", 2, event_id="shopify:fulfillment:9"))  # another topic, same moment
+    contact.receive(fulfilled("A-1", 4, event_id="delivered", status="delivered"))  # delivered after shipped
+    assert contact.state == state
+    # an earlier one (a partial fulfilment arriving late) moves the survey forward
+    contact.receive(fulfilled("A-1", 1, event_id="partial"), now=T0 + timedelta(days=4, hours=1))
+    assert contact.profile is not None and contact.profile.dues["survey"] == at(8)
+    contact.sweep(8.1)
+    contact.sweep(9.1)
+    assert [m.key for m in contact.surveys] == ["survey#1#A-1"]
+
+
+def test_waiting_a_refund_still_cancels_and_a_newer_order_waits_for_its_own_fulfilment() -> None:
+    contact = Contact(WAITING)
+    contact.receive(bought("A-1", 0), fulfilled("A-1", 1), refunded("A-1", 2))
+    contact.sweep(8.1)
+    assert contact.surveys == []
+    contact.receive(bought("A-2", 10), fulfilled("A-1", 10.5, event_id="again"))
+    contact.sweep(17.1)
+    assert contact.surveys == []  # A-2 is not fulfilled
+    contact.receive(fulfilled("A-2", 18))
+    contact.sweep(25.1)
+    assert [m.key for m in contact.surveys] == ["survey#1#A-2"]
+
+
+def test_without_the_key_fulfilment_is_remembered_but_the_survey_follows_the_order() -> None:
+    contact = Contact()
+    contact.receive(bought("A-1", 0), fulfilled("A-1", 5))
+    assert contact.state["fulfilled"] == [["A-1", at(5)]]
+    assert contact.profile is not None and contact.profile.dues["survey"] == at(7)
+    contact.sweep(7.1)
+    assert [m.key for m in contact.surveys] == ["survey#1#A-1"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_waiting_any_arrival_order_and_redelivery_asks_the_same_once(data: Any) -> None:
+    stream = [bought("A-1", 0), fulfilled("A-1", 3), fulfilled("A-1", 4, event_id="d", status="delivered")]
+    shuffled = data.draw(st.permutations(stream + data.draw(st.lists(st.sampled_from(stream), max_size=3))))
+    contact = Contact(WAITING)
+    contact.receive(*shuffled, now=T0 + timedelta(days=4, hours=1))
+    assert contact.profile is not None and contact.profile.dues["survey"] == at(10)
+    contact.sweep(10.1)
+    contact.sweep(10.2)
+    assert [m.key for m in contact.surveys] == ["survey#1#A-1"]

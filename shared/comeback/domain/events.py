@@ -48,6 +48,7 @@ EVENT_TYPES = (
     "customer.updated",
     "order.placed",
     "order.refunded",
+    "order.fulfilled",
     "product.viewed",
     "cart.updated",
     "checkout.started",
@@ -65,6 +66,7 @@ EVENT_TYPES = (
 ACTIVITY_TYPES = frozenset(EVENT_TYPES) - {
     "customer.updated",
     "order.refunded",
+    "order.fulfilled",  # the shop shipped or delivered: not the customer acting
     "customer.deleted",
     "feedback.responded",  # the shop's team answered the customer: not the customer acting
 }
@@ -359,6 +361,18 @@ class RefundData(Priced):
         return self.minor(self.amount)
 
 
+FulfilmentStatus = Literal["shipped", "delivered"]
+
+
+class FulfilmentData(Open):
+    """The shop shipped (or delivered) an order, in whole or in part; `occurred_at` is when."""
+
+    order_id: Id
+    status: FulfilmentStatus = Field(
+        "shipped", description="shipped (handed to the carrier, the default) or delivered."
+    )
+
+
 class ProductData(Open):
     product_id: Id
     sku: ShortText | None = None
@@ -468,6 +482,11 @@ class OrderRefunded(EventBase):
     data: RefundData
 
 
+class OrderFulfilled(EventBase):
+    type: Literal["order.fulfilled"]
+    data: FulfilmentData
+
+
 class ProductViewed(EventBase):
     type: Literal["product.viewed"]
     data: ProductData
@@ -557,6 +576,7 @@ ShopEvent = Annotated[
     CustomerUpdated
     | OrderPlaced
     | OrderRefunded
+    | OrderFulfilled
     | ProductViewed
     | CartUpdated
     | CheckoutStarted
@@ -574,6 +594,7 @@ EVENT_MODELS: dict[str, type[EventBase]] = {
     "customer.updated": CustomerUpdated,
     "order.placed": OrderPlaced,
     "order.refunded": OrderRefunded,
+    "order.fulfilled": OrderFulfilled,
     "product.viewed": ProductViewed,
     "cart.updated": CartUpdated,
     "checkout.started": CheckoutStarted,

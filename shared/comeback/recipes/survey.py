@@ -20,14 +20,24 @@ whose last order is `inactive.after_days` old (60, before win-back's first step 
 it stopped (step 3, period `lapse.{date}`), with the one-click reason links win-back's variants
 read (`feedback_reason`), once per lapse; an order before the send cancels it (`ordered`).
 
-Delivery: the canonical events carry no fulfilment or delivery (the Shopify and WooCommerce
-adapters map orders and refunds only), so the survey goes `after_days` after the order itself.
+Fulfilment: by default the survey goes `after_days` after the order itself. A shop that sends
+`order.fulfilled` (Shopify's orders/fulfilled and fulfillments/create, WooCommerce's `completed`)
+may set `wait_for_fulfilment: true`: then an order's survey is due `after_days` after its first
+fulfilment (the earliest `occurred_at` of its `order.fulfilled` events, shipped or delivered, a
+partial fulfilment included; never before the order), and an order not fulfilled within
+`FULFIL_WITHIN` (30 days) of being placed gets none (skipped `unfulfilled`). A fulfilment may come
+before its order (it is remembered in `fulfilled`); another event for the same order moves the
+survey only when it is earlier. The key is explicit rather than automatic: a shop whose fulfilment
+events cover only part of its orders (digital goods, pick-up) would otherwise lose those surveys.
+Fulfilments are remembered whatever the key says, so turning it on applies to orders in flight.
 
 State (`Profile.recipes["survey"]`): `pending` (the order waiting: `order_id`, `at`, `items`,
-names and quantities the email shows), `latest` (time and id of the newest order seen: an older one arriving
-late is not asked about, whatever the arrival order), `closed` (order ids asked, replaced or
-cancelled, newest last) and `refunded` (order ids a refund named), each bounded to `KEEP_IDS`;
-`power_at` (when a power user was last asked), `lapse` (the last order whose lapse was asked about).
+names and quantities the email shows, `fulfilled_at` once known), `latest` (time and id of the
+newest order seen: an older one arriving late is not asked about, whatever the arrival order),
+`closed` (order ids asked, replaced or cancelled, newest last), `refunded` (order ids a refund
+named) and `fulfilled` (`[order id, first fulfilment time]` pairs, newest last), each bounded to
+`KEEP_IDS`; `power_at` (when a power user was last asked), `lapse` (the last order whose lapse
+was asked about).
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 from comeback.domain.clock import isoformat, parse_iso
-from comeback.domain.events import FeedbackSubmitted, OrderPlaced, OrderRefunded, ShopEvent
+from comeback.domain.events import FeedbackSubmitted, OrderFulfilled, OrderPlaced, OrderRefunded, ShopEvent
 from comeback.domain.messages import MessageRequest
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
@@ -51,6 +61,7 @@ NAME = "survey"
 LATE = timedelta(days=2)  # a survey this late (a sweep that did not run, an import) is not sent
 VALID = timedelta(days=7)  # held back by caps or quiet hours, it may still go this long after its time
 KEEP_IDS = 20
+FULFIL_WITHIN = timedelta(days=30)  # with wait_for_fulfilment, an order not shipped by then gets none
 MAX_ITEMS = 3
 PERIOD = re.compile(r"[A-Za-z0-9:._-]{1,64}")
 
@@ -80,6 +91,8 @@ class Survey(RecipeSettings):
     after_days: Annotated[int, Field(ge=1, le=90)] = 7
     power_users: PowerUsers | None = PowerUsers()
     inactive: Inactive | None = Inactive()
+    # due `after_days` after the order's first `order.fulfilled`, none if not within 30 days
+    wait_for_fulfilment: bool = False
     # the shop's feedback form; `{order_id}` in it is replaced by the order's id. Without one, the
     # email's button leads to the shop
     form_url: Annotated[str, Field(pattern=r"^https://", max_length=1024)] | None = None
@@ -100,6 +113,23 @@ def _close(state: dict[str, Any], order_id: str) -> None:
     state["closed"] = _bounded([*closed, order_id])
 
 
+def _fulfilled_at(state: dict[str, Any], order_id: str) -> str | None:
+    return next((str(at) for oid, at in state.get("fulfilled", []) if oid == order_id), None)
+
+
+def _moment(pending: dict[str, Any], rules: Survey) -> tuple[datetime, bool]:
+    """When the pending order's survey is due (True), or when waiting for its fulfilment ends
+    without one (False)."""
+    ordered = parse_iso(pending["at"])
+    after = timedelta(days=rules.after_days)
+    if not rules.wait_for_fulfilment:
+        return ordered + after, True
+    fulfilled = pending.get("fulfilled_at")
+    if fulfilled and parse_iso(fulfilled) <= ordered + FULFIL_WITHIN:
+        return max(parse_iso(fulfilled), ordered) + after, True
+    return ordered + FULFIL_WITHIN, False
+
+
 class SurveyRecipe(Recipe):
     name: ClassVar[str] = NAME
     topic = "surveys"
@@ -110,8 +140,8 @@ class SurveyRecipe(Recipe):
 
     # -- events --------------------------------------------------------------------------------
     def fast(self, event: ShopEvent, playbook: Playbook) -> FastEffect | None:
-        if isinstance(event, OrderPlaced | OrderRefunded):
-            return None  # schedules or cancels an order's survey
+        if isinstance(event, OrderPlaced | OrderRefunded | OrderFulfilled):
+            return None  # schedules, moves or cancels an order's survey
         if isinstance(event, FeedbackSubmitted) and event.data.order_id:
             return None  # may answer the survey waiting
         return FastEffect()
@@ -128,6 +158,8 @@ class SurveyRecipe(Recipe):
                 state.pop("pending")
                 _close(state, order_id)
             return Decision(state=state)
+        if isinstance(event, OrderFulfilled):
+            return _on_fulfilled(state, event)
         if isinstance(event, FeedbackSubmitted) and event.data.order_id:
             if not pending or pending["order_id"] != event.data.order_id:
                 return Decision()
@@ -150,13 +182,18 @@ class SurveyRecipe(Recipe):
             _close(state, pending["order_id"])  # the latest order takes the earlier one's place
             state.pop("pending")
         known = order.order_id in state.get("closed", []) or order.order_id in state.get("refunded", [])
-        gone = now - (event.occurred_at + timedelta(days=settings(playbook).after_days)) > LATE
+        items = [{"name": i.name[:100], "quantity": i.quantity} for i in order.items if i.name][:MAX_ITEMS]
+        waiting: dict[str, Any] = {"order_id": order.order_id, "at": at, "items": items}
+        fulfilled = _fulfilled_at(state, order.order_id)  # a fulfilment that came before its order
+        if fulfilled:
+            waiting["fulfilled_at"] = fulfilled
+        moment, asks = _moment(waiting, settings(playbook))
+        gone = now - moment > LATE if asks else now >= moment
         if known or gone:
             # refunded first, or asked about already (another event id); or its moment long gone
             _close(state, order.order_id)
             return Decision(state=state)
-        items = [{"name": i.name[:100], "quantity": i.quantity} for i in order.items if i.name][:MAX_ITEMS]
-        state["pending"] = {"order_id": order.order_id, "at": at, "items": items}
+        state["pending"] = waiting
         return Decision(state=state)
 
     # -- time ------------------------------------------------------------------------------------
@@ -167,7 +204,7 @@ class SurveyRecipe(Recipe):
         pending = state.get("pending")
         moments = [_lapse_due(profile, state, settings(playbook))]
         if pending:
-            moments.append(parse_iso(pending["at"]) + timedelta(days=settings(playbook).after_days))
+            moments.append(_moment(pending, settings(playbook))[0])
         times = [m for m in moments if m is not None]
         return min(times) if times else None
 
@@ -177,12 +214,16 @@ class SurveyRecipe(Recipe):
         if lapse is not None and lapse <= now:
             return self._inactive(profile, state, playbook, now, lapse)
         pending = state.get("pending")
-        due = parse_iso(pending["at"]) + timedelta(days=settings(playbook).after_days) if pending else None
-        if not pending or due is None or due > now:
+        if not pending:
+            return Decision()
+        due, asks = _moment(pending, settings(playbook))
+        if due > now:
             return Decision()
         state.pop("pending")
         order_id = str(pending["order_id"])
         _close(state, order_id)
+        if not asks:
+            return Decision(state=state, skipped=("unfulfilled",))  # not shipped within 30 days
         if now - due > LATE:
             return Decision(state=state, skipped=("stale",))
         blocked = unreachable(profile, self.topic, playbook)
@@ -257,6 +298,20 @@ class SurveyRecipe(Recipe):
             return {"survey_url": None}  # its answer is a reason link, not the order's form
         order_id = str(request.data.get("order_id", ""))
         return {"survey_url": form.replace("{order_id}", quote(order_id, safe="")) if form else None}
+
+
+def _on_fulfilled(state: dict[str, Any], event: OrderFulfilled) -> Decision:
+    """Remember the order's first fulfilment (the earliest seen); the pending order takes it."""
+    order_id, at = event.data.order_id, isoformat(event.occurred_at)
+    known = _fulfilled_at(state, order_id)
+    if known is not None and known <= at:
+        return Decision()  # a duplicate, or a later fulfilment (delivered after shipped): no change
+    others = [pair for pair in state.get("fulfilled", []) if pair[0] != order_id]
+    state["fulfilled"] = _bounded([*others, [order_id, at]])
+    pending = state.get("pending")
+    if pending and pending["order_id"] == order_id:
+        state["pending"] = {**pending, "fulfilled_at": at}  # a copy: the profile's own stays as read
+    return Decision(state=state)
 
 
 def is_power_user(profile: Profile, rule: PowerUsers, now: datetime) -> bool:
