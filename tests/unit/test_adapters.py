@@ -752,3 +752,74 @@ def test_shopify_2025_orders_carry_no_customer_consent_and_the_checkbox_still_co
     order["buyer_accepts_marketing"] = True
     _, profile = parsed(shopify.to_events(shopify_headers("orders/create"), order))
     assert profile.data.accepts_marketing is True
+
+
+# --- fulfilment ----------------------------------------------------------------------------------
+
+
+def _shopify_fulfillment(fid: int, created_at: str, **changes: Any) -> dict[str, Any]:
+    """A fulfillment as Shopify's REST Fulfillment resource (and the fulfillments/create sample)
+    shapes it: ids as integers above 2**53, the order's email, tracking fields."""
+    return {
+        "id": fid,
+        "order_id": 820982911946154508,
+        "status": "success",
+        "created_at": created_at,
+        "updated_at": created_at,
+        "service": "manual",
+        "tracking_company": "UPS",
+        "shipment_status": None,
+        "email": "jon@example.com",
+        "tracking_number": "1z827wk74630",
+        "tracking_numbers": ["1z827wk74630"],
+        "name": "#9999.1",
+        **changes,
+    }
+
+
+def test_shopify_orders_fulfilled_and_fulfillments_create_map_to_order_fulfilled() -> None:
+    order = load("shopify_orders_create_sample_legacy.json")
+    order["fulfillment_status"] = "fulfilled"
+    order["fulfillments"] = [
+        _shopify_fulfillment(255858046, "2019-06-06T10:00:00-04:00"),
+        _shopify_fulfillment(255858047, "2019-06-05T09:00:00-04:00"),  # the first shipment
+        _shopify_fulfillment(255858048, "2019-06-04T18:00:00-04:00", status="cancelled"),
+    ]
+    (whole,) = parsed(shopify.to_events(shopify_headers("orders/fulfilled"), order))
+    assert (whole.type, whole.id) == ("order.fulfilled", "shopify:order:820982911946154508:fulfilled")
+    assert not whole.is_activity
+    assert whole.customer.id == "115310627314723954"
+    assert whole.data.order_id == "820982911946154508"
+    assert whole.occurred_at.isoformat() == "2019-06-05T13:00:00+00:00"  # the earliest successful one
+    assert whole.data.status == "shipped"
+    assert whole.data.attributes == {"fulfillment_status": "fulfilled", "fulfillments": 2}
+    # redelivered under another delivery id: the same event id, so it counts once
+    again = shopify.to_events(shopify_headers("orders/fulfilled", "another-delivery"), copy.deepcopy(order))
+    assert [e["id"] for e in again] == [whole.id]
+    for f in order["fulfillments"]:
+        f["shipment_status"] = "delivered"
+    assert parsed(shopify.to_events(shopify_headers("orders/fulfilled"), order))[0].data.status == "delivered"
+
+    (one,) = parsed(
+        shopify.to_events(
+            shopify_headers("fulfillments/create"),
+            _shopify_fulfillment(255858047, "2019-06-05T09:00:00-04:00"),
+        )
+    )
+    assert (one.type, one.id) == ("order.fulfilled", "shopify:fulfillment:255858047")
+    assert (one.customer.id, one.customer.email) == (None, "jon@example.com")
+    assert (one.data.order_id, one.data.status) == ("820982911946154508", "shipped")
+    assert one.occurred_at == whole.occurred_at
+    assert one.data.attributes["tracking_number"] == "1z827wk74630"
+
+
+@pytest.mark.parametrize("status", ["pending", "open", "cancelled", "error", "failure"])
+def test_shopify_a_fulfillment_not_done_gives_nothing(status: str) -> None:
+    fulfillment = _shopify_fulfillment(1, "2019-06-05T09:00:00-04:00", status=status)
+    assert shopify.to_events(shopify_headers("fulfillments/create"), fulfillment) == []
+
+
+def test_shopify_a_fulfillment_without_email_is_refused_with_a_hint() -> None:
+    fulfillment = _shopify_fulfillment(1, "2019-06-05T09:00:00-04:00", email=None)
+    with pytest.raises(AdapterError, match="orders/fulfilled"):
+        shopify.to_events(shopify_headers("fulfillments/create"), fulfillment)

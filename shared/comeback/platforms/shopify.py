@@ -20,6 +20,8 @@ Mapping (topic from `X-Shopify-Topic`; any other topic gives []):
   id `shopify:order:<order id>:customer`, when the order carries names, consent or an address.
 - orders/updated -> order.refunded for each entry of `refunds`, id `shopify:refund:<refund id>`.
 - refunds/create -> order.refunded, id `shopify:refund:<refund id>` (see below).
+- orders/fulfilled -> order.fulfilled, id `shopify:order:<order id>:fulfilled`.
+- fulfillments/create -> order.fulfilled, id `shopify:fulfillment:<fulfillment id>` (see below).
 - customers/create, customers/update -> customer.updated, id `shopify:customer:<id>:<updated_at>`.
 - customers_email_marketing_consent/update -> customer.updated (accepts_marketing),
   id `shopify:customer:<id>:consent:<consent_updated_at or X-Shopify-Event-Id>`.
@@ -51,6 +53,13 @@ Choices worth knowing:
   customers/data_request and shop/redact are not shop events: `privacy_request` turns them into a
   `comeback.privacy.PrivacyRequest` (the contacts function exports the customer, or erases every
   contact of the shop); to_events gives [] for them. customers/delete is not used ([]).
+- Fulfilment: orders/fulfilled (the whole order shipped) is dated by its earliest successful
+  fulfillment's `created_at` (else `updated_at`, else `X-Shopify-Triggered-At`), so it agrees with
+  the fulfillments/create of the first shipment; `status` is `delivered` when every successful
+  fulfillment's `shipment_status` is `delivered`, else `shipped`. fulfillments/create maps only a
+  fulfillment whose `status` is `success` (or absent): pending, open, cancelled, error and failure
+  give []. It names no customer id, only the fulfillment's `email`; without one it raises
+  `AdapterError` (subscribe to orders/fulfilled instead, which carries the order's customer).
 - Test orders (`test: true`) are mapped like any other; the flag is kept in attributes.
 """
 
@@ -386,6 +395,70 @@ def _refunds_create(delivery: _Delivery, refund: dict[str, Any]) -> list[dict[st
     return [_refund_event(delivery, refund, ref, None, None)]
 
 
+# --- fulfilment -----------------------------------------------------------------------------
+
+_DONE = {"success"}
+
+
+def _successful(value: Any) -> list[dict[str, Any]]:
+    listed = value if isinstance(value, list) else []
+    return [f for f in listed if isinstance(f, dict) and str(f.get("status") or "success").lower() in _DONE]
+
+
+def _orders_fulfilled(delivery: _Delivery, order: dict[str, Any]) -> list[dict[str, Any]]:
+    order_id = object_id(order.get("id"), "order id")
+    if order_id is None:
+        raise AdapterError(f"{delivery.topic}: the order has no id")
+    _, ref = _order_identity(order)
+    if ref is None:
+        raise AdapterError(f"{delivery.topic}: order {order_id} has no customer id or email")
+    done = _successful(order.get("fulfillments"))
+    times = sorted(t for t in (instant(f.get("created_at")) for f in done) if t)
+    occurred = (times[0] if times else None) or instant(order.get("updated_at")) or delivery.triggered_at
+    if occurred is None:
+        raise AdapterError(f"{delivery.topic}: order {order_id} has no fulfillment created_at or updated_at")
+    delivered = bool(done) and all(str(f.get("shipment_status") or "").lower() == "delivered" for f in done)
+    data = compact(
+        {
+            "order_id": order_id,
+            "status": "delivered" if delivered else "shipped",
+            "fulfillment_status": text(order.get("fulfillment_status")),
+            "fulfillments": len(done) or None,
+        }
+    )
+    return [delivery.event(f"shopify:order:{order_id}:fulfilled", "order.fulfilled", occurred, ref, data)]
+
+
+def _fulfillments_create(delivery: _Delivery, fulfillment: dict[str, Any]) -> list[dict[str, Any]]:
+    if not _successful([fulfillment]):
+        return []  # not (yet) shipped, or cancelled
+    fulfillment_id = object_id(fulfillment.get("id"), "fulfillment id")
+    order_id = object_id(fulfillment.get("order_id"), "order id")
+    if fulfillment_id is None or order_id is None:
+        raise AdapterError(f"{delivery.topic}: a fulfillment needs its id and order_id")
+    ref = customer_ref(None, email(fulfillment.get("email")))
+    if ref is None:
+        raise AdapterError(
+            f"{delivery.topic}: fulfillment {fulfillment_id} carries no email: subscribe to "
+            "orders/fulfilled, which comes with the order's customer"
+        )
+    created = instant(fulfillment.get("created_at")) or instant(fulfillment.get("updated_at"))
+    occurred = created or delivery.triggered_at
+    if occurred is None:
+        raise AdapterError(f"{delivery.topic}: fulfillment {fulfillment_id} has no created_at")
+    delivered = str(fulfillment.get("shipment_status") or "").lower() == "delivered"
+    data = compact(
+        {
+            "order_id": order_id,
+            "status": "delivered" if delivered else "shipped",
+            "fulfillment_id": fulfillment_id,
+            "tracking_company": text(fulfillment.get("tracking_company")),
+            "tracking_number": text(fulfillment.get("tracking_number")),
+        }
+    )
+    return [delivery.event(f"shopify:fulfillment:{fulfillment_id}", "order.fulfilled", occurred, ref, data)]
+
+
 # --- customers -------------------------------------------------------------------------------
 
 
@@ -532,6 +605,8 @@ _HANDLERS: dict[str, Callable[[_Delivery, dict[str, Any]], list[dict[str, Any]]]
     "orders/paid": _orders_placed,
     "orders/updated": _orders_updated,
     "refunds/create": _refunds_create,
+    "orders/fulfilled": _orders_fulfilled,
+    "fulfillments/create": _fulfillments_create,
     "customers/create": _customers,
     "customers/update": _customers,
     "customers_email_marketing_consent/update": _email_consent,

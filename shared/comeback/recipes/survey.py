@@ -104,7 +104,7 @@ def settings(playbook: Playbook) -> Survey:
     return section
 
 
-def _bounded(ids: list[str]) -> list[str]:
+def _bounded(ids: list[Any]) -> list[Any]:
     return ids[-KEEP_IDS:]
 
 
@@ -306,7 +306,7 @@ def _on_fulfilled(state: dict[str, Any], event: OrderFulfilled) -> Decision:
     known = _fulfilled_at(state, order_id)
     if known is not None and known <= at:
         return Decision()  # a duplicate, or a later fulfilment (delivered after shipped): no change
-    others = [pair for pair in state.get("fulfilled", []) if pair[0] != order_id]
+    others: list[Any] = [pair for pair in state.get("fulfilled", []) if pair[0] != order_id]
     state["fulfilled"] = _bounded([*others, [order_id, at]])
     pending = state.get("pending")
     if pending and pending["order_id"] == order_id:
