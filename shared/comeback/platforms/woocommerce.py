@@ -34,6 +34,10 @@ many updates carry it, and each refund counts once by its own id. Customer snaps
 their id carries the modification time. order.deleted, order.restored and customer.deleted give []
 (a deleted WordPress user is not an erasure request, and its payload is only an id).
 
+No `order.fulfilled`: the `completed` status says little about delivery (WooCommerce completes
+virtual and downloadable orders at payment, and many shops mark orders completed late or never),
+and a shop that waits surveys for fulfilment should send its own `order.fulfilled` events.
+
 Other choices: a guest order (`customer_id` 0) is attached to its billing email; the order time is
 `date_created_gmt`; a refund inside an order has no date of its own, so it takes the order's
 `date_modified_gmt`. Line prices are `subtotal / quantity` rounded to the currency's minor unit

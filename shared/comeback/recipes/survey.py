@@ -21,8 +21,8 @@ it stopped (step 3, period `lapse.{date}`), with the one-click reason links win-
 read (`feedback_reason`), once per lapse; an order before the send cancels it (`ordered`).
 
 Fulfilment: by default the survey goes `after_days` after the order itself. A shop that sends
-`order.fulfilled` (Shopify's orders/fulfilled and fulfillments/create, WooCommerce's `completed`)
-may set `wait_for_fulfilment: true`: then an order's survey is due `after_days` after its first
+`order.fulfilled` (its own, or Shopify's orders/fulfilled and fulfillments/create mapped) may
+set `wait_for_fulfilment: true`: then an order's survey is due `after_days` after its first
 fulfilment (the earliest `occurred_at` of its `order.fulfilled` events, shipped or delivered, a
 partial fulfilment included; never before the order), and an order not fulfilled within
 `FULFIL_WITHIN` (30 days) of being placed gets none (skipped `unfulfilled`). A fulfilment may come
