@@ -204,7 +204,7 @@ def test_shopify_wrong_signature_and_another_shops_secret_get_401(local: Client)
 def test_shopify_topics_we_do_not_use_answer_200(local: Client) -> None:
     status, _ = shopify(local, {"id": 632910392, "title": "Sencha"}, topic="products/update")
     assert status == 200
-    status, _ = shopify(local, {"id": 1, "order_id": 2, "status": "success"}, topic="fulfillments/create")
+    status, _ = shopify(local, {"id": 1, "name": "Chanoma", "domain": "chanoma.example"}, topic="shop/update")
     assert status == 200
 
 

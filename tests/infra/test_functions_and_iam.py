@@ -181,8 +181,9 @@ def test_ingest_may_read_shop_secrets_and_put_on_the_bus_only(default: Synth) ->
 TABLE_ACTIONS = {
     # Scan: a shop's erasure (shop/redact) pages through the table (comeback.privacy)
     "contacts": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem", "Scan"},
-    # GetItem/PutItem: the reward ledger; DeleteItem: a held message released
-    "sweep": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
+    # GetItem/PutItem: the reward ledger; DeleteItem: a held message released; BatchGetItem: a
+    # page's products at once (cross-sell)
+    "sweep": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem"},
     "sender": {"GetItem", "PutItem", "UpdateItem", "Query"},
     "ses_events": {"GetItem", "PutItem", "UpdateItem", "Query"},
     "preferences": {"GetItem", "PutItem", "Query"},
