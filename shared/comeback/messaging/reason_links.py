@@ -76,6 +76,19 @@ def _customer(profile: Profile) -> dict[str, str] | None:
     return None
 
 
+def answer_entry(shop_id: str, raw: dict[str, Any], now: datetime, what: str) -> BusEntry | None:
+    """A one-click answer's bus entry, built and validated as ingest builds an accepted event (the
+    reason links' and the NPS score links'); None for a contact whose stored identity no shop event
+    could carry (nothing we can record)."""
+    try:
+        event = parse_event(raw, now)
+    except InvalidEvent as exc:
+        logger.warning(f"{what} answer not recordable", extra={"error": str(exc)})
+        return None
+    envelope = EventEnvelope(shop_id=shop_id, received_at=now, event=event)
+    return BusEntry(INGEST_SOURCE, envelope.event.type, envelope.model_dump(mode="json", exclude_none=True))
+
+
 class ReasonAnswers:
     def __init__(
         self,
@@ -155,13 +168,4 @@ class ReasonAnswers:
                 "attributes": {"message_key": subscription.message_key} if subscription.message_key else {},
             },
         }
-        try:
-            event = parse_event(raw, now)
-        except InvalidEvent as exc:
-            # a contact whose stored identity no shop event could carry: nothing we can record
-            logger.warning("reason answer not recordable", extra={"error": str(exc)})
-            return None
-        envelope = EventEnvelope(shop_id=subscription.shop_id, received_at=now, event=event)
-        return BusEntry(
-            INGEST_SOURCE, envelope.event.type, envelope.model_dump(mode="json", exclude_none=True)
-        )
+        return answer_entry(subscription.shop_id, raw, now, "reason")

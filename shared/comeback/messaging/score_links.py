@@ -23,13 +23,11 @@ from datetime import datetime
 from typing import Any
 
 from comeback.app.observability import count, logger
-from comeback.app.topology import INGEST_SOURCE
 from comeback.aws.bus import BusEntry, Publisher, PublishError
 from comeback.domain.clock import Clock, isoformat
-from comeback.domain.events import EventEnvelope, InvalidEvent, parse_event
 from comeback.domain.profile import Profile
 from comeback.messaging.preferences import Page, chosen_locale, read_form
-from comeback.messaging.reason_links import ContactFinder, PlaybookSource, _customer
+from comeback.messaging.reason_links import ContactFinder, PlaybookSource, _customer, answer_entry
 from comeback.messaging.render import browser_locale, locale_for, page
 from comeback.messaging.tokens import SCORE, BadToken, Subscription, TokenSigner
 
@@ -175,12 +173,4 @@ class ScoreAnswers:
             "customer": customer,
             "data": data,
         }
-        try:
-            event = parse_event(raw, now)
-        except InvalidEvent as exc:
-            logger.warning("NPS answer not recordable", extra={"error": str(exc)})
-            return None
-        envelope = EventEnvelope(shop_id=subscription.shop_id, received_at=now, event=event)
-        return BusEntry(
-            INGEST_SOURCE, envelope.event.type, envelope.model_dump(mode="json", exclude_none=True)
-        )
+        return answer_entry(subscription.shop_id, raw, now, "NPS")
