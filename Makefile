@@ -5,7 +5,11 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode is cached outside the tree (no __pycache__ beside the sources, so the functions' asset
+# hashes stay the same), but it is cached: every test starts processes (the runtime, its emulator)
+# that would otherwise compile moto, botocore and the package from source each time, seconds apiece.
+unexport PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
 # The CDK CLI, pinned (it must be at least as new as the aws-cdk-lib in uv.lock).
 CDK_CLI := aws-cdk@2.1148.1
 
