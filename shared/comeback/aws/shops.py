@@ -30,6 +30,7 @@ from comeback.app.settings import Settings
 from comeback.app.signing import new_secret
 from comeback.aws import clients as aws
 from comeback.aws import keys
+from comeback.aws.pauses import PAUSE, SENDING, Pause
 from comeback.domain import playbook
 from comeback.domain.clock import isoformat
 from comeback.domain.events import Id
@@ -183,9 +184,19 @@ class ShopDirectory:
         raw_config, raw_segments = values.get(keys.CONFIG), values.get(keys.SEGMENTS)
         return _playbook_of(raw_config, raw_segments)
 
+    def sending_pauses(self, shop_id: str) -> list[Pause]:
+        """The account's pause and the shop's, as stored (ended ones too; the caller compares
+        `until` with its clock). The shop's comes with the config's cached Query, the account's is
+        one more Query per cache time: nothing per message."""
+        raw = (self._values(shop_id).get(PAUSE), self._partition(SENDING).get(PAUSE))
+        return [Pause.model_validate_json(r) for r in raw if r]
+
     def _values(self, shop_id: str) -> dict[str, str]:
+        return self._partition(keys.shop(shop_id))
+
+    def _partition(self, pk: str) -> dict[str, str]:
         values = self._configs.get_multiple(
-            keys.shop(shop_id), max_age=self._settings.secret_cache_seconds, raise_on_transform_error=True
+            pk, max_age=self._settings.secret_cache_seconds, raise_on_transform_error=True
         )
         return cast("dict[str, str]", values)
 
