@@ -25,6 +25,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 
+from comeback.app.observability import CLOUDWATCH_METRICS
 from comeback.app.topology import TOPOLOGY
 
 # ---------------------------------------------------------------------------------------------
@@ -72,6 +73,10 @@ PRICES: dict[str, float] = {
     "secret_month": 0.40,
     # Secrets Manager: USD per API call (USD 0.05 per 10,000)
     "secret_api_call": 0.05 / 10_000,
+    # SSM Parameter Store: USD per standard parameter per month (SecureString included: no charge)
+    "ssm_parameter_month": 0.0,
+    # SSM Parameter Store: USD per GetParameter at standard throughput (no charge)
+    "ssm_api_call": 0.0,
     # CloudWatch: USD per standard-resolution alarm (one metric) per month
     "cw_alarm_month": 0.10,
     # CloudWatch: USD per dashboard per month (the first 3 of an account are free; not applied here)
@@ -103,6 +108,8 @@ UNITS: dict[str, str] = {
     "ses_email": "emails",
     "secret_month": "secret-months",
     "secret_api_call": "calls",
+    "ssm_parameter_month": "parameter-months",
+    "ssm_api_call": "calls",
     "kms_key_month": "key-months",
     "kms_request": "requests",
     "cw_alarm_month": "alarm-months",
@@ -160,7 +167,14 @@ SECRET_CACHE_SECONDS = 300  # Settings.secret_cache_seconds: Powertools caches s
 # a DLQ alarm per work queue + event delivery + schedules, errors and throttles per function, SES x2, API 5xx
 ALARMS = (len(TOPOLOGY.queues) + 2) + 2 * len(TOPOLOGY.functions) + 3
 DASHBOARDS = 1  # assumed the account's 4th dashboard: charged
-CUSTOM_METRICS = 25  # ~25 metric names in namespace Comeback x 1 dimension set (service): full month each
+# Custom metrics: exactly those comeback.app.observability.CLOUDWATCH_METRICS makes (every other
+# count is a log field). A metric is billed for the hours it is emitted: the steady ones all month,
+# those emitted only when something is wrong (throttling, a pause, a claim to review) for
+# INCIDENT_HOURS a month each, an assumption.
+INCIDENT_HOURS = 24.0
+STEADY_METRICS = sum(m.series for m in CLOUDWATCH_METRICS.values() if m.steady)
+INCIDENT_METRICS = sum(m.series for m in CLOUDWATCH_METRICS.values() if not m.steady)
+CUSTOM_METRIC_MONTHS = STEADY_METRICS + INCIDENT_METRICS * INCIDENT_HOURS / (SECONDS_PER_MONTH / 3600)
 KMS_KEYS = 2  # secrets key + alarm topic key (SQS uses SQS-managed SSE, DynamoDB an AWS owned key)
 
 # Log volume, KB of JSON per unit (Powertools structured logs)
@@ -218,6 +232,12 @@ class Usage:
     # 24 hours later, whether or not it sends (one more due contact for the sweep)
     views_per_contact: float = 0.0
     views_per_session: float = 4.0
+    # What-ifs of the design (the defaults are the code and stack as built): where shop secrets and
+    # the token key live ("secretsmanager", or "ssm": Parameter Store SecureString under the same
+    # key), whether every function is traced with X-Ray, and how many customer-managed KMS keys
+    kms_keys: int = KMS_KEYS
+    secret_store: str = "secretsmanager"
+    tracing: bool = True
 
     @property
     def browsed_kb(self) -> float:
@@ -259,7 +279,7 @@ SCHEDULER = "EventBridge Scheduler"
 SQS = "SQS"
 SES = "SES (outbound email)"
 KMS = "KMS"
-SECRETS = "Secrets Manager"
+SECRETS = "Secrets (Secrets Manager or SSM)"
 CLOUDWATCH = "CloudWatch (logs, metrics, alarms, dashboard)"
 XRAY = "X-Ray"
 SERVICES = (API, LAMBDA, DDB, EVENTBRIDGE, SCHEDULER, SQS, SES, KMS, SECRETS, CLOUDWATCH, XRAY)
@@ -469,11 +489,20 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         for fn in ("sender", "preferences")  # the unsubscribe token key
         if invocations[fn] > 0
     )
-    add(SECRETS, f"secrets: {shops} shop(s) + the token key", shops + 1, "secret_month")
-    add(SECRETS, "GetSecretValue (cached 5 min per container)", secret_calls, "secret_api_call")
-    key_months = KMS_KEYS * (1 + min(u.kms_rotations, 2))
-    add(KMS, f"{KMS_KEYS} customer-managed keys ({u.kms_rotations} rotations)", key_months, "kms_key_month")
-    add(KMS, "Decrypt on behalf of Secrets Manager", secret_calls, "kms_request")
+    if u.secret_store == "ssm":
+        add(
+            SECRETS,
+            f"SecureString parameters: {shops} shop(s) + the token key",
+            shops + 1,
+            "ssm_parameter_month",
+        )
+        add(SECRETS, "GetParameter (cached 5 min per container)", secret_calls, "ssm_api_call")
+    else:
+        add(SECRETS, f"secrets: {shops} shop(s) + the token key", shops + 1, "secret_month")
+        add(SECRETS, "GetSecretValue (cached 5 min per container)", secret_calls, "secret_api_call")
+    key_months = u.kms_keys * (1 + min(u.kms_rotations, 2))
+    add(KMS, f"{u.kms_keys} customer-managed keys ({u.kms_rotations} rotations)", key_months, "kms_key_month")
+    add(KMS, "Decrypt of each secret fetched", secret_calls, "kms_request")
 
     # CloudWatch
     all_invocations = sum(invocations.values())
@@ -488,7 +517,13 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
     )
     add(CLOUDWATCH, f"{ALARMS} standard alarms", ALARMS, "cw_alarm_month")
     add(CLOUDWATCH, "dashboard (the account's 4th: charged)", DASHBOARDS, "cw_dashboard_month")
-    add(CLOUDWATCH, "custom metrics (EMF, namespace Comeback)", CUSTOM_METRICS, "cw_metric_month")
+    add(
+        CLOUDWATCH,
+        f"custom metrics: {STEADY_METRICS} steady + {INCIDENT_METRICS} on incidents "
+        f"({INCIDENT_HOURS:g} h a month)",
+        CUSTOM_METRIC_MONTHS,
+        "cw_metric_month",
+    )
     add(CLOUDWATCH, "logs ingested (functions, EMF, API access)", log_kb / KB_PER_GB, "cw_logs_ingest_gb")
     add(
         CLOUDWATCH,
@@ -499,7 +534,8 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
 
     # X-Ray: every invocation starts a trace; default sampling keeps 1 a second + 5 % of the rest
     reservoir = float(SECONDS_PER_MONTH)
-    traces = min(all_invocations, reservoir) + 0.05 * max(0.0, all_invocations - reservoir)
+    traced = all_invocations if u.tracing else 0.0
+    traces = min(traced, reservoir) + 0.05 * max(0.0, traced - reservoir)
     add(
         XRAY,
         f"traces recorded ({traces:,.0f}) beyond the free 100k",
@@ -683,7 +719,8 @@ def assumptions(usage: Usage = Usage()) -> list[str]:
         f"{u.page_views_per_email:.0%} of emails.",
         "Lambda python3.13 arm64, memory from the topology; ms per item: "
         + ", ".join(f"{fn} {ms}" for fn, ms in MS_PER_ITEM.items())
-        + f" (+ {SWEEP_BASE_MS} ms per hourly run); SQS batches of 10 (full); "
+        + f" (+ {SWEEP_BASE_MS} ms per hourly run); SQS batches of 10 (full: the contacts and SES-events "
+        "event sources need a batching window, or a quiet stack's batches are one message each); "
         f"{u.cold_start_share:.0%} of invocations + {u.cold_starts_per_function_hour:g} per function-hour "
         f"are cold starts with a billed {INIT_SECONDS:g} s INIT.",
         f"DynamoDB, measured shapes: event = TransactWriteItems of 2 (0.4 + 2 KB) = 6 WRU; message = 1 "
@@ -694,17 +731,25 @@ def assumptions(usage: Usage = Usage()) -> list[str]:
         f"markers 0.2 KB (+100 B each), none with a TTL; PITR on the table; archive of "
         f"{u.archived_event_kb:g} KB per shop event kept 90 days; logs kept 30 days "
         "(stored uncompressed: an upper bound).",
-        f"One shop (one secret) per {u.contacts_per_shop:,} contacts, plus the token key; secrets and shop "
-        "configs cached 5 min per warm container (average concurrency, rounded up).",
+        f"One shop (one secret) per {u.contacts_per_shop:,} contacts, plus the token key, in "
+        f"{'SSM Parameter Store (SecureString)' if u.secret_store == 'ssm' else 'Secrets Manager'}; secrets "
+        "and shop configs cached 5 min per warm container (average concurrency, rounded up); an unknown "
+        "shop id is remembered 5 min too, so refused requests cost no extra lookups.",
         f"SQS idle cost: {EVENT_SOURCE_QUEUES} event sources x {POLLERS_PER_QUEUE} pollers x a 20 s long poll"
         f" = {EVENT_SOURCE_QUEUES * POLLERS_PER_QUEUE * SECONDS_PER_MONTH // LONG_POLL_SECONDS:,} "
         "ReceiveMessage a month, even with no traffic.",
         f"CloudWatch: {ALARMS} standard alarms, {DASHBOARDS} dashboard charged (assumed the account's 4th), "
-        f"{CUSTOM_METRICS} custom metrics all month; logs 0.6 KB per event, 1 KB per message, 0.3 KB per SES "
+        f"custom metrics as comeback.app.observability.CLOUDWATCH_METRICS makes them: {STEADY_METRICS} "
+        f"emitted all month, {INCIDENT_METRICS} only on incidents ({INCIDENT_HOURS:g} h a month each); "
+        "every other count is a log field; logs 0.6 KB per event, 1 KB per message, 0.3 KB per SES "
         "event, 0.3 KB platform lines + 0.3 KB EMF per invocation, 0.5 KB per API request.",
-        "X-Ray: every invocation is a trace; default sampling 1/s + 5 % of the rest; 100k traces free. "
-        f"KMS: {KMS_KEYS} keys after {u.kms_rotations} yearly rotations (a rotated key costs $2 in year 2, "
-        "$3 from year 3).",
+        (
+            "X-Ray: every invocation is a trace; default sampling 1/s + 5 % of the rest; 100k traces free. "
+            if u.tracing
+            else "X-Ray: tracing off. "
+        )
+        + f"KMS: {u.kms_keys} keys after {u.kms_rotations} yearly rotations (a rotated key costs $2 in "
+        "year 2, $3 from year 3).",
         "SES events reach the default bus as AWS service events: not billed by EventBridge; rule "
         "deliveries to SQS are not billed (the SQS requests are). No other free tier is applied.",
     ]
@@ -754,6 +799,81 @@ def views_table(contacts: int = 100_000, views: int = 1_000_000) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
+# What-ifs the team can choose between (each keeps every safety of the stack as built), cumulative.
+OPTIONS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("as built", {}),
+    ("+ shop secrets and the token key in SSM Parameter Store SecureString", {"secret_store": "ssm"}),
+    ("+ one customer-managed key (secrets and the alarm topic)", {"kms_keys": 1}),
+    ("+ X-Ray tracing off (configurable per function)", {"tracing": False}),
+)
+
+
+def options_table(contacts: int = 100_000, shops: tuple[int, ...] = (10, 1000)) -> str:
+    """Totals of the OPTIONS, cumulative, at `contacts` contacts split among so many shops."""
+    rows = [
+        ["Design", *(f"{_label(contacts)} contacts, {n:,} shops" for n in shops)],
+        ["---", *("---:" for _ in shops)],
+    ]
+    changes: dict[str, object] = {}
+    for name, change in OPTIONS:
+        changes.update(change)
+        totals = [
+            sum(monthly(contacts, Usage(contacts_per_shop=max(1, contacts // n), **changes)).values())  # type: ignore[arg-type]
+            for n in shops
+        ]
+        rows.append([name, *(_usd(t) for t in totals)])
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def document() -> str:
+    """docs/cost.md, every figure computed here (tests/unit/test_cost.py keeps the file equal)."""
+    plain = monthly(100_000)
+    big = monthly(1_000_000)
+    shops_1000 = monthly(100_000, Usage(contacts_per_shop=100))
+    total = sum(plain.values())
+    return "\n".join(
+        [
+            "# What a deployment costs per month",
+            "",
+            "<!-- generated by `python -m bench.cost --doc > docs/cost.md`; do not edit by hand -->",
+            "",
+            "The monthly AWS bill of one deployed comeback stack in us-east-1, at 10k, 100k and 1M contacts.",
+            "Every figure is computed by `bench/cost.py` (`python -m bench.cost`) from the usage assumptions",
+            "and AWS list prices listed in that file. No AWS call is made. `python -m bench.cost --detail",
+            "1000000` lists every priced quantity of one size, so each line can be checked by hand.",
+            "",
+            table(),
+            "",
+            "## Reading the table",
+            "",
+            f"- **100k contacts ({_usd(total)}):** SES ({_usd(plain[SES])}) is the largest line; CloudWatch "
+            f"({_usd(plain[CLOUDWATCH])}: alarms, the dashboard, {STEADY_METRICS + INCIDENT_METRICS} custom "
+            f"metrics), DynamoDB ({_usd(plain[DDB])}) and secrets ({_usd(plain[SECRETS])}) follow.",
+            f"- **1M contacts ({_usd(sum(big.values()))}):** SES ({_usd(big[SES])}), DynamoDB "
+            f"({_usd(big[DDB])}), secrets ({_usd(big[SECRETS])}: one per shop) and X-Ray "
+            f"({_usd(big[XRAY])}).",
+            f"- **1,000 shops:** secrets are per shop. 100k contacts in 1,000 shops cost "
+            f"{_usd(sum(shops_1000.values()))} a month, of which {_usd(shops_1000[SECRETS])} are secrets "
+            "in Secrets Manager; see the options below.",
+            "- **Custom metrics** are those `comeback.app.observability.CLOUDWATCH_METRICS` lists (alarmed "
+            "or graphed), priced per function and dimension value; every other count the code makes is "
+            "a field of the function's log, summed with Logs Insights.",
+            "- **Not included:** data transfer out, support plans, taxes, and free tiers other than the "
+            "EventBridge Scheduler and X-Ray ones. Also left out: CloudTrail, SNS alarm notifications, "
+            "the CDK asset bucket, CloudWatch reads (dashboard views, Logs Insights), X-Ray trace "
+            "retrieval and EventBridge replays.",
+            "",
+            "## Options",
+            "",
+            "Totals per month, each row adding its change to the ones above (`python -m bench.cost "
+            "--options`). Only the first row is the code and stack as built today.",
+            "",
+            options_table(),
+            "",
+        ]
+    )
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 2 and sys.argv[1] == "--views":
         print(views_table())
@@ -761,5 +881,9 @@ if __name__ == "__main__":
         print(detail(int(sys.argv[2])))
     elif len(sys.argv) == 2 and sys.argv[1] == "--sweep":
         print(sweep_table())
+    elif len(sys.argv) == 2 and sys.argv[1] == "--options":
+        print(options_table())
+    elif len(sys.argv) == 2 and sys.argv[1] == "--doc":
+        print(document(), end="")
     else:
         print(table())

@@ -34,7 +34,10 @@ def _raw_body() -> bytes:
 
 def _respond(answer: Answer) -> Response[Any]:
     return Response(
-        answer.status, content_types.APPLICATION_JSON, json.dumps(answer.body, ensure_ascii=False)
+        answer.status,
+        content_types.APPLICATION_JSON,
+        json.dumps(answer.body, ensure_ascii=False),
+        headers=answer.headers or None,
     )
 
 
@@ -48,11 +51,11 @@ def _respond(answer: Answer) -> Response[Any]:
             "description": "At least one event accepted",
             "content": {"application/json": {"model": BatchAnswer}},
         },
-        400: _error("Not JSON, or no events list"),
+        400: _error("Not a shop id (lower-case letters, digits, dashes), not JSON, or no events list"),
         401: _error("Missing or invalid signature, stale timestamp or unknown shop"),
         413: _error("Body over 256 KB"),
         422: {"description": "Every event invalid", "content": {"application/json": {"model": BatchAnswer}}},
-        503: _error("The bus refused part of the batch: retry it"),
+        503: _error("The bus refused part of the batch, or the secret store is unavailable (Retry-After)"),
     },
 )
 def post_events(shop_id: str, batch: Annotated[EventBatch | None, Body()] = None) -> Response[Any]:
@@ -66,14 +69,14 @@ PLATFORM_RESPONSES: dict[int, OpenAPIResponse] = {
         "description": "At least one event accepted",
         "content": {"application/json": {"model": BatchAnswer}},
     },
-    400: _error("Not JSON"),
-    401: _error("Missing or invalid platform signature, or no secret set for this platform"),
+    400: _error("Not a shop id (lower-case letters, digits, dashes), or not JSON"),
+    401: _error("Missing or invalid platform signature, unknown shop, or no secret set for this platform"),
     413: _error("Body over 256 KB"),
     422: {
         "description": "Nothing usable in the delivery",
         "content": {"application/json": {"model": BatchAnswer}},
     },
-    503: _error("The bus refused part of the batch: the platform retries"),
+    503: _error("The bus refused part of the batch, or the secret store is unavailable: platforms retry"),
 }
 
 

@@ -175,3 +175,12 @@ def test_the_window_is_measured_from_receipt_in_business_time(local):
     late = order("ahead-no", too_far.astimezone(UTC).isoformat(), customer("ahead"), total="1000")
     status, answer = send(local, [ok, late])
     assert status == 202 and [r["index"] for r in answer["rejected"]] == [1], answer
+
+
+def test_a_shop_id_of_a_bad_shape_is_400_and_an_unknown_shop_401_as_documented(local):
+    body = json.dumps({"events": [good(local, "shape")]}).encode()
+    headers = signed(body, at=int(time.time()))
+    status, answer = local.call("POST", "/v1/shops/Not_A_Shop/events", body, headers)
+    assert status == 400 and "shop id" in answer["error"]
+    status, answer = local.call("POST", "/v1/shops/nobody-here/events", body, headers)
+    assert (status, answer) == (401, {"error": "unauthorized"})

@@ -75,7 +75,7 @@ def test_an_idle_stack_costs_its_fixed_floor() -> None:
     assert idle[cost.SQS] == pytest.approx(idle_polls * PRICES["sqs_request"])
     assert idle[cost.KMS] == pytest.approx(2 * PRICES["kms_key_month"])
     assert idle[cost.SECRETS] == pytest.approx(2 * PRICES["secret_month"])  # one shop + the token key
-    alarms, dashboard, metrics = 21 * 0.10, 3.00, 25 * 0.30
+    alarms, dashboard, metrics = 21 * 0.10, 3.00, cost.CUSTOM_METRIC_MONTHS * 0.30
     assert idle[cost.CLOUDWATCH] == pytest.approx(alarms + dashboard + metrics, abs=0.01)
 
 
@@ -123,7 +123,8 @@ def test_prices_are_dated_and_each_has_a_unit() -> None:
     assert PRICES_AS_OF.startswith("2025-")
     datetime.date.fromisoformat(PRICES_AS_OF)
     assert set(PRICES) == set(cost.UNITS)
-    assert all(price > 0 for price in PRICES.values())
+    # SSM Parameter Store's standard parameters and standard-throughput calls are free: priced at 0
+    assert all(price > 0 for key, price in PRICES.items() if not key.startswith("ssm_"))
 
 
 def test_usage_is_frozen_and_replaceable() -> None:
@@ -206,3 +207,42 @@ def test_running_the_module_with_sweep_prints_the_sweep_table(
     monkeypatch.setattr(sys, "argv", ["cost.py", "--sweep"])
     runpy.run_path(cost.__file__, run_name="__main__")
     assert capsys.readouterr().out.strip() == cost.sweep_table()
+
+
+def test_docs_cost_md_is_the_models_output() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "cost.md"
+    assert doc.read_text(encoding="utf-8") == cost.document(), (
+        "run `python -m bench.cost --doc > docs/cost.md`"
+    )
+
+
+def test_custom_metrics_priced_are_the_ones_the_code_makes() -> None:
+    from comeback.app.observability import CLOUDWATCH_METRICS
+
+    series = sum(m.series for m in CLOUDWATCH_METRICS.values())
+    assert series == cost.STEADY_METRICS + cost.INCIDENT_METRICS
+    (line,) = [i for i in cost.items(100_000) if i.price == "cw_metric_month"]
+    assert cost.STEADY_METRICS <= line.quantity < series
+
+
+def test_every_cloudwatch_metric_is_counted_somewhere_in_the_code() -> None:
+    import re
+    from pathlib import Path
+
+    from comeback.app.observability import CLOUDWATCH_METRICS
+
+    root = Path(__file__).resolve().parents[2]
+    code = "\n".join(
+        p.read_text(encoding="utf-8") for d in ("shared", "functions") for p in (root / d).rglob("*.py")
+    )
+    for name in CLOUDWATCH_METRICS:
+        assert re.search(rf'"{name}"', code.replace("observability.py", "")), name
+
+
+def test_secrets_in_ssm_do_not_grow_with_shops() -> None:
+    many = Usage(contacts_per_shop=100, secret_store="ssm")
+    assert monthly(100_000, many)[cost.SECRETS] == 0
+    assert monthly(100_000, Usage(contacts_per_shop=100))[cost.SECRETS] > 400  # 1,000 secrets at $0.40
+    assert "1,000 shops" in cost.options_table()

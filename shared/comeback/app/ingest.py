@@ -1,9 +1,12 @@
 """Receiving a shop's batch of events (docs/http-api.md), independent of any HTTP framework.
 
-Checks run cheapest-first and nothing is written before all of them pass: size (413), the shop's
-signature (401, the same answer for every reason), JSON and shape (400), then each event on its own
-(422 when none is valid). Valid events go on the bus; if the bus still refuses some after retries
-the answer is 503 and the shop retries the batch (event ids make the retry harmless).
+Checks run cheapest-first and nothing is written before all of them pass: the shop id's shape (400,
+before any lookup), size (413), the shop's signature (401, the same answer for a bad signature and
+an unknown shop, so nobody learns which shops exist; 503 with Retry-After when the secret store
+cannot say), JSON and shape (400), then each event on its own (422 when none is valid). Every
+refusal of the first three counts `ShopRefused` by reason. Valid events go on the bus; if the bus
+still refuses some after retries the answer is 503 and the shop retries the batch (event ids make
+the retry harmless).
 
 Platform webhooks (Shopify, WooCommerce, Segment) take the same road in their own dialect: the
 platform's signature with the shop's secret for that platform, then the adapter's mapping, then the
@@ -24,6 +27,7 @@ from comeback.app.observability import count, logger
 from comeback.app.signing import SignatureError, verify
 from comeback.app.topology import INGEST_SOURCE
 from comeback.aws.bus import BusEntry, Publisher, PublishError
+from comeback.aws.shops import SecretsUnavailable, valid_shop_id
 from comeback.domain import jsonsafe
 from comeback.domain.clock import Clock
 from comeback.domain.events import (
@@ -37,6 +41,8 @@ from comeback.platforms import AdapterError, adapter, woocommerce
 
 
 class SecretSource(Protocol):
+    """Raises SecretsUnavailable when the store cannot tell whether the shop has secrets."""
+
     def signing_secrets(self, shop_id: str) -> list[str]: ...
 
     def platform_secret(self, shop_id: str, platform: str) -> str | None: ...
@@ -46,9 +52,28 @@ class SecretSource(Protocol):
 class Answer:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 UNAUTHORIZED = Answer(401, {"error": "unauthorized"})
+BAD_SHOP_ID = Answer(400, {"error": "not a shop id: lower-case letters, digits and dashes, at most 63"})
+# Secrets Manager throttles and short outages pass within seconds; a shop's sender retries then.
+RETRY_AFTER_SECONDS = 30
+SECRETS_UNAVAILABLE = Answer(
+    503,
+    {"error": "the secret store is unavailable; retry later"},
+    {"Retry-After": str(RETRY_AFTER_SECONDS)},
+)
+
+
+def _refused(reason: str, shop_id: str, answer: Answer, **extra: Any) -> Answer:
+    """Count and log one refusal (never a secret: none is in reach here)."""
+    count("ShopRefused", reason=reason)
+    # an id of a bad shape is not logged as given: it may be anything, of any length
+    shown = shop_id if reason != "shape" else shop_id[:64].encode("unicode_escape").decode()
+    log = logger.warning if reason == "unavailable" else logger.info
+    log("request refused", extra={"shop_id": shown, "reason": reason, **extra})
+    return answer
 
 
 class Ingest:
@@ -72,17 +97,20 @@ class Ingest:
 
     def authenticate(self, shop_id: str, headers: Mapping[str, str], body: bytes) -> Answer | None:
         """None when the request is the shop's; otherwise the refusal to send."""
+        if not valid_shop_id(shop_id):
+            return _refused("shape", shop_id, BAD_SHOP_ID)
         if len(body) > self._max_body:
             return Answer(413, {"error": f"body over {self._max_body} bytes"})
-        secrets = self._secrets.signing_secrets(shop_id)
         try:
-            if not secrets:
-                raise SignatureError("unknown shop")
+            secrets = self._secrets.signing_secrets(shop_id)
+        except SecretsUnavailable as exc:
+            return _refused("unavailable", shop_id, SECRETS_UNAVAILABLE, error=str(exc))
+        if not secrets:
+            return _refused("unknown", shop_id, UNAUTHORIZED)
+        try:
             verify(secrets, headers, body, self._signature_clock.now(), self._tolerance)
         except SignatureError as exc:
-            logger.info("request refused", extra={"shop_id": shop_id, "reason": str(exc)})
-            count("RequestsRefused")
-            return UNAUTHORIZED
+            return _refused("signature", shop_id, UNAUTHORIZED, detail=str(exc))
         return None
 
     def receive(self, shop_id: str, headers: Mapping[str, str], body: bytes) -> Answer:
@@ -148,24 +176,22 @@ class Ingest:
         self, shop_id: str, platform: str, headers: Mapping[str, str], body: bytes
     ) -> Answer:
         """A webhook in a platform's native form ("shopify", "woocommerce" or "segment")."""
+        if not valid_shop_id(shop_id):
+            return _refused("shape", shop_id, BAD_SHOP_ID, platform=platform)
         if len(body) > self._max_body:
             return Answer(413, {"error": f"body over {self._max_body} bytes"})
         if platform == "woocommerce" and woocommerce.is_ping(headers, body):
             # unsigned by design and carries nothing; the same 200 for every shop, known or not
             return Answer(200, {"ignored": "WooCommerce webhook ping"})
         module = adapter(platform)
-        secret = self._secrets.platform_secret(shop_id, platform)
-        if not secret or not module.verify(secret, body, headers):
-            logger.info(
-                "platform request refused",
-                extra={
-                    "shop_id": shop_id,
-                    "platform": platform,
-                    "reason": "no secret" if not secret else "signature",
-                },
-            )
-            count("RequestsRefused")
-            return UNAUTHORIZED
+        try:
+            secret = self._secrets.platform_secret(shop_id, platform)
+        except SecretsUnavailable as exc:
+            return _refused("unavailable", shop_id, SECRETS_UNAVAILABLE, platform=platform, error=str(exc))
+        if not secret:  # an unknown shop, or none set for this platform
+            return _refused("unknown", shop_id, UNAUTHORIZED, platform=platform)
+        if not module.verify(secret, body, headers):
+            return _refused("signature", shop_id, UNAUTHORIZED, platform=platform)
         try:
             payload = _load_json(body)
         except ValueError as exc:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from comeback.aws.mailer import Mailer
     from comeback.aws.message_store import MessageStore
     from comeback.aws.outbox import Outbox
+    from comeback.aws.pauses import PauseStore
     from comeback.aws.product_store import DynamoProductStore
     from comeback.aws.reward_store import DynamoRewardStore
     from comeback.aws.shops import ShopDirectory
@@ -225,7 +226,14 @@ class Runtime:
             clock=self.clock,
             settings=self.settings,
             outbox=self.outbox,
+            pauses=self.pauses,
         )
+
+    @cached_property
+    def pauses(self) -> PauseStore:
+        from comeback.aws.pauses import PauseStore
+
+        return PauseStore(self.client("dynamodb"), self.settings.table_name)
 
 
 _lock = threading.Lock()

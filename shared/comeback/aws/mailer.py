@@ -70,7 +70,20 @@ def _header_address(address: str) -> Address:
 
 
 class MailThrottled(Exception):
-    """SES asked us to slow down (or paused sending): try again later, nothing is lost."""
+    """SES asked us to slow down: try again in a moment, nothing is lost."""
+
+
+class MailPaused(MailThrottled):
+    """SES will not send for a while, whatever the rate: the account (`scope` "account": paused,
+    suspended, daily quota used up) or one shop's sender domain (`scope` "shop"). Retrying within
+    seconds would only be refused again. A MailThrottled, so code that only knows throttling
+    (privacy exports, task emails) still retries rather than drops."""
+
+    def __init__(self, code: str, scope: str, seconds: int) -> None:
+        super().__init__(code)
+        self.code = code
+        self.scope = scope
+        self.seconds = seconds
 
 
 class MailRejected(Exception):
@@ -79,22 +92,25 @@ class MailRejected(Exception):
 
 class Mailer(Protocol):
     def send(self, email: Email) -> str:
-        """Send; the SES message id. Raises MailThrottled or MailRejected."""
+        """Send; the SES message id. Raises MailThrottled (MailPaused) or MailRejected."""
         ...
 
 
-# SES v2 error codes that mean "not now" rather than "never".
+# SES v2 error codes that mean "not now, slow down" rather than "never".
 THROTTLING = frozenset(
-    {
-        "TooManyRequestsException",
-        "Throttling",
-        "ThrottlingException",
-        "LimitExceededException",
-        "SendingPausedException",
-        "ServiceUnavailable",
-        "InternalFailure",
-    }
+    {"TooManyRequestsException", "Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure"}
 )
+# SES v2 error codes that mean "not for a while": whom the pause is for and how long before SES is
+# asked again. A person has to act on all but the quota (which frees itself over its 24 hours);
+# an hour between tries costs one refused call per container and hour, and the sweep, which
+# releases held messages, runs hourly anyway.
+PAUSE_SECONDS = 3600
+PAUSES: dict[str, str] = {
+    "SendingPausedException": "account",  # the account's (or the configuration set's) sending paused
+    "AccountSuspendedException": "account",
+    "LimitExceededException": "account",  # the daily sending quota is used up
+    "MailFromDomainNotVerifiedException": "shop",  # this shop's sender domain, not the others'
+}
 
 
 class SesMailer:
@@ -116,6 +132,8 @@ class SesMailer:
             )
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in PAUSES:
+                raise MailPaused(code, PAUSES[code], PAUSE_SECONDS) from exc
             if code in THROTTLING:
                 raise MailThrottled(code) from exc
             raise MailRejected(code or str(exc)) from exc

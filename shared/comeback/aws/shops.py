@@ -5,11 +5,21 @@ Signing secrets live in Secrets Manager, one secret per shop (`{prefix}{shop_id}
 function. The shop's config (name, status, playbook YAML) is an item of the table, read by the
 other functions. Both are read through Powertools Parameters, which caches them per container.
 The same code runs against AWS and against the local runtime's embedded emulator.
+
+An id that cannot be a shop's (the shape `comeback shops create` allows) is refused before any
+lookup, and "no such shop" is remembered for `secret_cache_seconds` (Powertools caches only what it
+found): a flood of requests for shops that do not exist costs one Secrets Manager call per id and
+container, not one per request. Any other failure of the secret store is `SecretsUnavailable`, so
+ingest answers 503 (an outage pages) instead of 401 (a shop's mistake).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
@@ -20,6 +30,7 @@ from comeback.app.settings import Settings
 from comeback.app.signing import new_secret
 from comeback.aws import clients as aws
 from comeback.aws import keys
+from comeback.aws.pauses import PAUSE, SENDING, Pause
 from comeback.domain import playbook
 from comeback.domain.clock import isoformat
 from comeback.domain.events import Id
@@ -29,6 +40,14 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+# What `comeback shops create` accepts (ShopConfig.shop_id): lower-case letters, digits and dashes.
+SHOP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_SHOP_ID = re.compile(SHOP_ID_PATTERN)
+# Ids remembered as "no such shop": enough for a scan of random ids, bounded so it cannot grow a
+# container's memory without limit (the oldest is forgotten first).
+UNKNOWN_SHOPS_KEPT = 4096
+# Secrets Manager's answer when there is no such secret: the only failure that means "no shop".
+NOT_FOUND = "ResourceNotFoundException"
 MAX_SECRETS = 2  # the current secret and the one it replaced, during a rotation
 VALUE = "value"  # the attribute Powertools' DynamoDBProvider reads
 
@@ -36,7 +55,7 @@ VALUE = "value"  # the attribute Powertools' DynamoDBProvider reads
 class ShopConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    shop_id: Annotated[Id, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    shop_id: Annotated[Id, Field(pattern=SHOP_ID_PATTERN)]
     name: str
     status: Literal["active", "disabled"] = "active"
     created_at: str
@@ -47,11 +66,59 @@ class ShopConfig(BaseModel):
         return playbook.load(self.playbook_yaml or None)
 
 
+def valid_shop_id(shop_id: str) -> bool:
+    """Whether `shop_id` has the shape of a shop's id (`comeback shops create` refuses any other)."""
+    return _SHOP_ID.fullmatch(shop_id) is not None
+
+
+class SecretsUnavailable(Exception):
+    """The secret store failed for a reason other than "no such shop" (throttled, timed out, access
+    denied, KMS ...): nobody can tell whether the request is the shop's; try again later."""
+
+
+class UnknownShops:
+    """Shop ids recently found not to exist, each forgotten after `seconds` (in-process, bounded)."""
+
+    def __init__(
+        self, seconds: float, size: int = UNKNOWN_SHOPS_KEPT, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._seconds = seconds
+        self._size = size
+        self._now = monotonic
+        self._until: OrderedDict[str, float] = OrderedDict()
+
+    def __contains__(self, shop_id: str) -> bool:
+        until = self._until.get(shop_id)
+        if until is None:
+            return False
+        if until <= self._now():
+            del self._until[shop_id]
+            return False
+        return True
+
+    def add(self, shop_id: str) -> None:
+        self._until.pop(shop_id, None)
+        self._until[shop_id] = self._now() + self._seconds
+        while len(self._until) > self._size:
+            self._until.popitem(last=False)
+
+
+def _error_code(exc: BaseException) -> str:
+    """The AWS error code behind a Powertools GetParameterError (it re-raises with the message only,
+    so the ClientError is its implicit context)."""
+    cause = exc.__cause__ or exc.__context__
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return NOT_FOUND if NOT_FOUND in str(exc) else ""
+
+
 class ShopDirectory:
     """The read side, used by the functions (cached; a change is seen within `secret_cache_seconds`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
+        self._unknown = UnknownShops(settings.secret_cache_seconds, monotonic=monotonic)
 
     @cached_property
     def _secrets(self) -> Any:
@@ -73,16 +140,24 @@ class ShopDirectory:
         )
 
     def _document(self, shop_id: str) -> dict[str, Any] | None:
-        """The shop's secret document, or None for an unknown or disabled shop."""
+        """The shop's secret document, or None for an unknown or disabled shop (or an id no shop
+        can have); SecretsUnavailable when the store cannot say."""
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+        if not valid_shop_id(shop_id) or shop_id in self._unknown:
+            return None
         try:
             document = self._secrets.get(
                 self._settings.shop_secret_prefix + shop_id,
                 max_age=self._settings.secret_cache_seconds,
                 transform="json",
             )
-        except GetParameterError:
+        except GetParameterError as exc:
+            code = _error_code(exc)
+            if code != NOT_FOUND:
+                # the message names the secret and the error, never its value (there is none)
+                raise SecretsUnavailable(code or "unknown error") from exc
+            self._unknown.add(shop_id)
             return None
         if not isinstance(document, dict) or document.get("status", "active") != "active":
             return None
@@ -109,9 +184,19 @@ class ShopDirectory:
         raw_config, raw_segments = values.get(keys.CONFIG), values.get(keys.SEGMENTS)
         return _playbook_of(raw_config, raw_segments)
 
+    def sending_pauses(self, shop_id: str) -> list[Pause]:
+        """The account's pause and the shop's, as stored (ended ones too; the caller compares
+        `until` with its clock). The shop's comes with the config's cached Query, the account's is
+        one more Query per cache time: nothing per message."""
+        raw = (self._values(shop_id).get(PAUSE), self._partition(SENDING).get(PAUSE))
+        return [Pause.model_validate_json(r) for r in raw if r]
+
     def _values(self, shop_id: str) -> dict[str, str]:
+        return self._partition(keys.shop(shop_id))
+
+    def _partition(self, pk: str) -> dict[str, str]:
         values = self._configs.get_multiple(
-            keys.shop(shop_id), max_age=self._settings.secret_cache_seconds, raise_on_transform_error=True
+            pk, max_age=self._settings.secret_cache_seconds, raise_on_transform_error=True
         )
         return cast("dict[str, str]", values)
 

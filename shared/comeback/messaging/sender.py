@@ -8,6 +8,10 @@ it may be sent, claim its key, render, call SES once, mark it sent. What happens
   sweep puts it back on the outbox then), or skipped as stale if that is too late;
 - the key was claimed or sent before (replay, overlapping sweep): nothing;
 - SES throttles: the claim is released and the request goes back on the queue with a backoff;
+- SES pauses sending (account paused or suspended, daily quota used up, a shop's sender domain
+  not verified): the claim is released, the pause is recorded for the account or the shop, and
+  the message is held on the due index until the pause ends, like a capped one; while a pause
+  lasts, messages it covers are held before any claim or SES call. Never a DLQ, never a hot loop;
 - SES refuses the message for good: recorded as failed, the batch's other messages go on;
 - we die after SES accepted it: the claim stays, and is flagged for review instead of resent.
 """
@@ -24,9 +28,10 @@ from comeback.app.observability import count, logger
 from comeback.app.settings import Settings
 from comeback.aws import keys
 from comeback.aws.contact_store import ContactStore
-from comeback.aws.mailer import Email, Mailer, MailRejected, MailThrottled, tag_value
+from comeback.aws.mailer import Email, Mailer, MailPaused, MailRejected, MailThrottled, tag_value
 from comeback.aws.message_store import CONTENDED, Claim, MessageStore, SlotTaken
 from comeback.aws.outbox import Outbox
+from comeback.aws.pauses import Pause, PauseStore
 from comeback.aws.shops import ShopDirectory
 from comeback.domain import pacing
 from comeback.domain.clock import Clock, parse_iso
@@ -65,6 +70,7 @@ class Result(enum.StrEnum):
     DUPLICATE = "duplicate"
     NEEDS_REVIEW = "needs_review"
     RETRYING = "retrying"
+    PAUSED = "paused"
     FAILED = "failed"
 
 
@@ -116,6 +122,7 @@ class Sender:
         settings: Settings,
         outbox: Outbox | None = None,
         limiter: RateLimiter | None = None,
+        pauses: PauseStore | None = None,
     ) -> None:
         self._contacts = contacts
         self._messages = messages
@@ -126,6 +133,9 @@ class Sender:
         self._settings = settings
         self._outbox = outbox
         self._limiter = limiter or RateLimiter(settings.ses_max_send_rate / settings.sender_concurrency)
+        self._pause_store = pauses
+        # pauses this container met itself: seen at once, before the directory's cache is refreshed
+        self._pauses: dict[tuple[str, str | None], Pause] = {}
 
     def handle(self, request: MessageRequest) -> Outcome:
         now = self._clock.now()
@@ -142,6 +152,9 @@ class Sender:
             logger.info("message skipped", extra=_log(request, reason=reason))
             return Outcome(Result.SKIPPED, reason)
         assert profile is not None
+        pause = self._paused(request.shop_id, now)
+        if pause:
+            return self._hold_paused(request, pause, now)
 
         claim = self._claim(request, profile, playbook, now)
         if isinstance(claim, Outcome):
@@ -168,6 +181,8 @@ class Sender:
         self._limiter.acquire()
         try:
             ses_id = self._mailer.send(email)
+        except MailPaused as exc:
+            return self._pause(request, exc, now)
         except MailThrottled as exc:
             return self._retry_later(request, str(exc), now)
         except MailRejected as exc:
@@ -220,6 +235,55 @@ class Sender:
         count("MessagesDeferred")
         logger.info("message held by a cap or quiet hours", extra=_log(request, until=until.isoformat()))
         return Outcome(Result.DEFERRED, until.isoformat())
+
+    def _paused(self, shop_id: str, now: datetime) -> Pause | None:
+        """The pause that lasts longest of those covering this shop now (the account's or its own)."""
+        known = [self._pauses.get(("account", None)), self._pauses.get(("shop", shop_id))]
+        stored = self._shops.sending_pauses(shop_id)
+        current = [p for p in (*known, *stored) if p is not None and p.until > now]
+        return max(current, key=lambda p: p.until, default=None)
+
+    def _pause(self, request: MessageRequest, exc: MailPaused, now: datetime) -> Outcome:
+        """SES will not send for a while: record the pause, then hold this message past it."""
+        scope = "account" if exc.scope == "account" else "shop"
+        pause = Pause(
+            scope=scope,
+            shop_id=request.shop_id if scope == "shop" else None,
+            until=now + timedelta(seconds=exc.seconds),
+            reason=exc.code,
+            since=now,
+        )
+        # release first, as for throttling: the held message claims its key again when it is back
+        self._messages.release_for_retry(request, exc.code, now)
+        self._pauses[(scope, pause.shop_id)] = pause
+        if self._pause_store is not None:
+            self._pause_store.pause(pause)
+        count("SendingPaused")
+        logger.error(
+            "SES paused sending: messages are held until the pause ends",
+            extra=_log(
+                request,
+                scope=scope,
+                ses_error=exc.code,
+                until=pause.until.isoformat(),
+                runbook="SES sending paused",
+            ),
+        )
+        return self._hold_paused(request, pause, now)
+
+    def _hold_paused(self, request: MessageRequest, pause: Pause, now: datetime) -> Outcome:
+        """Hold on the due index until the pause ends (the sweep puts it back on the outbox then).
+
+        Unlike a cap's hold, no deadline drops it here: when it is back, the usual checks decide
+        (a message that has gone stale meanwhile is then recorded as skipped, not lost unseen)."""
+        shard = keys.due_shard(request.shop_id, request.contact_id, self._settings.due_shards)
+        self._messages.defer(request, pause.until, shard, now)
+        count("MessagesPaused")
+        logger.info(
+            "message held: sending is paused",
+            extra=_log(request, scope=pause.scope, reason=pause.reason, until=pause.until.isoformat()),
+        )
+        return Outcome(Result.PAUSED, pause.reason)
 
     def _retry_later(self, request: MessageRequest, reason: str, now: datetime) -> Outcome:
         if self._outbox is None:
