@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 MIN_REPEAT_CUSTOMERS = 200
 MIN_HISTORY_DAYS = 90
 NORMAL_CONFIDENCE_REPEATERS = 500
+# Below this many repeat customers nothing is fitted at all (a rate from a handful is noise); from
+# it up to `MIN_REPEAT_CUSTOMERS` the model is fitted and shown in the report, but not used.
+MIN_REPEATERS_TO_FIT = 20
 
 Confidence = Literal["low", "normal"]
 Positive = Annotated[float, Field(gt=0)]

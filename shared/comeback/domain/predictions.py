@@ -46,8 +46,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from comeback.domain.clock import isoformat, parse_iso
-from comeback.domain.prediction_model import FitQuality, FittedModel, HistogramBin, qualification
-from comeback.domain.profile import Profile
+from comeback.domain.prediction_model import (
+    MIN_REPEATERS_TO_FIT,
+    FitQuality,
+    FittedModel,
+    HistogramBin,
+    qualification,
+)
+from comeback.domain.profile import Profile, spent_in_main_currency
 from comeback.domain.segments import Buyer
 
 Array = NDArray[np.float64]
@@ -367,10 +373,10 @@ def histories_of(buyers: Iterable[Buyer], now: datetime) -> Histories:
 
 
 def fit(histories: Histories, now: datetime, currency: str | None = None) -> FittedModel | None:
-    """The shop's model (None: no customer with a repeat order, nothing to learn a rate from)."""
+    """The shop's model (None: fewer than `MIN_REPEATERS_TO_FIT` customers with a repeat order)."""
     h = histories
     repeaters = int(np.sum(h.x > 0))
-    if repeaters == 0:
+    if repeaters < MIN_REPEATERS_TO_FIT:
         return None
     (r, alpha, a, b), ll = fit_bgnbd(h.x, h.t_x, h.T)
     spend_params: tuple[float, float, float] | None = None
@@ -448,7 +454,9 @@ def median_wait_days(model: FittedModel, x: int, T: float) -> float:
 def score(
     profile: Profile, model: FittedModel | None, now: datetime, currency: str | None = None
 ) -> ContactPrediction | None:
-    """The contact's predictions now (None: no model, a shop short of history, or not a buyer)."""
+    """The contact's predictions now (None: no model, a shop short of history, or not a buyer).
+
+    The spend is the contact's in `currency`, else in its main currency (as the job fitted it)."""
     if model is None or not model.qualifies:
         return None
     found = history_of(profile, now)
@@ -461,7 +469,7 @@ def score(
     year = float(expected_purchases(*params, 365.0, [x], [t_x], [T])[0])
     clv = None
     if model.p is not None and model.q is not None and model.v is not None:
-        spent = profile.spent.get(currency or model.currency or "", 0)
+        spent = profile.spent.get(currency, 0) if currency else spent_in_main_currency(profile.spent)
         value = (
             float(conditional_order_value(model.p, model.q, model.v, [x + 1], [spent / (x + 1)])[0])
             if spent > 0
