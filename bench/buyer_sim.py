@@ -64,11 +64,12 @@ def order_values(
 
 def shop_orders(
     rng: np.random.Generator, customers: int, start: datetime, days: int,
-    r: float = 0.25, alpha: float = 30.0, a: float = 0.8, b: float = 2.5,
+    r: float = 0.25, alpha: float = 30.0, a: float = 0.8, b: float = 2.5, until_days: int | None = None,
 ) -> list[list[datetime]]:  # fmt: skip
-    """A shop's order dates: customers first order uniformly over `days` from `start`, then by BG/NBD."""
+    """A shop's order dates: customers first order uniformly over `days` from `start`, then order
+    by BG/NBD up to `until_days` from `start` (by default, `days`)."""
     first = rng.uniform(0, days, customers)
-    repeats = order_times(rng, days - first, r, alpha, a, b)
+    repeats = order_times(rng, (until_days or days) - first, r, alpha, a, b)
     return [
         [start + timedelta(days=float(f))] + [start + timedelta(days=float(f + t)) for t in later]
         for f, later in zip(first, repeats, strict=True)

@@ -277,3 +277,12 @@ def test_the_backtest_predicts_a_simulated_shops_holdout_within_ten_percent():
     assert result.actual > 500 and result.model is not None
     assert result.aggregate_error <= 0.10, result
     assert result.per_customer_mae < 1.5
+
+
+def test_a_small_shop_whose_dropout_looks_the_same_for_everyone_still_gets_finite_forecasts():
+    # this simulated shop of 200 drives Beta(a, b) towards a point mass (a, b running off to infinity)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    orders = buyer_sim.shop_orders(np.random.default_rng(105), 200, start, 365, **TRUE, until_days=730)
+    result = predictions.backtest(orders, start + timedelta(days=365), start + timedelta(days=730))
+    assert result.model is not None and result.model.b <= predictions.MAX_BETA
+    assert math.isfinite(result.predicted) and result.aggregate_error < 0.15

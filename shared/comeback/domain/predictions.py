@@ -60,6 +60,10 @@ Array = NDArray[np.float64]
 DAY_SECONDS = 86_400.0
 HISTOGRAM_BINS = 7  # 0 .. 6 repeat orders, then "7+"
 _BOUND = 15.0  # |log-parameter| the optimiser may reach (e^15: far beyond any shop)
+# Beta(a, b) with a or b over this is a point mass in all but name (every customer the same dropout
+# probability); beyond it a small shop's likelihood runs on flat towards infinity, where the
+# conditional expectation's series overflows, so the fit stops there (at no cost in likelihood).
+MAX_BETA = 200.0
 _TINY = 1e-300
 
 __all__ = ["FittedModel", "expected_purchases", "fit", "fit_buyers", "p_alive", "score"]
@@ -192,9 +196,11 @@ def _minimise(f: Callable[[Array], float], start: Array) -> tuple[Array, float]:
     return _nelder_mead(f, found, step=0.1)
 
 
-def _bounded(f: Callable[[Array], float]) -> Callable[[Array], float]:
+def _bounded(f: Callable[[Array], float], upper: Array | None = None) -> Callable[[Array], float]:
+    top = np.full(1, _BOUND) if upper is None else upper
+
     def guarded(theta: Array) -> float:
-        if np.any(np.abs(theta) > _BOUND):
+        if np.any(theta < -_BOUND) or np.any(theta > top):
             return math.inf
         with np.errstate(all="ignore"):
             value = f(theta)
@@ -214,7 +220,8 @@ def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> tuple[tuple[float, 
         r, alpha, a, b = np.exp(theta)
         return -data.log_likelihood(r, alpha, a, b)
 
-    theta, value = _minimise(_bounded(negative), start)
+    upper = np.array([_BOUND, _BOUND, math.log(MAX_BETA), math.log(MAX_BETA)])
+    theta, value = _minimise(_bounded(negative, upper), start)
     r, alpha, a, b = (float(v) for v in np.exp(theta))
     return (r, alpha, a, b), -value
 
