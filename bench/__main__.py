@@ -18,7 +18,18 @@ from comeback.local import offline_environment
 
 offline_environment("bench", log_level="ERROR")
 
-from bench import contacts, cost, crosssell, imports, local_runtime, loyalty, segments, sender, sweep  # noqa: E402 - after the environment
+from bench import (  # noqa: E402 - after the environment
+    contacts,
+    cost,
+    crosssell,
+    imports,
+    local_runtime,
+    loyalty,
+    predictions,
+    segments,
+    sender,
+    sweep,
+)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -54,6 +65,7 @@ def main(argv: list[str]) -> int:
         "sweep": sweep.run,
         "sweep_on_paper": cost.sweep_figures,
         "segments": segments.run,
+        "predictions": predictions.run,
         "loyalty": loyalty.run,
         "crosssell": crosssell.run,
         "sender": sender.run,

@@ -71,3 +71,18 @@ EVENT_RECIPES = (
 
 def others_off(*kept: str) -> dict[str, Any]:
     return {name: {"enabled": False} for name in EVENT_RECIPES if name not in kept}
+
+
+def fitted_model(**changes: Any) -> Any:
+    """A shop's prediction model, in memory: a customer orders about every four months while alive
+    (BG/NBD r 0.25, alpha 30 days, dropout Beta(0.8, 2.5)), ¥3,500 an order (Gamma-Gamma)."""
+    from comeback.domain.prediction_model import FitQuality, FittedModel
+
+    fields: dict[str, Any] = {
+        "r": 0.25, "alpha": 30.0, "a": 0.8, "b": 2.5, "p": 6.25, "q": 3.74, "v": 1534.0,
+        "customers": 2000, "repeat_customers": 800, "history_days": 730.0,
+        "fitted_at": "2026-01-01T00:00:00.000000Z", "log_likelihood": -1.0,
+        "quality": FitQuality(histogram=[], histogram_mae=0.0, histogram_mae_share=0.0),
+        "confidence": "normal", "qualifies": True,
+    }  # fmt: skip
+    return FittedModel(**{**fields, **changes})

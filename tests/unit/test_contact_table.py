@@ -220,3 +220,17 @@ def test_an_address_is_never_shown_in_clear_even_one_the_log_pattern_misses(emai
 def test_columns_pad_to_the_widest_cell_and_right_align_the_asked_columns() -> None:
     assert columns([["a", "1", "x"], ["bbb", "100", ""]], right={1}) == ["a      1  x", "bbb  100"]
     assert columns([]) == []
+
+
+def test_the_predictions_show_under_orders_once_the_shop_has_a_model_and_say_none_before() -> None:
+    from tests.support import fitted_model
+
+    text = render_contact(hanako(BOOK.with_predictions(fitted_model())))
+    lines = block(text, "orders")
+    start = lines.index("  predictions")
+    shown = dict(line.strip().split("  ", 1) for line in lines[start + 1 :])
+    shown = {k.strip(): v.strip() for k, v in shown.items()}
+    assert shown["p(alive)"].endswith("%") and shown["confidence"] == "normal"
+    assert float(shown["orders, next 90 days"]) > 0 and shown["CLV, next 365 days"].startswith("¥")
+    assert shown["next order expected"].endswith("UTC")
+    assert "predictions: none yet" in "\n".join(block(render_contact(hanako()), "orders"))

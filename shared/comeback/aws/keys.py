@@ -12,6 +12,7 @@
     SHOP#{shop}#CODE#{CODE}         CODE                     a reward's code (upper-cased): unique per shop
     SHOP#{shop}#POOL#{pool}         #{CODE}                  an uploaded code not yet issued (drawn once)
     SHOP#{shop}                     SEGMENTS                 the shop's RFM cut points (the daily job's)
+    SHOP#{shop}                     PREDICTIONS              the shop's fitted BG/NBD, Gamma-Gamma (same job)
     SHOP#{shop}#PRODUCT#{product}   PRODUCT                  a product: catalogue data, co-occurrence counts
     SHOPS                           {shop}                   every shop (the daily jobs' list)
 
@@ -22,7 +23,8 @@ not land on one partition; every profile carries its shard for life, and is on t
 has a `due_at`. The sweep queries every shard for `due_at <= now`.
 
 The buyers index (GSI `buyers`) holds every profile under `buyer_pk` = `BUY#{shop}#{shard}`,
-with only what the daily segmentation job reads (orders, spend, last order, erased or merged):
+with only what the daily segmentation job reads (orders, spend, first and last order, erased or
+merged: the first order is the predictions' customer age):
 a shop's profiles are read through it without a Scan, and a profile write that changes none of
 those attributes costs the index nothing.
 """
@@ -41,7 +43,7 @@ TTL = "expires_at"
 BUYER_INDEX = "buyers"
 BUYER_PK = "buyer_pk"
 # what the segmentation job reads of a profile (nothing else is copied to the index)
-BUYER_ATTRIBUTES = ("orders_count", "spent", "last_order_at", "erased_at", "merged_into")
+BUYER_ATTRIBUTES = ("orders_count", "spent", "first_order_at", "last_order_at", "erased_at", "merged_into")
 
 # a shop's follow-up tasks (NPS detractors), listed by shop, newest first; sparse: only tasks have it
 TASK_INDEX = "tasks"
@@ -51,6 +53,7 @@ TASK_PREFIX = "TASK#"
 
 PROFILE = "PROFILE"
 SEGMENTS = "SEGMENTS"
+PREDICTIONS = "PREDICTIONS"
 SHOPS = "SHOPS"
 CONFIG = "CONFIG"
 ALIAS = "ALIAS"

@@ -1,4 +1,5 @@
-"""A shop's buyers, read through the buyers index, and its RFM cut points, one item of the shop.
+"""A shop's buyers, read through the buyers index; its RFM cut points and its fitted prediction
+model, one item each of the shop (`SEGMENTS`, `PREDICTIONS`).
 
 The index projects only what segmentation needs (see `keys`), so a page of 1 MB carries some
 ten thousand buyers; every shard of the shop is read in turn.
@@ -12,6 +13,7 @@ from typing import Any
 from comeback.aws import dynamo, keys
 from comeback.aws.shops import VALUE
 from comeback.domain import segments
+from comeback.domain.prediction_model import FittedModel
 from comeback.domain.segments import Buyer, Segmentation
 
 
@@ -66,26 +68,36 @@ class DynamoSegmentStore:
                     yield item[keys.PK]["S"].removeprefix(prefix)
 
     def save(self, shop_id: str, segmentation: Segmentation) -> None:
-        self._ddb.put_item(
-            TableName=self._table,
-            Item={
-                keys.PK: {"S": keys.shop(shop_id)},
-                keys.SK: {"S": keys.SEGMENTS},
-                VALUE: {"S": segmentation.model_dump_json()},
-            },
-        )
+        self._put(shop_id, keys.SEGMENTS, segmentation.model_dump_json())
+
+    def save_predictions(self, shop_id: str, model: FittedModel) -> None:
+        self._put(shop_id, keys.PREDICTIONS, model.model_dump_json())
 
     def get(self, shop_id: str) -> Segmentation | None:
-        answer = self._ddb.get_item(
+        raw = self._get(shop_id, keys.SEGMENTS)
+        return Segmentation.model_validate_json(raw) if raw else None
+
+    def get_predictions(self, shop_id: str) -> FittedModel | None:
+        raw = self._get(shop_id, keys.PREDICTIONS)
+        return FittedModel.model_validate_json(raw) if raw else None
+
+    def _put(self, shop_id: str, sort_key: str, value: str) -> None:
+        self._ddb.put_item(
             TableName=self._table,
-            Key={keys.PK: {"S": keys.shop(shop_id)}, keys.SK: {"S": keys.SEGMENTS}},
+            Item={keys.PK: {"S": keys.shop(shop_id)}, keys.SK: {"S": sort_key}, VALUE: {"S": value}},
+        )
+
+    def _get(self, shop_id: str, sort_key: str) -> str | None:
+        answer = self._ddb.get_item(
+            TableName=self._table, Key={keys.PK: {"S": keys.shop(shop_id)}, keys.SK: {"S": sort_key}}
         )
         item = answer.get("Item")
-        return Segmentation.model_validate_json(item[VALUE]["S"]) if item else None
+        return str(item[VALUE]["S"]) if item else None
 
 
 def _buyer(item: dict[str, Any]) -> Buyer | None:
     plain = dynamo.plain(item)
     spent = {str(k): int(v) for k, v in (plain.get("spent") or {}).items()}
     gone = bool(plain.get("erased_at") or plain.get("merged_into"))
-    return segments.buyer(int(plain.get("orders_count") or 0), spent, plain.get("last_order_at"), gone)
+    orders = int(plain.get("orders_count") or 0)
+    return segments.buyer(orders, spent, plain.get("last_order_at"), gone, plain.get("first_order_at"))

@@ -34,6 +34,7 @@ from comeback.aws.pauses import PAUSE, SENDING, Pause
 from comeback.domain import playbook
 from comeback.domain.clock import isoformat
 from comeback.domain.events import Id
+from comeback.domain.prediction_model import FittedModel
 from comeback.domain.segments import Segmentation
 
 if TYPE_CHECKING:
@@ -179,10 +180,11 @@ class ShopDirectory:
         return ShopConfig.model_validate_json(raw) if raw else None
 
     def playbook(self, shop_id: str) -> playbook.Playbook:
-        """The shop's playbook, with the RFM cut points its daily segmentation last stored."""
+        """The shop's playbook, with the RFM cut points and the prediction model its daily
+        segmentation last stored."""
         values = self._values(shop_id)
         raw_config, raw_segments = values.get(keys.CONFIG), values.get(keys.SEGMENTS)
-        return _playbook_of(raw_config, raw_segments)
+        return _playbook_of(raw_config, raw_segments, values.get(keys.PREDICTIONS))
 
     def sending_pauses(self, shop_id: str) -> list[Pause]:
         """The account's pause and the shop's, as stored (ended ones too; the caller compares
@@ -202,10 +204,17 @@ class ShopDirectory:
 
 
 @lru_cache(maxsize=256)
-def _playbook_of(raw_config: str | None, raw_segments: str | None) -> playbook.Playbook:
-    # the provider caches the raw values: the same pair gives the same playbook, parsed once
+def _playbook_of(
+    raw_config: str | None, raw_segments: str | None, raw_predictions: str | None = None
+) -> playbook.Playbook:
+    # the provider caches the raw values: the same ones give the same playbook, parsed once
     base = ShopConfig.model_validate_json(raw_config).playbook if raw_config else playbook.default()
-    return base.with_segmentation(Segmentation.model_validate_json(raw_segments) if raw_segments else None)
+    segmented = base.with_segmentation(
+        Segmentation.model_validate_json(raw_segments) if raw_segments else None
+    )
+    return segmented.with_predictions(
+        FittedModel.model_validate_json(raw_predictions) if raw_predictions else None
+    )
 
 
 class ShopAdmin:

@@ -99,7 +99,25 @@ def _orders(view: Mapping[str, Any]) -> list[str]:
     ]
     if view.get("refunds_count"):
         pairs.insert(1, ("refunds", _number(view["refunds_count"])))
-    return ["orders", *_fields(pairs)]
+    return ["orders", *_fields(pairs), *_predictions(view)]
+
+
+def _predictions(view: Mapping[str, Any]) -> list[str]:
+    """The shop model's predictions for the contact (null until the shop has enough history)."""
+    if view.get("p_alive") is None:
+        return ["  predictions: none yet (the shop's model needs more history, or no order)"]
+    alive = f"{float(view['p_alive']):.0%}"
+    if view.get("p_alive_basis") == "one_time_buyer":
+        alive += " (one-time buyer: first-order dropout, see docs/predictions.md)"
+    confidence = str(view.get("prediction_confidence") or "-")
+    pairs = [
+        ("p(alive)", alive),
+        ("orders, next 90 days", f"{float(view.get('expected_orders_90d') or 0):.2f}"),
+        ("CLV, next 365 days", money(view.get("predicted_clv_365d"), view.get("currency"))),
+        ("next order expected", when(view.get("expected_next_order_at"))),
+        ("confidence", confidence),
+    ]
+    return ["  predictions", *_fields(pairs, indent="    ")]
 
 
 def _to_next(view: Mapping[str, Any], loyalty: Mapping[str, Any]) -> str:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from comeback.domain.events import KnownCurrency, Locale, TimeZoneName
+from comeback.domain.prediction_model import FittedModel
 from comeback.domain.segments import Segmentation
 
 
@@ -92,6 +93,8 @@ class Playbook(Strict):
     # not the shop's to write: the RFM cut points the daily job last computed, laid on by the shop
     # directory (`with_segmentation`), so a recipe sees the shop's tuning and its segments together
     segmentation: Segmentation | None = Field(default=None, exclude=True)
+    # nor this: the shop's fitted BG/NBD and Gamma-Gamma, from the same daily job (`with_predictions`)
+    predictions: FittedModel | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -102,6 +105,8 @@ class Playbook(Strict):
             raise ValueError("unknown key 'recipes': a recipe's settings go under its own key")
         if "segmentation" in data:
             raise ValueError("unknown key 'segmentation': segments are computed daily, not written")
+        if "predictions" in data:
+            raise ValueError("unknown key 'predictions': the model is fitted daily, not written")
         from pydantic import ValidationError
 
         from comeback.recipes.registry import sections  # the recipes import this module
@@ -128,6 +133,9 @@ class Playbook(Strict):
             if segmentation == self.segmentation
             else self.model_copy(update={"segmentation": segmentation})
         )
+
+    def with_predictions(self, model: FittedModel | None) -> Playbook:
+        return self if model == self.predictions else self.model_copy(update={"predictions": model})
 
     def section(self, key: str) -> Any:
         """A recipe's settings (its pydantic model), by the recipe's section key."""

@@ -78,6 +78,7 @@ class Buyer:
     orders: int
     spent_minor: int
     last_order_at: datetime
+    first_order_at: datetime | None = None  # for the predictions (None: an index item without it)
 
 
 @dataclass(frozen=True)
@@ -91,16 +92,23 @@ class Scores:
         return _GRID[(self.recency, self.frequency)]
 
 
-def buyer(orders: int, spent: dict[str, int], last_order_at: str | None, gone: bool) -> Buyer | None:
+def buyer(
+    orders: int,
+    spent: dict[str, int],
+    last_order_at: str | None,
+    gone: bool,
+    first_order_at: str | None = None,
+) -> Buyer | None:
     """A buyer as the job counts one (None: no order yet, or erased or merged into another)."""
     if orders < 1 or not last_order_at or gone:
         return None
-    return Buyer(orders, spent_in_main_currency(spent), parse_iso(last_order_at))
+    first = parse_iso(first_order_at) if first_order_at else None
+    return Buyer(orders, spent_in_main_currency(spent), parse_iso(last_order_at), first)
 
 
 def buyer_of(profile: Profile) -> Buyer | None:
     gone = bool(profile.erased_at or profile.merged_into)
-    return buyer(profile.orders_count, profile.spent, profile.last_order_at, gone)
+    return buyer(profile.orders_count, profile.spent, profile.last_order_at, gone, profile.first_order_at)
 
 
 def _cuts(values: list[int]) -> list[int]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from comeback.domain import interest, segments
+from comeback.domain import interest, predictions, segments
 from comeback.domain.clock import isoformat
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
@@ -104,6 +104,33 @@ def rfm_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[str, A
     }
 
 
+PREDICTION_FIELDS = (
+    "p_alive",
+    "p_alive_basis",
+    "expected_orders_90d",
+    "predicted_clv_365d",
+    "expected_next_order_at",
+    "prediction_confidence",
+)
+
+
+def predictions_view(profile: Profile, playbook: Playbook, now: datetime) -> dict[str, Any]:
+    """The contact's BG/NBD and Gamma-Gamma predictions now, from the shop's fitted model; all
+    null until the shop has enough history (`comeback.domain.prediction_model`), or for a contact
+    with no order. `p_alive_basis` "one_time_buyer": the one-time buyer correction (predictions)."""
+    found = predictions.score(profile, playbook.predictions, now)
+    if found is None:
+        return dict.fromkeys(PREDICTION_FIELDS)
+    return {
+        "p_alive": found.p_alive,
+        "p_alive_basis": found.p_alive_basis,
+        "expected_orders_90d": found.expected_orders_90d,
+        "predicted_clv_365d": found.predicted_clv_365d,
+        "expected_next_order_at": found.expected_next_order_at,
+        "prediction_confidence": found.confidence,
+    }
+
+
 def store_credit(rewards: Sequence[Reward], now: datetime) -> dict[str, int | str] | None:
     """What the contact's open store credit adds up to, per currency (None: none open).
 
@@ -147,6 +174,7 @@ def contact_view(
         **engagement.standing(profile, playbook, now),
         "stage": stages.current(profile, playbook, now),
         "rfm": rfm_view(profile, playbook, now),
+        **predictions_view(profile, playbook, now),
         "tags": tags(profile, playbook, now),
         "interests": dict(sorted(profile.interests.items(), key=lambda kv: (-kv[1], kv[0]))),
         # the shop's record, as it sent it; `subscribed` is what decides, `consent` says why

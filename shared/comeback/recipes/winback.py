@@ -4,6 +4,14 @@ Steps come at `after_days` after the last activity (90 / 135 / 180 / 270 by defa
 (any activity) starts a new lapse, a click on one of its emails ends the drip, and after the last
 step the contact is sunset: stage `lost`, no marketing until it acts again.
 
+With `timing: {mode: predictive}` step 1 follows the customer's own rhythm instead, from the shop's
+fitted BG/NBD (`comeback.domain.predictions`): it is due when the customer's p_alive falls below
+`p_alive_below`, or (`overdue_factor`) once it is that many median waits for its next order past
+its last order, whichever comes first, kept within `min_days` .. `max_days` of the last activity;
+the later steps keep their distance from step 1. It is worked out again on every event and every
+wake-up from the shop's current model; without a model the shop can use (too little history) the
+fixed `after_days` apply.
+
 Each step may carry an offer (a reward in the ledger: free shipping, amount off, percent off): by
 default step 1 is content only, step 2 free shipping, steps 3 and 4 an amount off, the larger on
 step 4 (published win-back studies found amount-off about twice as effective as percent-off).
@@ -75,8 +83,28 @@ class Variant(Strict):
     reply_to: EmailStr | None = None
 
 
+class Timing(Strict):
+    mode: Literal["fixed", "predictive"] = "fixed"
+    # predictive: step 1 once p_alive falls below this (None: not this criterion) ...
+    p_alive_below: Annotated[float, Field(gt=0, lt=1)] | None = 0.5
+    # ... or once the customer is this many median waits for its next order past its last order
+    overdue_factor: Annotated[float, Field(gt=0, le=20)] | None = None
+    # step 1 never sooner than this after the last activity, never later than this
+    min_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    max_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+    @model_validator(mode="after")
+    def _sane(self) -> Timing:
+        if self.min_days > self.max_days:
+            raise ValueError("timing.min_days is after timing.max_days")
+        if self.mode == "predictive" and self.p_alive_below is None and self.overdue_factor is None:
+            raise ValueError("predictive timing needs p_alive_below or overdue_factor")
+        return self
+
+
 class Winback(RecipeSettings):
     qualify: Qualify = Qualify()
+    timing: Timing = Timing()
     steps: Annotated[list[Step], Field(min_length=1, max_length=10)]
     sunset_after_last_step: bool = True
     holdout_percent: Annotated[float, Field(ge=0, le=50)] = 10
@@ -165,6 +193,46 @@ def in_segments(segment: str | None, rules: Qualify) -> bool:
     return not rules.segments or segment is None or segment in rules.segments
 
 
+def predictive_first_step_days(profile: Profile, playbook: Playbook) -> float | None:
+    """Days after the last activity at which step 1 is due by the customer's own rhythm (None:
+    fixed timing, no model the shop can use yet, or no order to learn a rhythm from)."""
+    timing = settings(playbook).timing
+    model = playbook.predictions
+    if timing.mode != "predictive" or model is None or not model.qualifies or not profile.last_activity_at:
+        return None
+    from comeback.domain import predictions  # numpy only where a shop times by prediction
+
+    found = predictions.history_of(profile, parse_iso(profile.last_activity_at))
+    if found is None or not profile.first_order_at:
+        return None
+    x, t_x, _ = found
+    first = parse_iso(profile.first_order_at)
+    candidates: list[datetime] = []
+    if timing.p_alive_below is not None:
+        candidates.append(
+            first + timedelta(days=predictions.alive_until(model, x, t_x, timing.p_alive_below))
+        )
+    if timing.overdue_factor is not None:
+        wait = predictions.median_wait_days(model, x, t_x)  # as it stood at the last order
+        candidates.append(first + timedelta(days=t_x + timing.overdue_factor * wait))
+    days = (min(candidates) - parse_iso(profile.last_activity_at)).total_seconds() / 86_400
+    return min(max(days, float(timing.min_days)), float(timing.max_days))
+
+
+def step_days(profile: Profile, playbook: Playbook) -> list[float]:
+    """Each step's days after the last activity: the fixed `after_days`, or, with predictive timing,
+    the same steps moved so that step 1 falls where the customer's rhythm puts it."""
+    fixed = [float(s.after_days) for s in settings(playbook).steps]
+    first = predictive_first_step_days(profile, playbook)
+    return fixed if first is None else [first + d - fixed[0] for d in fixed]
+
+
+def predictive(playbook: Playbook) -> bool:
+    """Does the shop time win-back by prediction now (its playbook asks, and its model qualifies)?"""
+    model = playbook.predictions
+    return settings(playbook).timing.mode == "predictive" and model is not None and model.qualifies
+
+
 def variant_of(profile: Profile) -> str:
     reason = profile.field("feedback_reason")
     return reason if reason in REASONS else "default"
@@ -180,6 +248,8 @@ class WinbackRecipe(Recipe):
     def fast(self, event: ShopEvent, playbook: Playbook) -> FastEffect | None:
         if not event.is_activity:
             return FastEffect()  # the lapse and its steps stay as they are
+        if predictive(playbook):
+            return None  # step 1 hangs on the customer's orders: the profile decides
         # the event is the newest the contact has seen: a new lapse starts at it, no step taken
         return FastEffect(due=event.occurred_at + timedelta(days=settings(playbook).steps[0].after_days))
 
@@ -195,9 +265,9 @@ class WinbackRecipe(Recipe):
                 return None
             # the sunset comes once the last step had its time to work
             return parse_iso(profile.last_activity_at) + timedelta(
-                days=wb.steps[-1].after_days + SUNSET_AFTER_DAYS
+                days=step_days(profile, playbook)[-1] + SUNSET_AFTER_DAYS
             )
-        return parse_iso(profile.last_activity_at) + timedelta(days=wb.steps[taken].after_days)
+        return parse_iso(profile.last_activity_at) + timedelta(days=step_days(profile, playbook)[taken])
 
     def plan(self, profile: Profile, playbook: Playbook, now: datetime) -> Decision:
         wb = settings(playbook)
@@ -229,12 +299,15 @@ class WinbackRecipe(Recipe):
         # Several steps may have come due at once (a sweep that did not run, a backfilled history):
         # take only the latest, so nobody gets a burst of four win-back emails.
         lapse_started = parse_iso(basis)
+        days = step_days(profile, playbook)
         step = taken
-        while step < len(wb.steps) and lapse_started + timedelta(days=wb.steps[step].after_days) <= now:
+        while step < len(wb.steps) and lapse_started + timedelta(days=days[step]) <= now:
             step += 1
         if step == taken:
             return Decision()  # woken early: nothing is due yet
         state["sent"] = step
+        if not taken and predictive_first_step_days(profile, playbook) is not None:
+            state["timing"] = "predictive"  # for the report comparing it with fixed timing's holdouts
         blocked = unreachable(profile, self.topic, playbook)
         if blocked:
             # nobody to write to: the lapse moves on without a message, so nothing is queued to be refused
@@ -242,7 +315,7 @@ class WinbackRecipe(Recipe):
         variant = variant_of(profile)
         period = basis[:10]
         holdout = in_holdout(profile.shop_id, profile.contact_id, period, NAME, wb.holdout_percent)
-        following = wb.steps[step].after_days if step < len(wb.steps) else wb.steps[-1].after_days + 30
+        following = days[step] if step < len(wb.steps) else days[-1] + 30
         chosen = wb.variants.get(variant) if variant in REASONS else None  # type: ignore[call-overload]
         message = MessageRequest(
             shop_id=profile.shop_id,
