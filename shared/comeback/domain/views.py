@@ -124,6 +124,7 @@ def store_credit(rewards: Sequence[Reward], now: datetime) -> dict[str, int | st
 def contact_view(
     profile: Profile, playbook: Playbook, now: datetime, rewards: Sequence[Reward] = ()
 ) -> dict[str, Any]:
+    rfm = rfm_view(profile, playbook, now)
     return {
         "shop_id": profile.shop_id,
         "contact_id": profile.contact_id,
@@ -146,7 +147,8 @@ def contact_view(
         **loyalty.standing(profile, playbook, now),
         **engagement.standing(profile, playbook, now),
         "stage": stages.current(profile, playbook, now),
-        "rfm": rfm_view(profile, playbook, now),
+        "rfm": rfm,
+        "rfm_segment": rfm["segment"] if rfm else None,  # DESIGN 4.4 names it on the view
         "tags": tags(profile, playbook, now),
         "interests": dict(sorted(profile.interests.items(), key=lambda kv: (-kv[1], kv[0]))),
         # the shop's record, as it sent it; `subscribed` is what decides, `consent` says why
