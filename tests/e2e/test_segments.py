@@ -66,7 +66,7 @@ def test_the_daily_segmentation_ranks_buyers_and_win_back_writes_only_to_the_seg
         rfm = seen(lambda: view(local, regulars[0])["rfm"])  # shop configs are cached 2 s locally
         # a quarter of the buyers ordered six times: ties at the top share F 4
         assert (rfm["recency"], rfm["frequency"], rfm["segment"]) == (1, 4, "at_risk"), rfm
-        assert view(local, once[0])["rfm"]["segment"] == "hibernating"
+        assert view(local, once[0])["rfm"]["segment"] == "lost"
         assert view(local, recent[-1])["rfm"]["recency"] == 5
         day(local, 91)  # the lapsed are due their step 1; the recent buyers are not
         report = sweep(local)

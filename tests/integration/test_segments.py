@@ -105,4 +105,4 @@ def test_win_back_by_segment_writes_to_lapsed_regulars_and_leaves_lapsed_one_tim
     assert written == [f"regular-{i}@example.com" for i in range(4)]
     once = engine.runtime.contacts.find("demo", "once-0")
     state = once.recipes["winback"]["v"]
-    assert (state["exit"], state["segment"]) == ("not_qualified", "hibernating")
+    assert (state["exit"], state["segment"]) == ("not_qualified", "lost")

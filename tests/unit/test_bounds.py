@@ -18,6 +18,7 @@ from comeback.domain.events import MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES, Invalid
 from comeback.domain.profile import (
     MAX_FIELDS,
     MAX_INTERESTS,
+    MAX_MONTHS,
     MAX_PRODUCTS,
     apply,
     delta,
@@ -246,5 +247,7 @@ def test_the_fast_path_limits_leave_room_for_exactly_what_the_event_adds():
     assert limits == {
         "products": MAX_PRODUCTS - len(change.products),
         "interests": MAX_INTERESTS - len(change.interests),
+        "order_months": MAX_MONTHS - 1,  # an order adds one month of orders and one of spend
+        "spent_months": MAX_MONTHS - 1,
     }
     assert all(most >= 0 for most in limits.values())

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from comeback.domain.events import parse_event
-from comeback.domain.profile import Profile, apply, delta, empty, merge
+from comeback.domain.profile import MAX_MONTHS, Profile, apply, delta, empty, merge
 from tests.support import shop_event
 
 CUSTOMER = {"id": "c-1", "email": "hanako@example.com"}
@@ -42,7 +42,11 @@ def shop_events(draw):  # a customer's story: orders, refunds, views, carts, pro
                         "quantity": 1,
                     }
                 ],
+                "discount_codes": draw(st.sampled_from([[], ["welcome10"], ["SPRING", "X"]])),
             }
+            channel = draw(st.sampled_from([None, ("source_name", "web"), ("channel", "POS")]))
+            if channel:
+                data[channel[0]] = channel[1]
         elif kind == "order.refunded":
             data = {"order_id": "x", "amount": str(draw(st.integers(1, 5000))), "currency": "JPY"}
         elif kind == "product.viewed":
@@ -99,6 +103,79 @@ def test_aggregates_follow_the_events(events):
         assert profile.first_order_at == min(delta(e, "s", "c-1").first_order_at for e in orders)
         assert profile.last_order_at == max(delta(e, "s", "c-1").last_order_at for e in orders)
     assert profile.last_seen_at == max(delta(e, "s", "c-1").last_seen_at for e in events)
+
+
+@settings(max_examples=100, deadline=None)
+@given(shop_events())
+def test_the_month_maps_add_up_to_the_lifetime_totals(events):
+    profile = fold(events)
+    assert sum(profile.order_months.values()) == profile.orders_count
+    assert sum(profile.spent_months.values()) == sum(profile.spent.values())
+    for key, orders in profile.order_months.items():
+        assert orders == sum(1 for e in events if e.type == "order.placed" and _month(e) == key)
+
+
+@settings(max_examples=100, deadline=None)
+@given(shop_events(), st.randoms(use_true_random=False))
+def test_the_first_order_is_the_earliest_whatever_the_arrival_order(events, random):
+    orders = [e for e in events if e.type == "order.placed"]
+    shuffled = list(events)
+    random.shuffle(shuffled)
+    profile = fold(shuffled)
+    if not orders:
+        assert profile.first_order is None
+        return
+    earliest = min(orders, key=lambda e: (delta(e, "s", "c-1").first_seen_at, e.id))
+    assert profile.first_order == delta(earliest, "s", "c-1").first_order
+    assert profile.first_order["at"] == profile.first_order_at
+    # the earliest order's code (upper-cased, the first one named) and channel, or None
+    codes = earliest.data.discount_codes
+    assert profile.first_order["v"]["code"] == (codes[0].upper() if codes else None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(shop_events(), st.integers(0, 11))
+def test_a_profile_merged_with_itself_keeps_its_first_order(events, cut):
+    # the first-wins rule is idempotent (a join), like the other first and last times
+    profile = fold(events[:cut] or events)
+    assert merge(profile, profile).first_order == profile.first_order
+
+
+def _month(event) -> str:
+    return delta(event, "s", "c-1").first_seen_at[:7]
+
+
+def test_a_refund_subtracts_in_its_own_month_and_the_oldest_months_go_first():
+    orders = [
+        parse_event(
+            shop_event(
+                "order.placed", id=f"o{m}", occurred_at=f"{2020 + m // 12}-{1 + m % 12:02d}-05T00:00:00Z"
+            )
+        )
+        for m in range(MAX_MONTHS + 2)
+    ]
+    refund = parse_event(
+        shop_event("order.refunded", id="r1", occurred_at="2025-02-09T00:00:00Z",
+                   data={"order_id": "o1", "amount": "980", "currency": "JPY"})
+    )  # fmt: skip
+    profile = fold([*orders, refund])
+    assert len(profile.order_months) == len(profile.spent_months) == MAX_MONTHS
+    assert "2020-01" not in profile.order_months and "2020-02" not in profile.order_months
+    assert profile.order_months["2025-02"] == 1  # the newest month kept whole
+    assert profile.spent_months["2025-02|JPY"] == 4980 - 980
+    assert profile.orders_count == MAX_MONTHS + 2  # the lifetime totals keep counting them
+
+
+def test_an_orders_origin_is_its_first_code_and_its_channel():
+    placed = parse_event(
+        shop_event("order.placed", id="o1", data={"order_id": "o1", "total": "100", "currency": "JPY",
+                   "discount_codes": ["welcome10", "FREESHIP"], "source_name": " Web "})
+    )  # fmt: skip
+    assert fold([placed]).first_order["v"] == {"code": "WELCOME10", "channel": "web"}
+    bare = parse_event(
+        shop_event("order.placed", id="o2", data={"order_id": "o2", "total": "100", "currency": "JPY"})
+    )
+    assert fold([bare]).first_order["v"] == {"code": None, "channel": None}
 
 
 def test_the_latest_customer_update_wins_field_by_field():

@@ -45,7 +45,7 @@ def test_scores_rank_a_profile_against_its_shop_best_fifth_scoring_five():
     best = segments.scores(profile(orders=10, spent=10_000, days_ago=5), cuts, NOW)
     worst = segments.scores(profile(orders=1, spent=500, days_ago=200), cuts, NOW)
     assert (best.recency, best.frequency, best.monetary, best.segment) == (5, 5, 5, "champions")  # type: ignore[union-attr]
-    assert (worst.recency, worst.frequency, worst.monetary, worst.segment) == (1, 1, 1, "hibernating")  # type: ignore[union-attr]
+    assert (worst.recency, worst.frequency, worst.monetary, worst.segment) == (1, 1, 1, "lost")  # type: ignore[union-attr]
     lapsed_regular = segments.scores(profile(orders=9, spent=9000, days_ago=200), cuts, NOW)
     assert lapsed_regular is not None and lapsed_regular.segment == "cant_lose"
     assert segments.scores(profile(orders=0, spent=0, days_ago=1), cuts, NOW) is None  # not a buyer
@@ -108,7 +108,7 @@ def test_win_back_takes_only_the_segments_its_playbook_names_judged_as_the_lapse
     left = RECIPE.plan(once, tuned, at_step_one)
     assert left.asks == () and left.skipped == ("not_in_segment",)
     assert left.state is not None and left.state["exit"] == "not_qualified"
-    assert left.state["segment"] == "hibernating"
+    assert left.state["segment"] == "lost"
 
 
 def test_without_a_segmentation_yet_the_minimums_decide_alone():

@@ -702,7 +702,8 @@ class FastUpdate:
             path = self._name(field)
             if kind is Merge.SUM:
                 self.adds.append(f"{path} {self._value(value)}")
-            elif kind is Merge.MIN:
+            elif kind in (Merge.MIN, Merge.FIRST):
+                # the fast path's event is newer than all the contact has seen: a stored first stays
                 self.sets.append(f"{path} = if_not_exists({path}, {self._value(value)})")
             elif kind in (Merge.MAX, Merge.LWW):
                 self.sets.append(f"{path} = {self._value(value)}")

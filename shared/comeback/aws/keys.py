@@ -23,8 +23,8 @@ not land on one partition; every profile carries its shard for life, and is on t
 has a `due_at`. The sweep queries every shard for `due_at <= now`.
 
 The buyers index (GSI `buyers`) holds every profile under `buyer_pk` = `BUY#{shop}#{shard}`,
-with only what the daily segmentation job reads (orders, spend, first and last order, erased or
-merged: the first order is the predictions' customer age):
+with only what the daily segmentation job and the insight reports read (orders, spend, first and
+last order, the order history by month, the first order's code and channel, erased or merged):
 a shop's profiles are read through it without a Scan, and a profile write that changes none of
 those attributes costs the index nothing.
 """
@@ -43,7 +43,9 @@ TTL = "expires_at"
 BUYER_INDEX = "buyers"
 BUYER_PK = "buyer_pk"
 # what the segmentation job reads of a profile (nothing else is copied to the index)
-BUYER_ATTRIBUTES = ("orders_count", "spent", "first_order_at", "last_order_at", "erased_at", "merged_into")
+BUYER_ATTRIBUTES = ("orders_count", "spent", "last_order_at", "erased_at", "merged_into",
+                    # and what the shop's insight reports read (comeback.aws.insight_store)
+                    "first_order_at", "order_months", "spent_months", "first_order")  # fmt: skip
 
 # a shop's follow-up tasks (NPS detractors), listed by shop, newest first; sparse: only tasks have it
 TASK_INDEX = "tasks"

@@ -38,6 +38,7 @@ from comeback.domain.events import (
     CustomerUpdated,
     EventBase,
     FeedbackSubmitted,
+    OrderData,
     OrderPlaced,
     OrderRefunded,
     ProductViewed,
@@ -52,6 +53,16 @@ MAX_INTEREST_KEY = 100
 # Product views by day (`browsed`): at most this many day|product and day|category counters; over
 # it, the newest half is kept (so the fast path's next few dozen views need no cut).
 MAX_BROWSED = 120
+# Order history by month (`order_months`, `spent_months`): the newest this many entries are kept,
+# five years of monthly orders in one currency; older months are dropped (the lifetime totals,
+# `orders_count` and `spent`, keep counting them). Cutting to the newest keys exactly (not to a
+# half, as `browsed` is) keeps the cut a function of the merged value: a month once dropped ranks
+# below every kept one for ever, so any arrival order keeps the same months.
+MAX_MONTHS = 60
+# Where an order's sales channel is read from, first found wins: the shop's own `channel`, then
+# what the platforms pass on (Shopify's `source_name`, WooCommerce's `created_via`).
+CHANNEL_ATTRIBUTES = ("channel", "source_name", "created_via")
+MAX_CHANNEL = 64
 # A cart's lines kept in `last_cart` for its reminder (name, price, image, link).
 MAX_CART_LINES = 10
 MAX_LINK = 1024
@@ -65,6 +76,7 @@ class Merge(enum.Enum):
     UNION = "union"  # sets of strings
     MAP_SUM = "map_sum"  # {key: number}: per-key sum
     MAP_LWW = "map_lww"  # {key: {"v", "at", "id"}}: per-key last write wins
+    FIRST = "first"  # {"v", "at", "id"}: the value of the earliest event wins (first order's code)
     KEEP = "keep"  # identity and bookkeeping, not merged
 
 
@@ -116,6 +128,14 @@ class Profile(BaseModel):
     # product views per day: "YYYY-MM-DD|p|<product id>" and "YYYY-MM-DD|c|<category>" -> views
     # (comeback.domain.interest reads them: views in a window, interest with decay)
     browsed: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)
+    # Order history by UTC month, for the shop's retention measures and cohorts (comeback.domain.insight):
+    # "YYYY-MM" -> orders placed, and "YYYY-MM|CUR" -> minor units spent; a refund subtracts in the
+    # month it happened, as `spent` does. Bounded by MAX_MONTHS (the oldest months go first).
+    order_months: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)
+    spent_months: Annotated[dict[str, int], Merge.MAP_SUM] = Field(default_factory=dict)
+    # The first order's discount code and sales channel ({"code", "channel"}, each None when the
+    # order had none): set by every order, the earliest one wins whatever the arrival order.
+    first_order: Annotated[Lww | None, Merge.FIRST] = None
 
     first_seen_at: Annotated[str | None, Merge.MIN] = None
     last_seen_at: Annotated[str | None, Merge.MAX] = None  # newest event of any kind: the watermark
@@ -214,6 +234,10 @@ def _bounded(values: dict[str, Any]) -> dict[str, Any]:
     if len(browsed) > MAX_BROWSED:
         newest = sorted(browsed.items(), key=lambda kv: (kv[0][:10], kv[1], kv[0]), reverse=True)
         values["browsed"] = dict(newest[: MAX_BROWSED // 2])
+    for name in ("order_months", "spent_months"):
+        months: dict[str, int] = values.get(name, {})
+        if len(months) > MAX_MONTHS:
+            values[name] = {k: months[k] for k in sorted(months, reverse=True)[:MAX_MONTHS]}
     return values
 
 
@@ -226,6 +250,8 @@ def growth_limits(change: Profile) -> dict[str, int]:
         ("products", MAX_PRODUCTS),
         ("interests", MAX_INTERESTS),
         ("browsed", MAX_BROWSED),
+        ("order_months", MAX_MONTHS),
+        ("spent_months", MAX_MONTHS),
     )
     for name, bound in bounds:
         grows = len(getattr(change, name))
@@ -247,6 +273,10 @@ def _merge_values(kind: Merge, x: Any, y: Any) -> Any:
         if x is None or y is None:
             return x if y is None else y
         return x if _lww_key(x) >= _lww_key(y) else y
+    if kind is Merge.FIRST:
+        if x is None or y is None:
+            return x if y is None else y
+        return x if _lww_key(x) <= _lww_key(y) else y
     if kind is Merge.UNION:
         return x | y
     if kind is Merge.MAP_SUM:
@@ -312,14 +342,11 @@ def delta(event: EventBase, shop_id: str, contact_id: str) -> Profile:
             if _serialised_size(value) <= MAX_ATTRIBUTE_VALUE_BYTES:
                 p.fields[f"{ATTRIBUTE_PREFIX}{name}"] = lww(value, at, eid)
     elif isinstance(event, OrderPlaced):
-        order = event.data
-        p.spent = {order.currency: order.total_minor}
-        p.first_order_at = p.last_order_at = at
-        p.products = {item.product_id for item in order.items}
-        p.interests = _category_counts(order.items)
+        _add_order(p, event.data, at, eid)
     elif isinstance(event, OrderRefunded):
         refund = event.data
         p.spent = {refund.currency: -refund.amount_minor}
+        p.spent_months = {f"{at[:7]}|{refund.currency}": -refund.amount_minor}
     elif isinstance(event, ProductViewed):
         product = event.data
         if product.category:
@@ -339,6 +366,25 @@ def delta(event: EventBase, shop_id: str, contact_id: str) -> Profile:
     cut = _bounded({"fields": p.fields, "products": p.products, "interests": p.interests})
     p.fields, p.products, p.interests = cut["fields"], cut["products"], cut["interests"]
     return p
+
+
+def _add_order(p: Profile, order: OrderData, at: str, eid: str) -> None:
+    p.spent = {order.currency: order.total_minor}
+    p.first_order_at = p.last_order_at = at
+    p.products = {item.product_id for item in order.items}
+    p.interests = _category_counts(order.items)
+    p.order_months = {at[:7]: 1}
+    p.spent_months = {f"{at[:7]}|{order.currency}": order.total_minor}
+    p.first_order = lww(order_origin(order), at, eid)
+
+
+def order_origin(order: OrderData) -> dict[str, str | None]:
+    """What an order says of where the customer came from: its first discount code and its channel."""
+    code = order.discount_codes[0].upper() if order.discount_codes else None
+    channel = next(
+        (v for k in CHANNEL_ATTRIBUTES if isinstance(v := order.attributes.get(k), str) and v.strip()), None
+    )
+    return {"code": code, "channel": channel.strip().lower()[:MAX_CHANNEL] if channel else None}
 
 
 def browsed_keys(at: str, product_id: str, category: str | None) -> dict[str, int]:

@@ -8,7 +8,8 @@ contact is scored against its shop at the moment a recipe asks.
 Scores go from 1 to 5 (5 the best fifth: most recent, most orders, most spent). Ties share the
 lower score: in a shop where most buyers ordered once, all one-time buyers have F 1. The segment
 names follow the usual recency x frequency grid marketers use (champions, loyal, at_risk,
-cant_lose, hibernating...), so a playbook can say which lapsed customers are worth a win-back.
+cant_lose, hibernating, lost ...: the eleven of docs/recipes.md), so a playbook can say which
+lapsed customers are worth a win-back.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ Segment = Literal[
     "at_risk",
     "cant_lose",
     "hibernating",
+    "lost",
 ]
 SEGMENTS: tuple[str, ...] = get_args(Segment)
 QUINTILES = 5
@@ -43,7 +45,9 @@ DAY_SECONDS = 86_400
 _GRID: dict[tuple[int, int], str] = {}
 for _r in range(1, 6):
     for _f in range(1, 6):
-        if _r <= 2:
+        if _r == 1 and _f == 1:
+            name = "lost"  # the oldest fifth by recency, with the fewest orders
+        elif _r <= 2:
             name = "hibernating" if _f <= 2 else "at_risk" if _f <= 4 else "cant_lose"
         elif _r == 3:
             name = "about_to_sleep" if _f <= 2 else "need_attention" if _f == 3 else "loyal"
@@ -151,6 +155,11 @@ def scores(profile: Profile, cuts: Segmentation | None, now: datetime) -> Scores
     buyer = buyer_of(profile)
     if buyer is None or cuts is None:
         return None
+    return scores_of(buyer, cuts, now)
+
+
+def scores_of(buyer: Buyer, cuts: Segmentation, now: datetime) -> Scores:
+    """A buyer's quintiles against its shop's cut points at `now`."""
     days = days_since(buyer.last_order_at, now)
     return Scores(
         recency=1 + sum(1 for cut in cuts.recency_days if days < cut),  # fewer days is better

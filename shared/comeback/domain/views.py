@@ -151,6 +151,7 @@ def store_credit(rewards: Sequence[Reward], now: datetime) -> dict[str, int | st
 def contact_view(
     profile: Profile, playbook: Playbook, now: datetime, rewards: Sequence[Reward] = ()
 ) -> dict[str, Any]:
+    rfm = rfm_view(profile, playbook, now)
     return {
         "shop_id": profile.shop_id,
         "contact_id": profile.contact_id,
@@ -173,7 +174,8 @@ def contact_view(
         **loyalty.standing(profile, playbook, now),
         **engagement.standing(profile, playbook, now),
         "stage": stages.current(profile, playbook, now),
-        "rfm": rfm_view(profile, playbook, now),
+        "rfm": rfm,
+        "rfm_segment": rfm["segment"] if rfm else None,  # DESIGN 4.4 names it on the view
         **predictions_view(profile, playbook, now),
         "tags": tags(profile, playbook, now),
         "interests": dict(sorted(profile.interests.items(), key=lambda kv: (-kv[1], kv[0]))),
