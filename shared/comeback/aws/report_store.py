@@ -51,12 +51,13 @@ class DynamoCampaignRecords:
         self.scanned = 0
         self.returned = 0
 
-    def _scan_arguments(self, shop_id: str | None, campaign: str, since: date | None) -> dict[str, Any]:
+    def _scan_arguments(self, shop_id: str | None, campaign: str | None, since: date | None) -> dict[str, Any]:
         names = {f"#a{i}": name for i, name in enumerate(("pk", "sk", *_MESSAGE_FIELDS, *_ORDER_FIELDS))}
         alias = {name: placeholder for placeholder, name in names.items()}
         values: dict[str, Any] = {
             ":pk": {"S": keys.contact(shop_id, "") if shop_id else keys.shop("")},
-            ":msg": {"S": keys.message(f"{campaign}#")},
+            # every campaign's messages (None: the recipes report reads them all in one Scan)
+            ":msg": {"S": keys.message(f"{campaign}#" if campaign else "")},
             ":evt": {"S": keys.event("")},
             ":order": {"S": ORDER_PLACED},
         }
@@ -78,7 +79,7 @@ class DynamoCampaignRecords:
             arguments["Limit"] = self._page_size
         return arguments
 
-    def records(self, shop_id: str | None, campaign: str, since: date | None) -> Records:
+    def records(self, shop_id: str | None, campaign: str | None, since: date | None) -> Records:
         arguments = self._scan_arguments(shop_id, campaign, since)
         messages: list[MessageRecord] = []
         orders: list[Order] = []
