@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
 
 ACCOUNT_REGION = ("123456789012", "ap-northeast-1")
+# A second stage deployed beside the default stack, in the same account and region.
+STAGING = "comeback-staging"
 # An identity verified elsewhere, imported rather than created.
 IMPORTED_IDENTITY = "arn:aws:ses:us-east-1:123456789012:identity/news.shop.example.com"
 
