@@ -21,14 +21,17 @@ Positive = Annotated[int, Field(gt=0)]
 class DeployConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    stack_name: str = "comeback"
+    # Every physical name (bus, archive, configuration set, secrets, queues, table, log groups,
+    # schedules, alarms) starts with it, so two stacks side by side in one account share nothing.
+    stack_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,39}$")] = "comeback"
     # "prod", "staging" ... names where the functions run (COMEBACK_STAGE), for logs and metrics
     stage: str = "prod"
     # The finished dependency layer (`make layer`); synthesis reads it and never builds it.
     layer_dir: str = "build/layer"
     # Messages per second the account may send through SES (its "maximum send rate").
     ses_max_send_rate: Annotated[float, Field(gt=0)] = _DEFAULTS.ses_max_send_rate
-    ses_configuration_set: str = _DEFAULTS.ses_configuration_set
+    # None: named after the stack (two stacks must not share one: each filters its SES events by it)
+    ses_configuration_set: str | None = None
     # Exactly one of these, or neither: the sending domain to create (Easy DKIM) or import.
     sender_domain: str | None = None
     sender_identity_arn: str | None = None
@@ -42,6 +45,14 @@ class DeployConfig(BaseModel):
     api_domain: str | None = None
     certificate_arn: str | None = None
     alarm_email: str | None = None
+    # Where on-call reads docs/runbook.md (every alarm's description ends with `<this>#<alarm>`):
+    # the repository's web address of the file, or the path as it is in a checkout.
+    runbook_url: str = "docs/runbook.md"
+    # Reserved concurrency of ingest: a flood of shop requests (or of unknown shop ids) takes at most
+    # this many of the account's concurrent executions and cannot starve the other functions; the
+    # surplus is throttled (an alarm). 0: no reservation (an account whose concurrency quota is
+    # still the new-account 10 cannot reserve any: Lambda keeps 100 unreserved).
+    ingest_reserved_concurrency: Annotated[int, Field(ge=0)] = 20
     archive_retention_days: Positive = 90
 
     @field_validator("*", mode="before")
@@ -66,10 +77,16 @@ class DeployConfig(BaseModel):
         values = {name: node.try_get_context(name) for name in cls.model_fields}
         return cls.model_validate({k: v for k, v in values.items() if v is not None})
 
+    # Derived names: the default stack `comeback` keeps the names the settings default to (what the
+    # local runtime uses and what an existing deployment has), any other stack gets its own.
+    @property
+    def configuration_set(self) -> str:
+        return self.ses_configuration_set or self.stack_name
+
     @property
     def token_key_secret(self) -> str:
-        return _DEFAULTS.token_key_secret
+        return f"{self.stack_name}/unsubscribe-key"
 
     @property
     def shop_secret_prefix(self) -> str:
-        return _DEFAULTS.shop_secret_prefix
+        return f"{self.stack_name}/shops/"

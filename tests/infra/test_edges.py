@@ -71,7 +71,7 @@ def _destination(synth: Synth) -> dict:
 
 def test_ses_publishes_engagement_and_feedback_to_the_default_bus(default: Synth) -> None:
     ((set_id, configuration_set),) = default.of_type("AWS::SES::ConfigurationSet").items()
-    assert configuration_set["Properties"]["Name"] == default.context["ses_configuration_set"]
+    assert configuration_set["Properties"]["Name"] == default.context["stack_name"]
     assert configuration_set["Properties"]["ReputationOptions"] == {"ReputationMetricsEnabled": True}
     props = _destination(default)
     assert ref_id(props["ConfigurationSetName"]) == set_id
@@ -90,6 +90,8 @@ def test_ses_events_reach_the_ses_events_queue_through_the_default_bus_rule(defa
     ]
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["source"] == ["aws.ses"]
+    # the default bus is the account's: only this stack's configuration set (test_stages.py)
+    assert pattern["detail"] == {"mail": {"tags": {"ses:configuration-set": [default.context["stack_name"]]}}}
     # every event type the configuration set publishes is matched by the rule
     assert {
         "Email Bounced",
@@ -150,3 +152,25 @@ def test_sweep_is_invoked_by_the_schedule_only_and_the_api_functions_by_their_ap
     assert callers == {(f, "apigateway.amazonaws.com") for f in routed}
     for permission in permissions:
         assert ":execute-api:" in flat(permission["Properties"]["SourceArn"])
+
+
+def test_a_failed_scheduled_sweep_is_not_retried_blindly_but_kept_in_a_queue(default: Synth) -> None:
+    (config,) = default.of_type("AWS::Lambda::EventInvokeConfig").values()
+    props = config["Properties"]
+    assert ref_id(props["FunctionName"]) == function_id(default, "sweep")
+    assert props["MaximumRetryAttempts"] == 0
+    assert props["MaximumEventAgeInSeconds"] == 3600
+    failures = queue_id(default, "sweep-invoke-dlq")
+    assert ref_id(props["DestinationConfig"]["OnFailure"]["Destination"]) == failures
+    queue = default.props(failures)
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # the role may send there before Lambda checks it does (the config is created after the role)
+    assert any("Role" in d for d in config.get("DependsOn", []))
+
+
+def test_ingest_has_a_reserved_concurrency_so_a_flood_cannot_starve_the_rest(default: Synth) -> None:
+    for spec in TOPOLOGY.functions:
+        props = default.props(function_id(default, spec.name))
+        wanted = 20 if spec.name == "ingest" else None
+        assert props.get("ReservedConcurrentExecutions") == wanted, spec.name
