@@ -6,7 +6,7 @@ the synthesis instead of the deployment.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -35,6 +35,17 @@ class DeployConfig(BaseModel):
     # Exactly one of these, or neither: the sending domain to create (Easy DKIM) or import.
     sender_domain: str | None = None
     sender_identity_arn: str | None = None
+    # A subdomain of sender_domain as the MAIL FROM (envelope sender) domain: SPF aligned with From.
+    mail_from_domain: str | None = None
+    # A domain of yours for open and click tracking links (HTTPS), instead of SES's shared one.
+    click_tracking_domain: str | None = None
+    # Virtual Deliverability Manager on the configuration set; vdm_account also enables it for the
+    # account (account-wide: let one stack of the account own it).
+    vdm: bool = False
+    vdm_account: bool = False
+    # The DMARC policy of the DMARC record output (p=): start at none, read the reports, tighten.
+    dmarc_policy: Literal["none", "quarantine", "reject"] = "none"
+    dmarc_report_email: str | None = None
     timezone: str = "Asia/Tokyo"
     log_retention_days: Positive = 30
     log_level: str = "INFO"
@@ -65,6 +76,13 @@ class DeployConfig(BaseModel):
         if bool(self.api_domain) != bool(self.certificate_arn):
             raise ValueError(
                 "api_domain and certificate_arn go together (the certificate must cover the domain)"
+            )
+        if self.mail_from_domain and not (
+            self.sender_domain and self.mail_from_domain.endswith(f".{self.sender_domain}")
+        ):
+            raise ValueError(
+                "mail_from_domain must be a subdomain of sender_domain (SPF alignment: "
+                "bounce.mail.example.com for mail.example.com)"
             )
         if self.sender_domain and self.sender_identity_arn:
             raise ValueError(

@@ -69,6 +69,12 @@ class ComebackStack(Stack):
             default_bus=routing.buses[DEFAULT_BUS],
             sender_domain=config.sender_domain,
             sender_identity_arn=config.sender_identity_arn,
+            mail_from_domain=config.mail_from_domain,
+            click_tracking_domain=config.click_tracking_domain,
+            vdm=config.vdm,
+            vdm_account=config.vdm_account,
+            dmarc_policy=config.dmarc_policy,
+            dmarc_report_email=config.dmarc_report_email,
         )
         api = Api(
             self,

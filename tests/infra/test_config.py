@@ -51,6 +51,10 @@ def test_values_from_the_command_line_arrive_as_text_and_are_converted() -> None
         {"unknown_key": "x"},
         {"stack_name": "comeback/staging"},  # a name that cannot prefix a queue or a function
         {"ingest_reserved_concurrency": "-1"},
+        # the MAIL FROM domain must sit under the sending domain, or SPF does not align
+        {"sender_domain": "mail.example.com", "mail_from_domain": "bounce.other.example"},
+        {"mail_from_domain": "bounce.mail.example.com"},  # without the sending domain
+        {"dmarc_policy": "strict"},
     ],
 )
 def test_inconsistent_context_fails_the_synthesis(values: dict[str, str]) -> None:

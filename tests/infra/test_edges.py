@@ -174,3 +174,64 @@ def test_ingest_has_a_reserved_concurrency_so_a_flood_cannot_starve_the_rest(def
         props = default.props(function_id(default, spec.name))
         wanted = 20 if spec.name == "ingest" else None
         assert props.get("ReservedConcurrentExecutions") == wanted, spec.name
+
+
+def test_a_custom_mail_from_domain_aligns_spf_and_its_records_are_outputs(
+    default: Synth, variant: Synth
+) -> None:
+    (identity,) = variant.of_type("AWS::SES::EmailIdentity").values()
+    mail_from = identity["Properties"]["MailFromAttributes"]
+    assert mail_from == {
+        "MailFromDomain": VARIANT["mail_from_domain"],
+        "BehaviorOnMxFailure": "USE_DEFAULT_VALUE",  # never refuse to send while the MX is missing
+    }
+    outputs = variant.template["Outputs"]
+    assert outputs["MailFromMxRecord"]["Value"] == (
+        f"{VARIANT['mail_from_domain']} MX 10 feedback-smtp.ap-northeast-1.amazonses.com"
+    )
+    assert outputs["MailFromSpfRecord"]["Value"] == (
+        f'{VARIANT["mail_from_domain"]} TXT "v=spf1 include:amazonses.com ~all"'
+    )
+    assert "MailFromMxRecord" not in default.template["Outputs"]
+
+
+def test_click_tracking_uses_the_shop_s_own_domain_over_https_only_when_given(
+    default: Synth, variant: Synth
+) -> None:
+    ((_, configuration_set),) = variant.of_type("AWS::SES::ConfigurationSet").items()
+    assert configuration_set["Properties"]["TrackingOptions"] == {
+        "CustomRedirectDomain": VARIANT["click_tracking_domain"],
+        "HttpsPolicy": "REQUIRE",
+    }
+    ((_, plain),) = default.of_type("AWS::SES::ConfigurationSet").items()
+    assert "TrackingOptions" not in plain["Properties"]
+
+
+def test_virtual_deliverability_manager_is_an_option(default: Synth, variant: Synth) -> None:
+    ((_, configuration_set),) = variant.of_type("AWS::SES::ConfigurationSet").items()
+    assert configuration_set["Properties"]["VdmOptions"] == {
+        "DashboardOptions": {"EngagementMetrics": "ENABLED"},
+        "GuardianOptions": {"OptimizedSharedDelivery": "ENABLED"},
+    }
+    (account,) = variant.of_type("AWS::SES::VdmAttributes").values()
+    assert account["Properties"] == {
+        "DashboardAttributes": {"EngagementMetrics": "ENABLED"},
+        "GuardianAttributes": {"OptimizedSharedDelivery": "ENABLED"},
+    }
+    assert default.of_type("AWS::SES::VdmAttributes") == {}
+    ((_, plain),) = default.of_type("AWS::SES::ConfigurationSet").items()
+    assert "VdmOptions" not in plain["Properties"]
+
+
+def test_the_dmarc_record_is_an_output_ready_to_paste_as_a_dns_line(
+    default: Synth, variant: Synth, imported: Synth
+) -> None:
+    assert variant.template["Outputs"]["DmarcRecord"]["Value"] == (
+        '_dmarc.mail.shop.example.com TXT "v=DMARC1; p=quarantine; '
+        'rua=mailto:dmarc@shop.example.com; adkim=r; aspf=r"'
+    )
+    # an imported domain identity gets its record too; without an identity there is no domain
+    assert imported.template["Outputs"]["DmarcRecord"]["Value"] == (
+        '_dmarc.news.shop.example.com TXT "v=DMARC1; p=none; adkim=r; aspf=r"'
+    )
+    assert "DmarcRecord" not in default.template["Outputs"]
