@@ -25,6 +25,19 @@ def test_default_stage_throttles_and_writes_json_access_logs(default: Synth) -> 
     assert group["RetentionInDays"] == default.context["log_retention_days"]
 
 
+def test_access_logs_tell_errors_apart_and_never_log_the_path(default: Synth) -> None:
+    (stage,) = default.of_type("AWS::ApiGatewayV2::Stage").values()
+    log_format = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+    assert log_format["errorMessage"] == "$context.error.message"
+    assert log_format["integrationStatus"] == "$context.integrationStatus"
+    assert log_format["integrationLatency"] == "$context.integrationLatency"
+    assert log_format["responseLatency"] == "$context.responseLatency"
+    assert log_format["integrationError"] == "$context.integrationErrorMessage"
+    # the path carries tokens (unsubscribe, feedback, score): the route key names the route instead
+    assert log_format["routeKey"] == "$context.routeKey"
+    assert not [v for v in log_format.values() if "path" in v.lower() or "querystring" in v.lower()]
+
+
 def test_no_custom_domain_without_context(default: Synth) -> None:
     assert default.of_type("AWS::ApiGatewayV2::DomainName") == {}
     assert default.of_type("AWS::ApiGatewayV2::ApiMapping") == {}
