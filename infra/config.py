@@ -6,7 +6,7 @@ the synthesis instead of the deployment.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -21,17 +21,31 @@ Positive = Annotated[int, Field(gt=0)]
 class DeployConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    stack_name: str = "comeback"
+    # Every physical name (bus, archive, configuration set, secrets, queues, table, log groups,
+    # schedules, alarms) starts with it, so two stacks side by side in one account share nothing.
+    stack_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,39}$")] = "comeback"
     # "prod", "staging" ... names where the functions run (COMEBACK_STAGE), for logs and metrics
     stage: str = "prod"
     # The finished dependency layer (`make layer`); synthesis reads it and never builds it.
     layer_dir: str = "build/layer"
     # Messages per second the account may send through SES (its "maximum send rate").
     ses_max_send_rate: Annotated[float, Field(gt=0)] = _DEFAULTS.ses_max_send_rate
-    ses_configuration_set: str = _DEFAULTS.ses_configuration_set
+    # None: named after the stack (two stacks must not share one: each filters its SES events by it)
+    ses_configuration_set: str | None = None
     # Exactly one of these, or neither: the sending domain to create (Easy DKIM) or import.
     sender_domain: str | None = None
     sender_identity_arn: str | None = None
+    # A subdomain of sender_domain as the MAIL FROM (envelope sender) domain: SPF aligned with From.
+    mail_from_domain: str | None = None
+    # A domain of yours for open and click tracking links (HTTPS), instead of SES's shared one.
+    click_tracking_domain: str | None = None
+    # Virtual Deliverability Manager on the configuration set; vdm_account also enables it for the
+    # account (account-wide: let one stack of the account own it).
+    vdm: bool = False
+    vdm_account: bool = False
+    # The DMARC policy of the DMARC record output (p=): start at none, read the reports, tighten.
+    dmarc_policy: Literal["none", "quarantine", "reject"] = "none"
+    dmarc_report_email: str | None = None
     timezone: str = "Asia/Tokyo"
     log_retention_days: Positive = 30
     log_level: str = "INFO"
@@ -42,6 +56,14 @@ class DeployConfig(BaseModel):
     api_domain: str | None = None
     certificate_arn: str | None = None
     alarm_email: str | None = None
+    # Where on-call reads docs/runbook.md (every alarm's description ends with `<this>#<alarm>`):
+    # the repository's web address of the file, or the path as it is in a checkout.
+    runbook_url: str = "docs/runbook.md"
+    # Reserved concurrency of ingest: a flood of shop requests (or of unknown shop ids) takes at most
+    # this many of the account's concurrent executions and cannot starve the other functions; the
+    # surplus is throttled (an alarm). 0: no reservation (an account whose concurrency quota is
+    # still the new-account 10 cannot reserve any: Lambda keeps 100 unreserved).
+    ingest_reserved_concurrency: Annotated[int, Field(ge=0)] = 20
     archive_retention_days: Positive = 90
 
     @field_validator("*", mode="before")
@@ -55,6 +77,13 @@ class DeployConfig(BaseModel):
             raise ValueError(
                 "api_domain and certificate_arn go together (the certificate must cover the domain)"
             )
+        if self.mail_from_domain and not (
+            self.sender_domain and self.mail_from_domain.endswith(f".{self.sender_domain}")
+        ):
+            raise ValueError(
+                "mail_from_domain must be a subdomain of sender_domain (SPF alignment: "
+                "bounce.mail.example.com for mail.example.com)"
+            )
         if self.sender_domain and self.sender_identity_arn:
             raise ValueError(
                 "give sender_domain (create the identity) or sender_identity_arn (import it), not both"
@@ -66,10 +95,16 @@ class DeployConfig(BaseModel):
         values = {name: node.try_get_context(name) for name in cls.model_fields}
         return cls.model_validate({k: v for k, v in values.items() if v is not None})
 
+    # Derived names: the default stack `comeback` keeps the names the settings default to (what the
+    # local runtime uses and what an existing deployment has), any other stack gets its own.
+    @property
+    def configuration_set(self) -> str:
+        return self.ses_configuration_set or self.stack_name
+
     @property
     def token_key_secret(self) -> str:
-        return _DEFAULTS.token_key_secret
+        return f"{self.stack_name}/unsubscribe-key"
 
     @property
     def shop_secret_prefix(self) -> str:
-        return _DEFAULTS.shop_secret_prefix
+        return f"{self.stack_name}/shops/"

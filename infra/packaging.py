@@ -13,6 +13,11 @@ stale by its source's mtime (zip extraction resets them) could never be rewritte
 would compile again. The bytecode names `/opt/python/...`, where Lambda mounts the layer, so
 tracebacks point at real paths and the same sources always give the same bytes (same asset hash).
 
+The layer's asset hash is the same from any checkout path and any machine: the dist-info RECORD
+files that list paths outside the layer (console scripts, written with the staging directory's
+absolute path) or files removed since are rewritten without them, sorted, any `direct_url.json`
+(an absolute `file://` URL) is dropped, and every file gets the same fixed mtime.
+
 A stamp file in the layer directory holds a fingerprint of what went in (uv.lock, the package
 sources, this builder); `ensure_layer` rebuilds only when it differs, which is how `npx cdk synth`
 (cdk.json runs infra/app.py) keeps the layer current by itself.
@@ -24,6 +29,7 @@ sources, this builder); `ensure_layer` rebuilds only when it differs, which is h
 from __future__ import annotations
 
 import argparse
+import csv
 import glob
 import hashlib
 import os
@@ -51,6 +57,9 @@ PYTHON_313_ENV = "COMEBACK_PYTHON313"
 # The CDK CLI runs the app with FORCE_COLOR=0, which uv reads as "colour on": escape codes would land
 # in the exported requirements (and in the messages shown to the user).
 UV_PLAIN = ("--color", "never")
+# Every file and directory of the layer gets this mtime (the earliest a zip entry can carry), so
+# nothing of when or where it was built reaches the asset.
+FIXED_MTIME = 315532800  # 1980-01-01T00:00:00Z
 
 
 class LayerBuildError(RuntimeError):
@@ -229,6 +238,40 @@ def _install_wheels(requirements_file: Path, staging: Path, project: Path, targe
         )
 
 
+def normalise_dist_info(site: Path) -> None:
+    """Make the installed distributions' metadata independent of where they were installed.
+
+    Each `*.dist-info/RECORD` keeps, sorted, only the rows of files that are in `site` now under a
+    relative path: not the console scripts (removed, and listed with the build directory's absolute
+    path) nor bytecode of another interpreter (removed). `direct_url.json`, which names where a
+    wheel came from on this machine, is dropped (nothing in Lambda reads it)."""
+    site = Path(site)
+    for info in sorted(site.glob("*.dist-info")):
+        (info / "direct_url.json").unlink(missing_ok=True)
+        record = info / "RECORD"
+        if not record.is_file():
+            continue
+        with record.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        kept = {
+            tuple(row)
+            for row in rows
+            if row
+            and not Path(row[0]).is_absolute()
+            and ".." not in Path(row[0]).parts
+            and (row[0] == f"{info.name}/RECORD" or (site / row[0]).is_file())
+        }
+        with record.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, lineterminator="\n").writerows(sorted(kept))
+
+
+def fix_mtimes(directory: Path, mtime: int = FIXED_MTIME) -> None:
+    """Every file and directory under `directory` (and itself) gets the same mtime."""
+    for path in sorted(Path(directory).rglob("*"), reverse=True):  # children before their directory
+        os.utime(path, (mtime, mtime), follow_symlinks=False)
+    os.utime(directory, (mtime, mtime))
+
+
 def build_layer(
     target: Path, project: Path = ROOT, *, target_platform: str = PLATFORM, python: str | None = None
 ) -> Path:
@@ -250,7 +293,9 @@ def build_layer(
             shutil.rmtree(stale, ignore_errors=True)
         # console scripts carry this machine's interpreter path and are of no use in Lambda
         shutil.rmtree(staging / "bin", ignore_errors=True)
+        normalise_dist_info(staging)
         compile_tree(staging, LAMBDA_SITE, interpreter)
+        fix_mtimes(staging)
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)

@@ -26,6 +26,7 @@ from .constructs.table import Table
 from .constructs.tasks import TaskTopic
 
 SENDER = "sender"
+INGEST = "ingest"
 
 
 class ComebackStack(Stack):
@@ -58,15 +59,22 @@ class ComebackStack(Stack):
             topology=topology,
             queues=queues,
             prefix=prefix,
+            configuration_set=config.configuration_set,
             archive_retention=Duration.days(config.archive_retention_days),
         )
         email = Email(
             self,
             "Email",
-            configuration_set_name=config.ses_configuration_set,
+            configuration_set_name=config.configuration_set,
             default_bus=routing.buses[DEFAULT_BUS],
             sender_domain=config.sender_domain,
             sender_identity_arn=config.sender_identity_arn,
+            mail_from_domain=config.mail_from_domain,
+            click_tracking_domain=config.click_tracking_domain,
+            vdm=config.vdm,
+            vdm_account=config.vdm_account,
+            dmarc_policy=config.dmarc_policy,
+            dmarc_report_email=config.dmarc_report_email,
         )
         api = Api(
             self,
@@ -86,7 +94,7 @@ class ComebackStack(Stack):
             "COMEBACK_BUS_NAME": routing.bus.event_bus_name,
             "COMEBACK_REGION": self.region,
             "COMEBACK_PUBLIC_BASE_URL": api.public_base_url,
-            "COMEBACK_SES_CONFIGURATION_SET": config.ses_configuration_set,
+            "COMEBACK_SES_CONFIGURATION_SET": config.configuration_set,
             "COMEBACK_SES_MAX_SEND_RATE": _number(config.ses_max_send_rate),
             "COMEBACK_SENDER_CONCURRENCY": str(concurrency),
             "COMEBACK_DUE_SHARDS": str(config.due_shards),
@@ -111,6 +119,9 @@ class ComebackStack(Stack):
                 log_retention_days=config.log_retention_days,
                 log_level=config.log_level,
                 functions_root=root,
+                reserved_concurrency=(config.ingest_reserved_concurrency or None)
+                if spec.name == INGEST
+                else None,
             )
             for spec in topology.functions
         }
@@ -149,9 +160,12 @@ class ComebackStack(Stack):
                 **queues.dead_letter_queues,
                 "event-delivery": routing.delivery_dlq,
                 "schedules": schedules.dlq,
+                "sweep-invoke": schedules.invoke_failures,
             },
             work_queues={spec.name: queues.queue(spec.name) for spec in topology.queues},
             http_api=api.http_api,
+            table=table.table,
+            runbook_url=config.runbook_url,
             alarm_email=config.alarm_email,
         )
 
@@ -167,7 +181,7 @@ class ComebackStack(Stack):
             Output.SECRETS_KEY_ARN: (secrets.key.key_arn, "KMS key that encrypts the shop secrets"),
             Output.TOKEN_KEY_SECRET: (config.token_key_secret, "Secret that signs unsubscribe tokens"),
             Output.SES_CONFIGURATION_SET: (
-                config.ses_configuration_set,
+                config.configuration_set,
                 "SES configuration set of every email",
             ),
             Output.STAGE: (config.stage, "Stage name the functions run as"),

@@ -27,6 +27,10 @@ from comeback.app.topology import Route
 from .functions import ComebackFunction
 from .nag import acknowledge
 
+# One JSON line per request. The route key (`GET /v1/unsubscribe/{token}`), never the path: paths
+# carry unsubscribe, feedback and score tokens, which would let anyone reading the logs act as the
+# recipient. What on-call needs to tell a function's error from API Gateway's own: the error
+# message, the integration's status and latency next to the answer's.
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
@@ -36,6 +40,9 @@ ACCESS_LOG_FORMAT = {
     "status": "$context.status",
     "protocol": "$context.protocol",
     "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "errorMessage": "$context.error.message",
+    "integrationStatus": "$context.integrationStatus",
     "integrationLatency": "$context.integrationLatency",
     "integrationError": "$context.integrationErrorMessage",
     "userAgent": "$context.identity.userAgent",

@@ -80,6 +80,7 @@ class ComebackFunction(Construct):
         log_retention_days: int,
         log_level: str,
         functions_root: Path = ROOT,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -117,6 +118,7 @@ class ComebackFunction(Construct):
             layers=[layer],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
+            reserved_concurrent_executions=reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             role=self.role,
             log_group=self.log_group,

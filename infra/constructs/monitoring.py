@@ -1,9 +1,17 @@
 """Alarms to an SNS topic, and a dashboard of what the engine does for the shops.
 
-Alarms (each notifies the topic when it fires and when it clears):
-- any message in any dead-letter queue (work queues, event delivery, schedules);
-- any error or throttle of any function;
-- SES account reputation: bounce rate over 2 %, complaint rate over 0.1 % (SES reviews an account
+Every alarm is named `<stack>-<what>-<what to do>` and its description says what it means, what to
+do and where the runbook section is (`<runbook_url>#<name without the stack>`, docs/runbook.md):
+- any message in any dead-letter queue (work queues, event delivery, schedules, the sweep's failed
+  asynchronous invocations);
+- the oldest message of a work queue older than its consumer should ever let it get;
+- any error or throttle of any function; a function's p99 duration near its timeout;
+- the sweep did not run for two hours (its `SweepRan` heartbeat; missing data is breaching), or its
+  units keep stopping before the end of their shard three hours in a row (`SweepShardsUnfinished`);
+- a message needs review (`MessagesNeedReview`), SES refused sending (`SendingPaused`), a flood of
+  refused shop requests (`ShopRefused`);
+- DynamoDB throttled reads or writes on the table;
+- SES account reputation: bounce rate over 2 %, complaint rate over 0.05 % (SES reviews an account
   at 5 % / 0.1 % and pauses sending at 10 % / 0.5 %; these fire well before);
 - API 5xx answers.
 
@@ -22,6 +30,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -29,15 +38,32 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from comeback.app.sweep import RESERVE_SECONDS
 from comeback.messaging.ses_feedback import METRICS
 
 from .functions import METRICS_NAMESPACE, ComebackFunction
 
 PERIOD = Duration.minutes(5)
+HOUR = Duration.hours(1)
 AT_LEAST = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 BOUNCE_RATE_THRESHOLD = 0.02
-COMPLAINT_RATE_THRESHOLD = 0.001
+# Half of the 0.1 % at which SES puts an account under review: time to act before the review.
+COMPLAINT_RATE_THRESHOLD = 0.0005
 API_5XX_THRESHOLD = 5  # per 5 minutes; a single one is already in the function's Errors alarm
+# Seconds the oldest message of a work queue may wait. Contacts, outbox and SES events are drained
+# in seconds (a throttled send is re-queued as a new message, held messages wait in the table);
+# sweep units queue behind each other during the hourly fan-out, so they get half an hour.
+OLDEST_MESSAGE_SECONDS: dict[str, int] = {"contacts": 900, "outbox": 900, "ses_events": 900, "sweep": 1800}
+# A function's p99 duration above this share of its timeout: the next busier day times out.
+NEAR_TIMEOUT = 0.8
+# Refused shop requests (unknown shop, bad signature) per 5 minutes: a shop's misconfigured signer
+# makes a few, a flood or a scan makes this many.
+SHOP_REFUSED_THRESHOLD = 50
+SWEEP_HEARTBEAT = "SweepRan"  # counted by every fan-out of the hourly sweep (comeback.app.sweep)
+SWEEP_UNFINISHED = "SweepShardsUnfinished"  # a unit that stopped before the end of its shard
+SWEEP_HEARTBEAT_HOURS = 2
+SWEEP_UNFINISHED_HOURS = 3
 
 
 def ses_feedback_metric(event_type: str) -> str:
@@ -55,7 +81,15 @@ BUSINESS_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
         "ingest": ("EventsAccepted", "EventsRejected"),
         "contacts": ("EventsApplied", "EventsDuplicate"),
     },
-    "Sweeps": {"sweep": ("ContactsDue", "MessagesRequested", "HeldMessagesReleased")},
+    "Sweeps": {
+        "sweep": (
+            "ContactsDue",
+            "MessagesRequested",
+            "HeldMessagesReleased",
+            SWEEP_HEARTBEAT,
+            SWEEP_UNFINISHED,
+        )
+    },
     "Emails sent": {"sender": ("EmailsSent", "WinbackEmailsSent")},
     "Messages not sent (yet)": {"sender": NOT_SENT_METRICS},
     "SES feedback": {
@@ -77,15 +111,30 @@ def metric_service(function: str) -> str:
 LABELS: dict[str, str] = {}
 
 
-def business_metric(function: str, name: str) -> cloudwatch.Metric:
+def service_metric(function: str, name: str, period: Duration = PERIOD) -> cloudwatch.Metric:
+    """A metric a function counts, summed (no label: an alarm on it stays a plain metric alarm)."""
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
         dimensions_map={"service": metric_service(function)},
         statistic="Sum",
-        period=PERIOD,
-        label=LABELS.get(name, name),
+        period=period,
     )
+
+
+def business_metric(function: str, name: str) -> cloudwatch.Metric:
+    return service_metric(function, name).with_(label=LABELS.get(name, name))
+
+
+def near_timeout_ms(function: ComebackFunction) -> float:
+    """The p99 duration (ms) at which a function is said to run near its timeout.
+
+    The sweep stops a unit RESERVE_SECONDS before its timeout by design (and continues it in a new
+    one), so its long units sit near the timeout on a normal day: it is watched above that point."""
+    timeout = function.spec.timeout_seconds
+    if function.spec.name == "sweep":
+        return (timeout - RESERVE_SECONDS / 2) * 1000
+    return NEAR_TIMEOUT * timeout * 1000
 
 
 class Monitoring(Construct):
@@ -99,10 +148,13 @@ class Monitoring(Construct):
         dead_letter_queues: Mapping[str, sqs.IQueue],
         work_queues: Mapping[str, sqs.IQueue],
         http_api: apigwv2.HttpApi,
+        table: dynamodb.ITable,
+        runbook_url: str,
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._prefix = prefix
+        self._runbook = runbook_url
         key = kms.Key(
             self,
             "TopicKey",
@@ -120,7 +172,7 @@ class Monitoring(Construct):
             )
         )
         self.topic = sns.Topic(
-            self, "Topic", display_name="comeback alarms", master_key=key, enforce_ssl=True
+            self, "Topic", display_name=f"{prefix} alarms", master_key=key, enforce_ssl=True
         )
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
@@ -128,45 +180,132 @@ class Monitoring(Construct):
 
         for name, queue in dead_letter_queues.items():
             self._alarm(
-                f"dlq-{name}",
+                f"{name}-dlq-inspect-and-redrive",
                 queue.metric_approximate_number_of_messages_visible(
                     period=Duration.minutes(1), statistic="Maximum"
                 ),
                 threshold=1,
-                description=f"A message is in the dead-letter queue {name}: inspect it, fix, redrive",
+                description=f"A message is in the dead-letter queue {name}",
+                action="read why it failed, fix the cause, redrive it",
+            )
+        for name, queue in work_queues.items():
+            seconds = OLDEST_MESSAGE_SECONDS.get(name, 900)
+            self._alarm(
+                f"{name}-queue-stuck-check-consumer",
+                queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+                threshold=seconds,
+                comparison=ABOVE,
+                description=f"The oldest message of the {name} queue is over {seconds // 60} minutes old",
+                action="check its consumer's errors, throttles and concurrency",
+                runbook="queue-stuck-check-consumer",
             )
         for name, function in functions.items():
             self._alarm(
-                f"{name}-errors",
+                f"{name}-errors-read-logs",
                 function.function.metric_errors(period=PERIOD, statistic="Sum"),
                 threshold=1,
                 description=f"The {name} function failed",
+                action="read its logs for the exception",
+                runbook="function-errors-read-logs",
             )
             self._alarm(
-                f"{name}-throttles",
+                f"{name}-throttled-check-concurrency",
                 function.function.metric_throttles(period=PERIOD, statistic="Sum"),
                 threshold=1,
                 description=f"The {name} function was throttled (account or reserved concurrency)",
+                action="check the account's concurrency and what flooded the function",
+                runbook="function-throttled-check-concurrency",
+            )
+            limit = near_timeout_ms(function)
+            self._alarm(
+                f"{name}-near-timeout-raise-timeout",
+                function.function.metric_duration(period=PERIOD, statistic="p99"),
+                threshold=limit,
+                comparison=ABOVE,
+                description=f"The {name} function's p99 duration is over {limit / 1000:g} s "
+                f"(timeout {function.spec.timeout_seconds} s)",
+                action="find what got slow; raise its timeout or memory in the topology",
+                runbook="function-near-timeout-raise-timeout",
             )
         self._alarm(
-            "ses-bounce-rate",
+            "sweep-did-not-run-check-schedule",
+            service_metric("sweep", SWEEP_HEARTBEAT, HOUR),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            periods=SWEEP_HEARTBEAT_HOURS,
+            # no heartbeat at all is exactly what this alarm is for
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            description=f"The hourly sweep did not run in the last {SWEEP_HEARTBEAT_HOURS} hours",
+            action="check the schedule, the schedules DLQ and the sweep's errors",
+        )
+        self._alarm(
+            "sweep-unfinished-add-shards",
+            service_metric("sweep", SWEEP_UNFINISHED, HOUR),
+            threshold=1,
+            periods=SWEEP_UNFINISHED_HOURS,
+            description=f"Sweep units stopped before the end of their shard every hour for "
+            f"{SWEEP_UNFINISHED_HOURS} hours",
+            action="raise due_shards or the sweep's memory",
+        )
+        self._alarm(
+            "messages-need-review-check-sender",
+            service_metric("sender", "MessagesNeedReview"),
+            threshold=1,
+            description="A message was claimed but its send cannot be confirmed",
+            action="check in SES whether it went out, then settle the claim",
+        )
+        self._alarm(
+            "ses-sending-paused-check-account",
+            service_metric("sender", "SendingPaused"),
+            threshold=1,
+            description="SES refused to send (sending paused, quota exceeded): messages are kept, not sent",
+            action="read the SES account status and lift the pause",
+        )
+        self._alarm(
+            "shops-refused-check-callers",
+            service_metric("ingest", "ShopRefused"),
+            threshold=SHOP_REFUSED_THRESHOLD,
+            description=f"{SHOP_REFUSED_THRESHOLD} or more shop requests refused in 5 minutes "
+            "(unknown shop ids, bad signatures)",
+            action="find the caller in the access logs",
+        )
+        self._alarm(
+            "table-throttled-check-capacity",
+            cloudwatch.MathExpression(
+                expression="FILL(reads, 0) + FILL(writes, 0)",
+                using_metrics={
+                    "reads": table.metric("ReadThrottleEvents", period=PERIOD, statistic="Sum"),
+                    "writes": table.metric("WriteThrottleEvents", period=PERIOD, statistic="Sum"),
+                },
+                label="throttled reads and writes",
+                period=PERIOD,
+            ),
+            threshold=1,
+            description="DynamoDB throttled reads or writes of the table",
+            action="find the hot partition or the table's on-demand limits",
+        )
+        self._alarm(
+            "ses-bounce-rate-check-lists",
             _ses("Reputation.BounceRate"),
             threshold=BOUNCE_RATE_THRESHOLD,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            comparison=ABOVE,
             description="SES bounce rate over 2 % (SES reviews the account at 5 %)",
+            action="find the shop whose addresses bounce",
         )
         self._alarm(
-            "ses-complaint-rate",
+            "ses-complaint-rate-check-campaigns",
             _ses("Reputation.ComplaintRate"),
             threshold=COMPLAINT_RATE_THRESHOLD,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            description="SES complaint rate over 0.1 % (SES reviews the account at 0.1 %, pauses at 0.5 %)",
+            comparison=ABOVE,
+            description="SES complaint rate over 0.05 % (SES reviews the account at 0.1 %, pauses at 0.5 %)",
+            action="find the campaign people complain about and slow or stop it",
         )
         self._alarm(
-            "api-5xx",
+            "api-5xx-read-logs",
             http_api.metric_server_error(period=PERIOD, statistic="Sum"),
             threshold=API_5XX_THRESHOLD,
-            description="The API answered 5xx (function errors, or 503: the bus refused events)",
+            description="The API answered 5xx (function errors, or 503: the bus or the secret store failed)",
+            action="read ingest's and preferences' logs",
         )
         self.dashboard = self._dashboard(functions, dead_letter_queues, work_queues)
 
@@ -177,18 +316,24 @@ class Monitoring(Construct):
         *,
         threshold: float,
         description: str,
+        action: str,
         comparison: cloudwatch.ComparisonOperator = AT_LEAST,
+        periods: int = 1,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        runbook: str | None = None,
     ) -> None:
+        """`name` says what and what to do; the runbook section `runbook` (default: the same name,
+        one section for the alarms of every function or queue alike) says how."""
         alarm = cloudwatch.Alarm(
             self,
             f"Alarm-{name}",
             alarm_name=f"{self._prefix}-{name}",
-            alarm_description=description,
+            alarm_description=f"{description}. Do: {action}. Runbook: {self._runbook}#{runbook or name}",
             metric=metric,
             threshold=threshold,
             comparison_operator=comparison,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            evaluation_periods=periods,
+            treat_missing_data=missing,
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         alarm.add_ok_action(actions.SnsAction(self.topic))

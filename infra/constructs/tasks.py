@@ -22,7 +22,7 @@ class TaskTopic(Construct):
             self,
             "Topic",
             topic_name=f"{prefix}-tasks",
-            display_name="comeback follow-up tasks",
+            display_name=f"{prefix} follow-up tasks",  # the sender name of its e-mails
             master_key=kms.Alias.from_alias_name(self, "Key", "alias/aws/sns"),
             enforce_ssl=True,
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.helpers import ACCOUNT_REGION, IMPORTED_IDENTITY, VARIANT, Synth, synthesize
+from tests.infra.helpers import ACCOUNT_REGION, IMPORTED_IDENTITY, STAGING, VARIANT, Synth, synthesize
 
 
 @pytest.fixture(scope="session")
@@ -43,4 +43,12 @@ def variant(tmp_path_factory: pytest.TempPathFactory, layer_dir: Path) -> Synth:
 def imported(tmp_path_factory: pytest.TempPathFactory, layer_dir: Path) -> Synth:
     return synthesize(
         tmp_path_factory.mktemp("cdk-imported"), layer_dir, {"sender_identity_arn": IMPORTED_IDENTITY}
+    )
+
+
+@pytest.fixture(scope="session")
+def staging(tmp_path_factory: pytest.TempPathFactory, layer_dir: Path) -> Synth:
+    """A second stack beside the default one in the same account: `-c stack_name=comeback-staging`."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-staging"), layer_dir, {"stack_name": STAGING, "stage": "staging"}
     )

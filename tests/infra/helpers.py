@@ -15,11 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
 
 ACCOUNT_REGION = ("123456789012", "ap-northeast-1")
+# A second stage deployed beside the default stack, in the same account and region.
+STAGING = "comeback-staging"
 # An identity verified elsewhere, imported rather than created.
 IMPORTED_IDENTITY = "arn:aws:ses:us-east-1:123456789012:identity/news.shop.example.com"
 
-# The second deployment shape: custom API domain, a sending domain to create, an alarm e-mail and
-# a faster SES account.
+# The second deployment shape: custom API domain, a sending domain to create (with every email
+# authentication option), an alarm e-mail and a faster SES account.
 VARIANT = {
     "api_domain": "api.shop.example.com",
     "certificate_arn": "arn:aws:acm:ap-northeast-1:123456789012:certificate/0f0e0d0c-0000-4000-8000-00000000",
@@ -27,6 +29,13 @@ VARIANT = {
     "alarm_email": "ops@shop.example.com",
     "ses_max_send_rate": "100",  # as `-c ses_max_send_rate=100` passes it: a string
     "timezone": "Europe/Berlin",
+    # email authentication and delivery options, all on
+    "mail_from_domain": "bounce.mail.shop.example.com",
+    "click_tracking_domain": "click.shop.example.com",
+    "vdm": "true",
+    "vdm_account": "true",
+    "dmarc_policy": "quarantine",
+    "dmarc_report_email": "dmarc@shop.example.com",
 }
 
 

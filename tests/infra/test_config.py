@@ -17,11 +17,20 @@ def test_cdk_json_context_is_a_valid_configuration_with_the_settings_defaults() 
     )
     defaults = Settings()
     assert config.ses_max_send_rate == defaults.ses_max_send_rate
-    assert config.ses_configuration_set == defaults.ses_configuration_set
+    # the default stack keeps the names the settings (and the local runtime) default to
+    assert config.configuration_set == defaults.ses_configuration_set
     assert config.due_shards == defaults.due_shards
     assert config.token_key_secret == defaults.token_key_secret
     assert config.shop_secret_prefix == defaults.shop_secret_prefix
     assert config.timezone == "Asia/Tokyo"
+
+
+def test_another_stack_name_prefixes_every_name_the_functions_look_up() -> None:
+    config = DeployConfig.model_validate({"stack_name": "comeback-staging"})
+    assert config.configuration_set == "comeback-staging"
+    assert config.token_key_secret == "comeback-staging/unsubscribe-key"
+    assert config.shop_secret_prefix == "comeback-staging/shops/"
+    assert DeployConfig.model_validate({"ses_configuration_set": "mine"}).configuration_set == "mine"
 
 
 def test_values_from_the_command_line_arrive_as_text_and_are_converted() -> None:
@@ -40,6 +49,12 @@ def test_values_from_the_command_line_arrive_as_text_and_are_converted() -> None
         {"sender_domain": "mail.example.com", "sender_identity_arn": "arn:aws:ses:us-east-1:1:identity/x"},
         {"ses_max_send_rate": "0"},
         {"unknown_key": "x"},
+        {"stack_name": "comeback/staging"},  # a name that cannot prefix a queue or a function
+        {"ingest_reserved_concurrency": "-1"},
+        # the MAIL FROM domain must sit under the sending domain, or SPF does not align
+        {"sender_domain": "mail.example.com", "mail_from_domain": "bounce.other.example"},
+        {"mail_from_domain": "bounce.mail.example.com"},  # without the sending domain
+        {"dmarc_policy": "strict"},
     ],
 )
 def test_inconsistent_context_fails_the_synthesis(values: dict[str, str]) -> None:

@@ -25,6 +25,19 @@ def test_default_stage_throttles_and_writes_json_access_logs(default: Synth) -> 
     assert group["RetentionInDays"] == default.context["log_retention_days"]
 
 
+def test_access_logs_tell_errors_apart_and_never_log_the_path(default: Synth) -> None:
+    (stage,) = default.of_type("AWS::ApiGatewayV2::Stage").values()
+    log_format = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+    assert log_format["errorMessage"] == "$context.error.message"
+    assert log_format["integrationStatus"] == "$context.integrationStatus"
+    assert log_format["integrationLatency"] == "$context.integrationLatency"
+    assert log_format["responseLatency"] == "$context.responseLatency"
+    assert log_format["integrationError"] == "$context.integrationErrorMessage"
+    # the path carries tokens (unsubscribe, feedback, score): the route key names the route instead
+    assert log_format["routeKey"] == "$context.routeKey"
+    assert not [v for v in log_format.values() if "path" in v.lower() or "querystring" in v.lower()]
+
+
 def test_no_custom_domain_without_context(default: Synth) -> None:
     assert default.of_type("AWS::ApiGatewayV2::DomainName") == {}
     assert default.of_type("AWS::ApiGatewayV2::ApiMapping") == {}
@@ -71,7 +84,7 @@ def _destination(synth: Synth) -> dict:
 
 def test_ses_publishes_engagement_and_feedback_to_the_default_bus(default: Synth) -> None:
     ((set_id, configuration_set),) = default.of_type("AWS::SES::ConfigurationSet").items()
-    assert configuration_set["Properties"]["Name"] == default.context["ses_configuration_set"]
+    assert configuration_set["Properties"]["Name"] == default.context["stack_name"]
     assert configuration_set["Properties"]["ReputationOptions"] == {"ReputationMetricsEnabled": True}
     props = _destination(default)
     assert ref_id(props["ConfigurationSetName"]) == set_id
@@ -90,6 +103,8 @@ def test_ses_events_reach_the_ses_events_queue_through_the_default_bus_rule(defa
     ]
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["source"] == ["aws.ses"]
+    # the default bus is the account's: only this stack's configuration set (test_stages.py)
+    assert pattern["detail"] == {"mail": {"tags": {"ses:configuration-set": [default.context["stack_name"]]}}}
     # every event type the configuration set publishes is matched by the rule
     assert {
         "Email Bounced",
@@ -150,3 +165,86 @@ def test_sweep_is_invoked_by_the_schedule_only_and_the_api_functions_by_their_ap
     assert callers == {(f, "apigateway.amazonaws.com") for f in routed}
     for permission in permissions:
         assert ":execute-api:" in flat(permission["Properties"]["SourceArn"])
+
+
+def test_a_failed_scheduled_sweep_is_not_retried_blindly_but_kept_in_a_queue(default: Synth) -> None:
+    (config,) = default.of_type("AWS::Lambda::EventInvokeConfig").values()
+    props = config["Properties"]
+    assert ref_id(props["FunctionName"]) == function_id(default, "sweep")
+    assert props["MaximumRetryAttempts"] == 0
+    assert props["MaximumEventAgeInSeconds"] == 3600
+    failures = queue_id(default, "sweep-invoke-dlq")
+    assert ref_id(props["DestinationConfig"]["OnFailure"]["Destination"]) == failures
+    queue = default.props(failures)
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # the role may send there before Lambda checks it does (the config is created after the role)
+    assert any("Role" in d for d in config.get("DependsOn", []))
+
+
+def test_ingest_has_a_reserved_concurrency_so_a_flood_cannot_starve_the_rest(default: Synth) -> None:
+    for spec in TOPOLOGY.functions:
+        props = default.props(function_id(default, spec.name))
+        wanted = 20 if spec.name == "ingest" else None
+        assert props.get("ReservedConcurrentExecutions") == wanted, spec.name
+
+
+def test_a_custom_mail_from_domain_aligns_spf_and_its_records_are_outputs(
+    default: Synth, variant: Synth
+) -> None:
+    (identity,) = variant.of_type("AWS::SES::EmailIdentity").values()
+    mail_from = identity["Properties"]["MailFromAttributes"]
+    assert mail_from == {
+        "MailFromDomain": VARIANT["mail_from_domain"],
+        "BehaviorOnMxFailure": "USE_DEFAULT_VALUE",  # never refuse to send while the MX is missing
+    }
+    outputs = variant.template["Outputs"]
+    assert outputs["MailFromMxRecord"]["Value"] == (
+        f"{VARIANT['mail_from_domain']} MX 10 feedback-smtp.ap-northeast-1.amazonses.com"
+    )
+    assert outputs["MailFromSpfRecord"]["Value"] == (
+        f'{VARIANT["mail_from_domain"]} TXT "v=spf1 include:amazonses.com ~all"'
+    )
+    assert "MailFromMxRecord" not in default.template["Outputs"]
+
+
+def test_click_tracking_uses_the_shop_s_own_domain_over_https_only_when_given(
+    default: Synth, variant: Synth
+) -> None:
+    ((_, configuration_set),) = variant.of_type("AWS::SES::ConfigurationSet").items()
+    assert configuration_set["Properties"]["TrackingOptions"] == {
+        "CustomRedirectDomain": VARIANT["click_tracking_domain"],
+        "HttpsPolicy": "REQUIRE",
+    }
+    ((_, plain),) = default.of_type("AWS::SES::ConfigurationSet").items()
+    assert "TrackingOptions" not in plain["Properties"]
+
+
+def test_virtual_deliverability_manager_is_an_option(default: Synth, variant: Synth) -> None:
+    ((_, configuration_set),) = variant.of_type("AWS::SES::ConfigurationSet").items()
+    assert configuration_set["Properties"]["VdmOptions"] == {
+        "DashboardOptions": {"EngagementMetrics": "ENABLED"},
+        "GuardianOptions": {"OptimizedSharedDelivery": "ENABLED"},
+    }
+    (account,) = variant.of_type("AWS::SES::VdmAttributes").values()
+    assert account["Properties"] == {
+        "DashboardAttributes": {"EngagementMetrics": "ENABLED"},
+        "GuardianAttributes": {"OptimizedSharedDelivery": "ENABLED"},
+    }
+    assert default.of_type("AWS::SES::VdmAttributes") == {}
+    ((_, plain),) = default.of_type("AWS::SES::ConfigurationSet").items()
+    assert "VdmOptions" not in plain["Properties"]
+
+
+def test_the_dmarc_record_is_an_output_ready_to_paste_as_a_dns_line(
+    default: Synth, variant: Synth, imported: Synth
+) -> None:
+    assert variant.template["Outputs"]["DmarcRecord"]["Value"] == (
+        '_dmarc.mail.shop.example.com TXT "v=DMARC1; p=quarantine; '
+        'rua=mailto:dmarc@shop.example.com; adkim=r; aspf=r"'
+    )
+    # an imported domain identity gets its record too; without an identity there is no domain
+    assert imported.template["Outputs"]["DmarcRecord"]["Value"] == (
+        '_dmarc.news.shop.example.com TXT "v=DMARC1; p=none; adkim=r; aspf=r"'
+    )
+    assert "DmarcRecord" not in default.template["Outputs"]

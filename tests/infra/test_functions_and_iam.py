@@ -214,7 +214,11 @@ def test_outbox_producers_may_send_to_the_outbox_only(default: Synth) -> None:
             if r["Properties"]["QueueName"] == f"comeback-{name}"
         )
 
-    expected = {"sweep": {f"<{queue('outbox')}>", f"<{queue('sweep')}>"}, "sender": {f"<{queue('outbox')}>"}}
+    expected = {
+        # + the failure destination of its asynchronous invocations, which Lambda sends to with its role
+        "sweep": {f"<{queue('outbox')}>", f"<{queue('sweep')}>", f"<{queue('sweep-invoke-dlq')}>"},
+        "sender": {f"<{queue('outbox')}>"},
+    }
     for name in FUNCTIONS:
         sends = {r for a, r in _allowed(default, name) if a == "sqs:SendMessage"}
         assert sends == expected.get(name, set()), name

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from comeback.app.topology import TOPOLOGY
-from infra.constructs.monitoring import BUSINESS_METRICS
-from tests.infra.helpers import ROOT, Synth, flat, function_id, ref_id
+from infra.constructs.monitoring import BUSINESS_METRICS, OLDEST_MESSAGE_SECONDS
+from tests.infra.helpers import ROOT, Synth, flat, function_id, queue_id, ref_id
 
 
 def _alarms(synth: Synth) -> dict[str, dict[str, Any]]:
@@ -28,7 +28,7 @@ def _topic(synth: Synth) -> str:
     (topic,) = [
         k
         for k, r in synth.of_type("AWS::SNS::Topic").items()
-        if r["Properties"].get("DisplayName") == "comeback alarms"
+        if r["Properties"].get("DisplayName") == f"{synth.context['stack_name']} alarms"
     ]
     return topic
 
@@ -57,7 +57,7 @@ def test_any_message_in_any_dead_letter_queue_raises_an_alarm(default: Synth) ->
             (dimension,) = alarm["Dimensions"]
             watched.add(ref_id(dimension["Value"]))
     assert watched == dlqs
-    assert len(dlqs) == len(TOPOLOGY.queues) + 2
+    assert len(dlqs) == len(TOPOLOGY.queues) + 3  # + event delivery, schedules, sweep invocations
 
 
 def test_every_function_error_and_throttle_raises_an_alarm(default: Synth) -> None:
@@ -71,7 +71,7 @@ def test_every_function_error_and_throttle_raises_an_alarm(default: Synth) -> No
 
 
 @pytest.mark.parametrize(
-    ("metric", "threshold"), [("Reputation.BounceRate", 0.02), ("Reputation.ComplaintRate", 0.001)]
+    ("metric", "threshold"), [("Reputation.BounceRate", 0.02), ("Reputation.ComplaintRate", 0.0005)]
 )
 def test_ses_reputation_alarms_fire_before_ses_reviews_the_account(
     default: Synth, metric: str, threshold: float
@@ -181,3 +181,145 @@ def test_dashboard_has_every_business_metric(default: Synth) -> None:
         "MessagesNeedReview",
         "EmailsBounced",
     } <= graphed
+
+
+def _slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading."""
+    text = heading.lstrip("#").strip().lower().replace("`", "")
+    return re.sub(r"[^a-z0-9 _-]", "", text).replace(" ", "-")
+
+
+def test_every_alarm_says_what_to_do_and_links_its_runbook_section(default: Synth) -> None:
+    runbook = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
+    anchors = {_slug(line) for line in runbook.splitlines() if line.startswith("#")}
+    prefix = f"{default.context['stack_name']}-"
+    for name, alarm in _alarms(default).items():
+        assert name.startswith(prefix), name
+        description = alarm["AlarmDescription"]
+        assert "Do: " in description, name
+        link = re.fullmatch(r".*\. Runbook: docs/runbook\.md#([a-z0-9_-]+)", description)
+        assert link, description
+        assert link[1] in anchors, f"docs/runbook.md has no section {link[1]} ({name})"
+        # the section is the alarm's own, or the one of every function's (queue's) alarm of its kind
+        short = name.removeprefix(prefix)
+        assert link[1] == short or short.endswith(link[1].split("-", 1)[1]), name
+
+
+def _only(synth: Synth, metric: str, **dimensions: str) -> dict[str, Any]:
+    found = [
+        a
+        for a in _alarms(synth).values()
+        if a.get("MetricName") == metric
+        and all(
+            any(d["Name"] == k and d["Value"] == v for d in a.get("Dimensions", []))
+            for k, v in dimensions.items()
+        )
+    ]
+    assert len(found) == 1, (metric, dimensions, len(found))
+    return found[0]
+
+
+def test_the_oldest_message_of_each_work_queue_raises_an_alarm(default: Synth) -> None:
+    for spec in TOPOLOGY.queues:
+        (alarm,) = [
+            a
+            for a in _alarms(default).values()
+            if a.get("MetricName") == "ApproximateAgeOfOldestMessage"
+            and ref_id(a["Dimensions"][0]["Value"]) == queue_id(default, spec.name)
+        ]
+        assert alarm["Threshold"] == OLDEST_MESSAGE_SECONDS[spec.name]
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["Statistic"] == "Maximum"
+
+
+def test_a_sweep_that_did_not_run_for_two_hours_raises_an_alarm_even_without_data(default: Synth) -> None:
+    alarm = _only(default, "SweepRan", service="sweep")
+    assert alarm["Namespace"] == "Comeback"
+    assert (alarm["Period"], alarm["EvaluationPeriods"]) == (3600, 2)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert alarm["TreatMissingData"] == "breaching"  # no heartbeat at all is the failure
+
+
+def test_sweep_units_that_keep_stopping_short_raise_an_alarm(default: Synth) -> None:
+    alarm = _only(default, "SweepShardsUnfinished", service="sweep")
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["Threshold"]) == (3600, 3, 1)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_the_sweep_counts_its_heartbeat_and_its_unfinished_units() -> None:
+    """The metrics the two sweep alarms watch are the ones the sweep counts."""
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from comeback.app import observability
+    from comeback.app.sweep import Sweep
+
+    class Work:
+        def __init__(self) -> None:
+            self.sent: list[dict[str, Any]] = []
+
+        def send(self, bodies: Any) -> None:
+            self.sent += list(bodies)
+
+    class Clock:
+        def now(self) -> datetime:
+            return datetime(2026, 11, 24, tzinfo=UTC)
+
+    saved, observability.local_counts = observability.local_counts, Counter()
+    try:
+        sweep = Sweep(None, None, None, None, None, Clock(), 2, work=Work())  # type: ignore[arg-type]
+        sweep._sweep_shard = lambda *args: "next-page"  # type: ignore[method-assign]
+        sweep.fan_out()
+        sweep.run_unit({"shard": "0", "now": None, "cursor": None})
+        assert observability.local_counts == Counter({"SweepRan": 1, "SweepShardsUnfinished": 1})
+    finally:
+        observability.local_counts = saved
+
+
+@pytest.mark.parametrize(
+    ("function", "metric", "threshold"),
+    [("sender", "MessagesNeedReview", 1), ("sender", "SendingPaused", 1), ("ingest", "ShopRefused", 50)],
+)
+def test_business_failures_raise_an_alarm(default: Synth, function: str, metric: str, threshold: int) -> None:
+    alarm = _only(default, metric, service=function)
+    assert alarm["Namespace"] == "Comeback"
+    assert alarm["Statistic"] == "Sum"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (threshold, "GreaterThanOrEqualToThreshold")
+
+
+def test_a_function_running_near_its_timeout_raises_an_alarm(default: Synth) -> None:
+    for spec in TOPOLOGY.functions:
+        (alarm,) = [
+            a
+            for a in _alarms(default).values()
+            if a.get("MetricName") == "Duration"
+            and ref_id(a["Dimensions"][0]["Value"]) == function_id(default, spec.name)
+        ]
+        assert alarm["ExtendedStatistic"] == "p99"
+        # the sweep stops its units 20 s before the end on purpose: watched past that point
+        wanted = (
+            (spec.timeout_seconds - 10) * 1000 if spec.name == "sweep" else 0.8 * spec.timeout_seconds * 1000
+        )
+        assert alarm["Threshold"] == wanted, spec.name
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_dynamodb_throttled_reads_or_writes_raise_an_alarm(default: Synth) -> None:
+    (table,) = default.of_type("AWS::DynamoDB::Table")
+    (alarm,) = [
+        a
+        for a in _alarms(default).values()
+        if any(
+            m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "WriteThrottleEvents"
+            for m in a.get("Metrics", [])
+        )
+    ]
+    watched = {
+        m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"]
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+    assert set(watched) == {"ReadThrottleEvents", "WriteThrottleEvents"}
+    for dimensions in watched.values():
+        assert [(d["Name"], ref_id(d["Value"])) for d in dimensions] == [("TableName", table)]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")

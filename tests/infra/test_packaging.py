@@ -284,3 +284,61 @@ def test_the_cdk_app_builds_a_missing_layer_itself_as_cdk_synth_runs_it(tmp_path
     assert (layers[0] / "python" / "comeback" / "app" / "__pycache__" / f"runtime.{CACHE_TAG}.pyc").is_file()
     assert len(handlers) == len(TOPOLOGY.functions)
     assert all((h / "__pycache__" / f"handler.{CACHE_TAG}.pyc").is_file() for h in handlers)
+
+
+def _installed_like_uv(site: Path) -> None:
+    """What `uv pip install --target <site>` leaves: a dist-info whose RECORD lists a console script
+    with the build directory's absolute path, bytecode since removed, and a direct_url.json."""
+    info = site / "example-1.0.dist-info"
+    (site / "example").mkdir(parents=True)
+    (site / "example" / "__init__.py").write_text("VALUE = 1\n", encoding="utf-8")
+    info.mkdir()
+    (info / "METADATA").write_text("Name: example\nVersion: 1.0\n", encoding="utf-8")
+    (info / "direct_url.json").write_text(f'{{"url": "file://{site}/example.whl"}}', encoding="utf-8")
+    (info / "RECORD").write_text(
+        "\n".join(
+            [
+                "example/__init__.py,sha256=abc,10",
+                f"{site}/bin/example,sha256=def,200",
+                "../../bin/example-tool,sha256=ghi,100",
+                "example/__pycache__/__init__.cpython-311.pyc,,",
+                "example-1.0.dist-info/METADATA,sha256=jkl,30",
+                "example-1.0.dist-info/RECORD,,",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+def test_the_layer_metadata_and_mtimes_do_not_depend_on_the_build_path(tmp_path: Path) -> None:
+    from aws_cdk import FileSystem
+
+    sites = [tmp_path / "checkout-a" / "python", tmp_path / "elsewhere" / "deeper" / "python"]
+    for site in sites:
+        _installed_like_uv(site)
+        packaging.normalise_dist_info(site)
+        packaging.fix_mtimes(site)
+    record = (sites[0] / "example-1.0.dist-info" / "RECORD").read_text(encoding="utf-8")
+    assert str(tmp_path) not in record
+    assert record.splitlines() == [
+        "example-1.0.dist-info/METADATA,sha256=jkl,30",
+        "example-1.0.dist-info/RECORD,,",
+        "example/__init__.py,sha256=abc,10",
+    ]
+    assert not (sites[0] / "example-1.0.dist-info" / "direct_url.json").exists()
+    assert {p.stat().st_mtime for p in sites[0].rglob("*")} == {packaging.FIXED_MTIME}
+
+    def tree(site: Path) -> dict[str, bytes]:
+        return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+    assert tree(sites[0]) == tree(sites[1])
+    # the hash the CDK gives the layer's asset (what decides whether a new layer version is published)
+    assert FileSystem.fingerprint(str(sites[0])) == FileSystem.fingerprint(str(sites[1]))
+
+
+def test_the_built_layer_lists_no_path_of_the_build_machine(layer: Path) -> None:
+    for record in (layer / "python").glob("*.dist-info/RECORD"):
+        text = record.read_text(encoding="utf-8")
+        assert "/tmp/" not in text and str(Path.home()) not in text, record
+        assert not [line for line in text.splitlines() if line.startswith(("/", ".."))], record

@@ -19,8 +19,9 @@ def _queue_policies(synth: Synth) -> dict[str, list[dict[str, Any]]]:
 def test_every_queue_is_encrypted_and_refuses_anything_but_tls(default: Synth) -> None:
     queues = default.of_type("AWS::SQS::Queue")
     policies = _queue_policies(default)
-    # the topology's queues and DLQs, the event delivery DLQ and the schedules' DLQ
-    assert len(queues) == 2 * len(TOPOLOGY.queues) + 2
+    # the topology's queues and DLQs, the event delivery DLQ, the schedules' DLQ and the sweep's
+    # failed asynchronous invocations
+    assert len(queues) == 2 * len(TOPOLOGY.queues) + 3
     for logical_id, queue in queues.items():
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, logical_id
         denies = [

@@ -110,6 +110,7 @@ class Sweep:
             raise RuntimeError("the sweep needs its work queue to fan out")
         self._work.send([{"shard": shard, "now": now, "cursor": None} for shard in names])
         logger.info("sweep fanned out", extra={"shards": len(names), "now": now})
+        count("SweepRan")  # the heartbeat an alarm watches: no fan-out for two hours pages someone
         return {"units": len(names), "now": now}
 
     def run_unit(self, unit: dict[str, Any], time_left: Callable[[], float] | None = None) -> SweepReport:
@@ -122,6 +123,8 @@ class Sweep:
                 raise RuntimeError("the sweep needs its work queue to continue a shard")
             self._work.send([{"shard": unit["shard"], "now": isoformat(now), "cursor": cursor}])
             report.finished, report.continued = False, 1
+            # hour after hour of these says the shards are too big for one invocation (an alarm)
+            count("SweepShardsUnfinished")
         self._log(report)
         for observe in self.observers:
             observe(report)
