@@ -44,7 +44,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "shared" / "comeback"
-PLATFORM = "aarch64-manylinux2014"  # Lambda arm64 (Graviton) on Amazon Linux 2023, glibc 2.34
+# Lambda arm64 (Graviton) on Amazon Linux 2023, glibc 2.34: manylinux_2_28 wheels run there, and
+# numpy publishes no older tag any more (manylinux2014 wheels, glibc 2.17, are accepted by it too)
+PLATFORM = "aarch64-manylinux_2_28"
 PYTHON_VERSION = "3.13"
 CACHE_TAG = "cpython-313"  # what the python3.13 runtime's importer looks for in __pycache__
 LAMBDA_SITE = "/opt/python"  # where Lambda mounts the layer's python/ directory
@@ -324,7 +326,7 @@ def ensure_layer(
 def host_platform() -> str:
     """The manylinux platform of this machine, for a layer that can be imported here (benchmarks)."""
     machine = {"arm64": "aarch64", "amd64": "x86_64"}.get(platform.machine().lower(), platform.machine())
-    return f"{machine}-manylinux2014"
+    return f"{machine}-manylinux_2_28"
 
 
 def main(argv: list[str] | None = None) -> int:
