@@ -51,7 +51,9 @@ class DynamoCampaignRecords:
         self.scanned = 0
         self.returned = 0
 
-    def _scan_arguments(self, shop_id: str | None, campaign: str | None, since: date | None) -> dict[str, Any]:
+    def _scan_arguments(
+        self, shop_id: str | None, campaign: str | None, since: date | None
+    ) -> dict[str, Any]:
         names = {f"#a{i}": name for i, name in enumerate(("pk", "sk", *_MESSAGE_FIELDS, *_ORDER_FIELDS))}
         alias = {name: placeholder for placeholder, name in names.items()}
         values: dict[str, Any] = {

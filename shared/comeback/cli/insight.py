@@ -15,11 +15,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from comeback.app.settings import Settings
 from comeback.cli.errors import CliError
+
+if TYPE_CHECKING:
+    from comeback.domain.insight.cohorts import CohortKind
 
 SECTIONS = ("retention", "cohorts", "rfm", "clv", "predictions", "recipes", "calendar")
 # with --backtest and no --holdout-days: the forecast covers the last third of the history
@@ -119,7 +122,7 @@ def _retention(s: Sources, args: argparse.Namespace) -> dict[str, Any]:
 def _cohorts(s: Sources, args: argparse.Namespace) -> dict[str, Any]:
     from comeback.domain.insight.cohorts import cohort_report
 
-    by = getattr(args, "by", None) or "month"
+    by = cast("CohortKind", getattr(args, "by", None) or "month")
     report = cohort_report(
         s.customers, shop_id=s.shop_id, by=by, since=s.since_month, until=_month(s.now), currency=s.currency
     )

@@ -97,7 +97,8 @@ def _with_platform_secrets(seeds: list[ShopSeed], specs: list[str]) -> list[Shop
 def _demo(args: argparse.Namespace) -> int:
     from comeback.demo.run import run_demo
 
-    return run_demo(seed=args.seed, customers=args.customers, days=args.days, port=args.port)
+    report = None if args.no_report else Path(args.report)
+    return run_demo(seed=args.seed, customers=args.customers, days=args.days, port=args.port, report=report)
 
 
 def _schemas(args: argparse.Namespace) -> int:
@@ -244,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--customers", type=int, default=2000)
     demo.add_argument("--days", type=int, default=548)
     demo.add_argument("--port", type=int, default=0, help="port of the local runtime (default: any free one)")
+    demo.add_argument(
+        "--report",
+        default="build/demo-report.html",
+        metavar="PATH",
+        help="where the shop's insight report is written (HTML; default build/demo-report.html)",
+    )
+    demo.add_argument("--no-report", action="store_true", help="write no report")
     demo.set_defaults(run=_demo)
 
     schemas = commands.add_parser("schemas", help="JSON Schemas and the OpenAPI document")

@@ -1,4 +1,6 @@
-"""`comeback report winback`: what the win-back campaign earned, against its holdout.
+"""`comeback report ...`: what the win-back campaign earned against its holdout (`winback`), and
+the shop's insight reports (`retention|cohorts|rfm|clv|predictions|recipes|calendar|all`, built by
+`comeback.cli.insight`, printed by `cli.insight_tables`, `cli.report_html` or as JSON).
 
 It reaches the table the way `comeback contacts` does (the deployed stack's outputs, or the
 local runtime's `/_local/settings` with `--local URL`), reads the campaign's records with
@@ -26,9 +28,24 @@ REPORTS = {"winback": "winback"}
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
+INSIGHT = ("retention", "cohorts", "rfm", "clv", "predictions", "recipes", "calendar")
+HELP = {
+    "retention": "per month: active and new customers, retention, churn, repeat rate, AOV, revenue",
+    "cohorts": "customers by month of first order (or code, channel) x months since: share ordering, revenue",
+    "rfm": "RFM segments: customers, revenue and recency per segment",
+    "clv": "customer lifetime value: historic to date, and predicted for the next 365 days",
+    "predictions": "the shop's BG/NBD and Gamma-Gamma model, its fit, p_alive spread (--backtest: error)",
+    "recipes": "per recipe and step: sent, delivered, opened, clicked, converted, revenue, lift over holdout",
+    "calendar": "what the engine is due to consider in the next days, by day and recipe",
+    "all": "every report (HTML: one self-contained file with charts)",
+}
+
+
 def add_parser(commands: Any) -> None:
     """Register `comeback report ...` on the top-level sub-commands."""
-    report = commands.add_parser("report", help="measure a campaign against its holdout (AWS or local)")
+    report = commands.add_parser(
+        "report", help="measure retention, recipes against their holdouts, predictions (AWS or local)"
+    )
     kinds = report.add_subparsers(dest="report", required=True)
     for name in REPORTS:
         kind = kinds.add_parser(
@@ -36,12 +53,55 @@ def add_parser(commands: Any) -> None:
             help=f"per step and variant: sent, engagement, reactivations, revenue, lift over the holdout"
             f" ({name})",
         )
-        kind.add_argument("--shop", metavar="ID", help="one shop (default: every shop in the table)")
-        kind.add_argument("--since", metavar="DATE", help="only records requested on or after DATE (UTC)")
-        kind.add_argument("--format", choices=["table", "json"], default="table")
-        kind.add_argument("--local", metavar="URL", help="the local runtime's base URL instead of AWS")
-        kind.add_argument("--stack", default="comeback", help="the deployed stack's name (AWS)")
+        _common(kind, formats=("table", "json"), shop_help="one shop (default: every shop in the table)")
+    for name in (*INSIGHT, "all"):
+        kind = kinds.add_parser(name, help=HELP[name])
+        _common(kind, formats=("table", "json", "html"), shop_help="the shop (default: the only one)")
+        kind.add_argument("--lang", choices=["en", "ja"], default="en", help="the HTML report's labels")
+        if name in ("cohorts", "all"):
+            kind.add_argument(
+                "--by",
+                choices=["month", "code", "channel"],
+                default="month",
+                help="group cohorts by the first order's month, discount code or channel",
+            )
+        if name in ("predictions", "clv", "all"):
+            kind.add_argument(
+                "--backtest",
+                action="store_true",
+                help="fit on the history before a cut, forecast the rest, report the error",
+            )
+            kind.add_argument(
+                "--holdout-days",
+                type=_positive,
+                metavar="N",
+                help="the backtest's forecast period (default: the last third of the history)",
+            )
+        if name in ("calendar", "all"):
+            kind.add_argument(
+                "--days", type=_positive, default=14, metavar="N", help="days ahead (default 14)"
+            )
     report.set_defaults(run=report_command)
+
+
+def _common(kind: Any, formats: tuple[str, ...], shop_help: str) -> None:
+    kind.add_argument("--shop", metavar="ID", help=shop_help)
+    kind.add_argument("--since", metavar="DATE", help="only what happened on or after DATE (UTC)")
+    kind.add_argument("--format", choices=list(formats), default="table")
+    kind.add_argument("--local", metavar="URL", help="the local runtime's base URL instead of AWS")
+    kind.add_argument("--stack", default="comeback", help="the deployed stack's name (AWS)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+        if not 1 <= value <= 3660:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"wants a whole number of days from 1 to 3660, got {text!r}"
+        ) from None
+    return value
 
 
 def parse_since(text: str | None) -> date | None:
@@ -57,26 +117,77 @@ def parse_since(text: str | None) -> date | None:
 
 def report_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run `comeback report NAME`; errors raise and become one line and status 2 (cli.errors)."""
-    from comeback.aws import clients as aws
-    from comeback.aws.report_store import DynamoCampaignRecords
     from comeback.cli.operator import aws_target, local_now, local_target
-    from comeback.domain.campaign_report import build_report
 
     out = out or sys.stdout
     since = parse_since(args.since)
-    campaign = REPORTS[args.report]
     target = local_target(args.local) if args.local else aws_target(args.stack)
-    settings = target.settings
-    store = DynamoCampaignRecords(aws.client("dynamodb", settings), settings.table_name)
-    records = store.records(args.shop, campaign, since)
     # the local runtime's time is simulated: windows still open are judged on its clock
     as_of = local_now(args.local) if args.local else datetime.now(UTC)
+    if args.report in REPORTS:
+        return _campaign_report(args, target.settings, since, as_of, out)
+    return insight_command(args, target.settings, since, as_of, out)
+
+
+def _campaign_report(
+    args: argparse.Namespace, settings: Any, since: date | None, as_of: datetime, out: TextIO
+) -> int:
+    from comeback.aws import clients as aws
+    from comeback.aws.report_store import DynamoCampaignRecords
+    from comeback.domain.campaign_report import build_report
+
+    campaign = REPORTS[args.report]
+    store = DynamoCampaignRecords(aws.client("dynamodb", settings), settings.table_name)
+    records = store.records(args.shop, campaign, since)
     report = build_report(records, campaign=campaign, shop_id=args.shop, since=since, as_of=as_of)
     if args.format == "json":
         out.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
         out.write(render_table(report))
     return 0
+
+
+def insight_command(
+    args: argparse.Namespace, settings: Any, since: date | None, as_of: datetime, out: TextIO
+) -> int:
+    """retention ... calendar, all: one document (cli.insight), rendered as asked."""
+    from comeback.cli import insight
+
+    shop_id = _shop(args.shop, settings)
+    sections = insight.SECTIONS if args.report == "all" else (args.report,)
+    sources = insight.Sources(settings=settings, shop_id=shop_id, now=as_of, since=since)
+    doc = insight.document(sources, sections, args)
+    if args.format == "json":
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "html":
+        from comeback.cli.report_html import render_html
+
+        out.write(render_html(doc, lang=args.lang))
+    else:
+        from comeback.cli.insight_tables import render_document
+
+        out.write(render_document(doc))
+    return 0
+
+
+def _shop(asked: str | None, settings: Any) -> str:
+    """The shop asked for, which must exist; without --shop, the table's only shop."""
+    from comeback.aws import clients as aws
+    from comeback.aws.segment_store import DynamoSegmentStore
+
+    shops = DynamoSegmentStore(
+        aws.client("dynamodb", settings), settings.table_name, settings.due_shards
+    ).shops()
+    if asked is not None:
+        if asked not in shops:
+            known = ", ".join(sorted(shops)) or "none"
+            raise CliError(f"no shop {asked!r} in the table (shops: {known})")
+        return asked
+    if len(shops) == 1:
+        return shops[0]
+    if not shops:
+        raise CliError("the table holds no shop yet: `comeback shops create` first")
+    raise CliError(f"--shop ID: the table holds {len(shops)} shops ({', '.join(sorted(shops)[:10])})")
 
 
 def _count(n: int, of: int) -> str:

@@ -142,6 +142,7 @@ class Simulation:
     latest: list[dict[str, Any]]
     report: Any  # the win-back report (comeback.domain.campaign_report.CampaignReport)
     responses: Responses
+    insight: dict[str, Any] | None = None  # `comeback report all --backtest`'s document
 
 
 def simulate(
@@ -151,6 +152,7 @@ def simulate(
     port: int = 0,
     uplift: float = UPLIFT,
     overrides: dict[str, Any] | None = None,
+    with_insight: bool = False,
 ) -> Simulation:
     """Generate the shop, replay it through `comeback local serve` with customers who answer win-back
     emails with a known uplift, and read the win-back report off the runtime before it stops."""
@@ -189,19 +191,45 @@ def simulate(
             records = DynamoCampaignRecords(aws.client("dynamodb", settings), settings.table_name)
             as_of = datetime.fromisoformat(stats["now"].replace("Z", "+00:00"))
             report = build_report(records.records(SHOP, "winback", None), shop_id=SHOP, as_of=as_of)
-    return Simulation(shop, tally, timing, stats, outbox, latest, report, responses)
+            insight = _insight(api, settings, as_of) if with_insight else None
+    return Simulation(shop, tally, timing, stats, outbox, latest, report, responses, insight)
 
 
-def run_demo(seed: int = 7, customers: int = 2000, days: int = 548, port: int = 0) -> int:
+def _insight(api: LocalApi, settings: Any, as_of: datetime) -> dict[str, Any]:
+    """The shop's insight reports at the end of the replay, as `comeback report all` reads them:
+    the daily job runs first (RFM cut points, the fitted predictions), as its schedule would."""
+    import argparse
+
+    from comeback.cli import insight
+
+    api.control("POST", "/_local/segments")
+    args = argparse.Namespace(by="month", backtest=True, holdout_days=None, days=14)
+    sources = insight.Sources(settings=settings, shop_id=SHOP, now=as_of, since=None)
+    return insight.document(sources, insight.SECTIONS, args)
+
+
+def run_demo(
+    seed: int = 7, customers: int = 2000, days: int = 548, port: int = 0, report: Path | None = None
+) -> int:
+    """Replay the generated shop, print what the engine did; with `report`, write the shop's insight
+    report there (one self-contained HTML file) and print its path."""
     began = time.monotonic()
     print(f"comeback demo: generating a shop (seed {seed}, {customers:,} customers, {days} days) ...")
-    run = simulate(seed, customers, days, port)
+    run = simulate(seed, customers, days, port, with_insight=report is not None)
     counts = run.shop.counts()
     print(f"  {sum(counts.values()):,} events: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     _summary(run, time.monotonic() - began)
     if run.latest:
         _show(run.latest[0])
     print("Wall time    " + ", ".join(f"{k} {v:.0f} s" for k, v in run.timing.items()))
+    if report is not None and run.insight is not None:
+        from comeback.cli.report_html import render_html
+
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(render_html(run.insight, lang="en"), encoding="utf-8")
+        japanese = report.with_name(f"{report.stem}.ja{report.suffix}")
+        japanese.write_text(render_html(run.insight, lang="ja"), encoding="utf-8")
+        print(f"Report       {report.resolve()} (Japanese: {japanese.name}); open it in a browser")
     tally = run.tally
     return 0 if tally["http_202"] and not any(k.startswith("http_5") for k in tally) else 1
 

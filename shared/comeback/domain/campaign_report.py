@@ -393,3 +393,41 @@ def build_report(
         open_windows=open_windows,
         unreadable_orders=records.unreadable_orders,
     )
+
+
+def report_from_dict(document: dict[str, Any]) -> CampaignReport:
+    """`CampaignReport.to_dict()` read back (the insight document carries reports as JSON)."""
+
+    def group(g: dict[str, Any]) -> Group:
+        return Group(g["contacts"], g["reactivated"], dict(g["revenue_minor"]))
+
+    rows = tuple(
+        Row(
+            step=r["step"],
+            variant=r["variant"],
+            sent=r["sent"],
+            delivered=r["delivered"],
+            opened=r["opened"],
+            clicked=r["clicked"],
+            treated=group(r["treated"]),
+            holdout=group(r["holdout"]),
+            lift=Difference(
+                r["lift"],
+                r["lift_low"] if r["lift_low"] is not None else -1.0,
+                r["lift_high"] if r["lift_high"] is not None else 1.0,
+                document["confidence"],
+            ),
+            detectable_lift=r["detectable_lift"],
+        )
+        for r in document["rows"]
+    )
+    return CampaignReport(
+        campaign=document["campaign"],
+        shop_id=document["shop_id"],
+        since=date.fromisoformat(document["since"]) if document["since"] else None,
+        as_of=datetime.fromisoformat(document["as_of"]),
+        rows=rows,
+        excluded=dict(document["excluded"]),
+        open_windows=document["open_windows"],
+        unreadable_orders=document["unreadable_orders"],
+    )

@@ -27,7 +27,11 @@ class CalendarDay:
     held: dict[str, int] = field(default_factory=dict)  # campaign -> held messages released that day
 
     def to_dict(self) -> dict[str, Any]:
-        return {"day": self.day.isoformat(), "due": dict(sorted(self.due.items())), "held": dict(sorted(self.held.items()))}
+        return {
+            "day": self.day.isoformat(),
+            "due": dict(sorted(self.due.items())),
+            "held": dict(sorted(self.held.items())),
+        }
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,8 @@ def calendar_report(
     for profile in profiles:
         if profile.shop_id != shop_id or profile.erased_at or profile.merged_into:
             continue
-        for recipe, at in profile.dues.items():
-            _place(parse_iso(at), recipe, now, tz, due, overdue)
+        for recipe, when in profile.dues.items():
+            _place(parse_iso(when), recipe, now, tz, due, overdue)
     for campaign, at in held:
         _place(at, campaign, now, tz, released, overdue_held)
     return CalendarReport(

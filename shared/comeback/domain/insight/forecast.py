@@ -124,7 +124,15 @@ def weekly_backtest(
     error = None if math.isnan(found.aggregate_error) else found.aggregate_error
     mae = None if math.isnan(found.per_customer_mae) else found.per_customer_mae
     return BacktestWeeks(
-        calibration_end, holdout_end, found.customers, found.predicted, found.actual, error, mae, tuple(weeks), model
+        calibration_end,
+        holdout_end,
+        found.customers,
+        found.predicted,
+        found.actual,
+        error,
+        mae,
+        tuple(weeks),
+        model,
     )
 
 
@@ -160,7 +168,9 @@ class ForecastReport:
             "p_alive_bins": list(self.p_alive.bins) if self.p_alive else [],
             "p_alive": self.p_alive.to_dict() if self.p_alive else None,
             "p_alive_one_time": self.p_alive_one_time.to_dict() if self.p_alive_one_time else None,
-            "expected_orders_90d": None if self.expected_orders_90d is None else round(self.expected_orders_90d, 1),
+            "expected_orders_90d": None
+            if self.expected_orders_90d is None
+            else round(self.expected_orders_90d, 1),
             "predicted_clv": self.predicted_clv.to_dict("minor") if self.predicted_clv else None,
             "backtest": self.backtest.to_dict() if self.backtest else None,
         }
@@ -193,7 +203,9 @@ def forecast_report(
     one_time = sum(1 for r in buyers if r.orders == 1)
     reason = _reason(model)
     if reason is not None:
-        return ForecastReport(shop_id, now, currency, model, reason, len(buyers), one_time, None, None, None, None, backtest)
+        return ForecastReport(
+            shop_id, now, currency, model, reason, len(buyers), one_time, None, None, None, None, backtest
+        )
     alive: list[float] = []
     alive_once: list[float] = []
     clv: list[int] = []

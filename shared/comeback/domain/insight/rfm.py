@@ -64,7 +64,7 @@ class RfmReport:
 
 
 def buyer_of_record(r: CustomerRecord) -> Buyer | None:
-    return segments.buyer(r.orders, r.spent, r.last_order_at, gone=False)
+    return segments.buyer(r.orders, r.spent, r.last_order_at, gone=False, first_order_at=r.first_order_at)
 
 
 def rfm_report(
