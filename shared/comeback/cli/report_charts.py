@@ -9,6 +9,7 @@ comes from the data is escaped here.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Sequence
 from html import escape
 
@@ -38,6 +39,11 @@ def _e(text: object) -> str:
 def _n(value: float) -> str:
     """A coordinate, short."""
     return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def text_width(text: str, size: float = 11) -> float:
+    """About how wide `text` is drawn, in px: a wide (CJK) character takes a full em, others about 0.6."""
+    return sum(size if unicodedata.east_asian_width(c) in "WF" else size * 0.6 for c in text)
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -86,12 +92,12 @@ def _axis_labels(parts: list[str], x_label: str, y_label: str, width: int, heigh
 def _legend(parts: list[str], names: Sequence[str], width: int) -> None:
     if len(names) < 2 and not (names and names[0]):
         return
-    x = MARGIN[0]
+    x = float(MARGIN[0])
     for i, name in enumerate(names):
         colour = PALETTE[i % len(PALETTE)]
         parts.append(f'<rect class="legend" x="{x}" y="10" width="12" height="12" fill="{colour}"/>')
         parts.append(f'<text class="legend" x="{x + 16}" y="20">{_e(name)}</text>')
-        x += 28 + 7 * len(name)
+        x += 32 + text_width(name)
         if x > width - 80:
             break
 
@@ -128,10 +134,10 @@ def _y_axis(
 def _x_ticks(
     parts: list[str], categories: Sequence[str], centre: Callable[[int], float], height: int
 ) -> None:
-    # at most about twelve labels, and none overlapping its neighbour (about 6.5 px a character)
+    # at most about twelve labels, and none overlapping its neighbour
     span = (centre(1) - centre(0)) if len(categories) > 1 else float(WIDTH)
-    longest = max((len(c) for c in categories), default=1)
-    step = max(1, math.ceil(len(categories) / 12), math.ceil(longest * 6.5 / max(1.0, span)))
+    longest = max((text_width(c) for c in categories), default=1.0) + 8
+    step = max(1, math.ceil(len(categories) / 12), math.ceil(longest / max(1.0, span)))
     base = height - MARGIN[3]
     for i, name in enumerate(categories):
         if i % step:
