@@ -13,7 +13,7 @@ export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
 # The CDK CLI, pinned (it must be at least as new as the aws-cdk-lib in uv.lock).
 CDK_CLI := aws-cdk@2.1148.1
 
-.PHONY: install demo serve test unit integration infra-tests e2e lint format typecheck bench synth deploy bootstrap layer schemas clean
+.PHONY: install browser demo serve test unit integration infra-tests e2e lint format typecheck bench synth deploy bootstrap layer schemas clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -31,7 +31,10 @@ demo: install  ## run a generated shop through the engine on the embedded AWS an
 serve: install  ## run the whole engine locally on http://127.0.0.1:8080
 	$(RUN) comeback local serve --port 8080
 
-test: install  ## ruff, mypy, then every test layer: unit, integration (moto), infra (CDK + cdk-nag + cfn-lint), e2e
+browser:  ## headless Chromium for the browser tests (Debian's package, installed when missing)
+	@.ci/ensure-chromium >/dev/null
+
+test: install browser  ## ruff, mypy, then every test layer: unit, integration (moto), infra (CDK + cdk-nag + cfn-lint), e2e
 	$(RUN) ruff check .
 	$(RUN) mypy
 	$(RUN) pytest -n 2 --dist loadfile --no-loadscope-reorder  # two workers (two cores); a file stays on one worker, handed out in collection order: the slowest first (tests/conftest.py)
@@ -42,7 +45,7 @@ integration: install
 	$(RUN) pytest tests/integration
 infra-tests: install
 	$(RUN) pytest tests/infra
-e2e: install
+e2e: install browser
 	$(RUN) pytest tests/e2e
 
 lint: install  ## ruff + mypy
