@@ -118,3 +118,13 @@ def screenshot(
             f"chromium --screenshot failed ({answer.returncode}): {answer.stderr[-800:]}"
         )
     return out
+
+
+def page_with_console(url_or_path: str | Path, timeout: float = RUN_TIMEOUT) -> tuple[str, list[str]]:
+    """The page's DOM after its load handlers ran, and every message it wrote to the console
+    (errors, uncaught exceptions, logs alike: a page we serve should write none)."""
+    answer = _run(["--enable-logging=stderr", "--v=0", "--dump-dom", _url(url_or_path)], timeout)
+    if answer.returncode != 0 or not answer.stdout.strip():
+        raise BrowserUnavailable(f"chromium --dump-dom failed ({answer.returncode}): {answer.stderr[-800:]}")
+    console = [line for line in answer.stderr.splitlines() if ":CONSOLE" in line]
+    return answer.stdout, console
