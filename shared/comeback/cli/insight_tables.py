@@ -181,7 +181,12 @@ def _predictions(section: dict[str, Any], currency: str) -> str:
             f"expected orders in the next 90 days, all buyers: {_num(section.get('expected_orders_90d'), 1)}"
         )
     backtest = section.get("backtest")
-    if backtest:
+    if backtest and not backtest.get("model"):
+        lines.append(
+            f"backtest: before {backtest['calibration_end'][:10]} too few customers ordered again "
+            "to fit a model: nothing to score"
+        )
+    elif backtest:
         lines.append(
             f"backtest: fitted up to {backtest['calibration_end'][:10]}, "
             f"forecast to {backtest['holdout_end'][:10]}: "
