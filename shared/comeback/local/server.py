@@ -236,7 +236,10 @@ class LocalRuntime:
         sqs_clients = {id(c): c for c in (emulator_sqs, aws.client("sqs", self.settings))}
         for client in sqs_clients.values():
             for operation in ("SendMessage", "SendMessageBatch", "ChangeMessageVisibilityBatch"):
-                client.meta.events.register(f"before-call.sqs.{operation}", before_sqs)
+                # the API's own parameters: `before-call` sees the serialised request, whose body
+                # (JSON protocol) hides QueueUrl, and then no doorbell rang: every message sent
+                # from this process waited out a poller's idle timeout (0.5 s) before delivery
+                client.meta.events.register(f"before-parameter-build.sqs.{operation}", before_sqs)
                 client.meta.events.register(f"after-call.sqs.{operation}", after_sqs)
         bus_clients = (self._emulator.client("events"), aws.client("events", self.settings))
         for client in {id(c): c for c in bus_clients}.values():
