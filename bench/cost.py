@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from comeback.app.observability import CLOUDWATCH_METRICS
-from comeback.app.topology import TOPOLOGY
+from comeback.app.topology import TOPOLOGY, TRACED_BY_DEFAULT
 
 # ---------------------------------------------------------------------------------------------
 # Prices: AWS public list prices, us-east-1, USD, first pricing tier (every quantity here stays in
@@ -139,13 +139,22 @@ ACTIVITY_KB = 0.4  # one applied shop event (activity item): no TTL, kept Usage.
 MESSAGE_CLAIM_KB = 0.5  # the message item as the sender's transaction creates it (claim)
 MESSAGE_KB = 0.6  # the message item after the sender's UpdateItem (what is stored)
 MARKER_KB = 0.2  # SES event dedupe marker, one per SES event: no TTL either
+DUE_KEYS_KB = 0.15  # a keys-only due index entry: pk, sk, the shard key and due_at (~150 B)
 ITEM_OVERHEAD_KB = 100 / 1024  # DynamoDB's 100 bytes of per-item storage overhead (table and index)
 SHOP_CONFIG_RRU = 1.0  # one Query of a shop's config items (playbook YAML, <= 8 KB, eventually consistent)
 DUE_SHARDS = 8  # Settings.due_shards: the sweep queries each shard of the due index every hour
 
 # Lambda (python3.13, arm64). Memory and batch sizes come from comeback.topology (what infra deploys).
 MEMORY_MB = {f.name: f.memory_mb for f in TOPOLOGY.functions}
-BATCH = {q.consumer: q.batch_size for q in TOPOLOGY.queues}
+# Queues EventBridge feeds one message per event: their batches are full only with a batching
+# window (a quiet stack's would be one message each); the outbox is sent ten at a time, the sweep's
+# units one each by design.
+FED_ONE_BY_ONE = ("contacts", "ses_events")
+BATCHING_WINDOW = {q.name: q.batching_window_seconds for q in TOPOLOGY.queues}
+BATCH = {
+    q.consumer: 1 if q.name in FED_ONE_BY_ONE and not q.batching_window_seconds else q.batch_size
+    for q in TOPOLOGY.queues
+}
 MS_PER_ITEM = {
     "ingest": 60,  # per webhook request (not per event): verify the signature, PutEvents
     "contacts": 40,  # per shop event applied (one TransactWriteItems)
@@ -163,9 +172,14 @@ POLLERS_PER_QUEUE = 5  # Lambda's minimum pollers per SQS event source
 LONG_POLL_SECONDS = 20  # each idle poller's ReceiveMessage waits 20 s: 3 requests a minute, even when empty
 SECRET_CACHE_SECONDS = 300  # Settings.secret_cache_seconds: Powertools caches secrets and shop configs 5 min
 
-# CloudWatch: what infra/constructs/monitoring.py creates
-# a DLQ alarm per work queue + event delivery + schedules, errors and throttles per function, SES x2, API 5xx
-ALARMS = (len(TOPOLOGY.queues) + 2) + 2 * len(TOPOLOGY.functions) + 3
+# CloudWatch: what infra/constructs/monitoring.py creates (tests/infra/test_monitoring.py keeps
+# these equal to the template): a DLQ alarm per work queue + event delivery + schedules + the
+# sweep's failed invocations; the oldest message of each work queue; errors, throttles and near
+# timeout per function; the sweep's heartbeat and unfinished shards, messages to review, SES
+# paused, refused shops, table throttles (one alarm on 2 metrics), bounce and complaint rates,
+# API 5xx. An alarm is billed per metric it evaluates.
+ALARMS = (len(TOPOLOGY.queues) + 3) + len(TOPOLOGY.queues) + 3 * len(TOPOLOGY.functions) + 9
+ALARM_METRICS = ALARMS + 1  # the table-throttle alarm's expression reads reads and writes
 DASHBOARDS = 1  # assumed the account's 4th dashboard: charged
 # Custom metrics: exactly those comeback.app.observability.CLOUDWATCH_METRICS makes (every other
 # count is a log field). A metric is billed for the hours it is emitted: the steady ones all month,
@@ -175,7 +189,11 @@ INCIDENT_HOURS = 24.0
 STEADY_METRICS = sum(m.series for m in CLOUDWATCH_METRICS.values() if m.steady)
 INCIDENT_METRICS = sum(m.series for m in CLOUDWATCH_METRICS.values() if not m.steady)
 CUSTOM_METRIC_MONTHS = STEADY_METRICS + INCIDENT_METRICS * INCIDENT_HOURS / (SECONDS_PER_MONTH / 3600)
-KMS_KEYS = 2  # secrets key + alarm topic key (SQS uses SQS-managed SSE, DynamoDB an AWS owned key)
+# secrets key + alarm topic key (SQS uses SQS-managed SSE, DynamoDB an AWS owned key). Two on
+# purpose: the alarm key's policy lets the CloudWatch service use it, the secrets key is used only
+# through Parameter Store for the stack's parameter paths; and the secrets key is retained (losing
+# it loses every shop secret), the topic's is not.
+KMS_KEYS = 2
 
 # Log volume, KB of JSON per unit (Powertools structured logs)
 LOG_KB_PER_EVENT = 0.6  # per shop event: ingest + contacts application lines
@@ -233,11 +251,18 @@ class Usage:
     views_per_contact: float = 0.0
     views_per_session: float = 4.0
     # What-ifs of the design (the defaults are the code and stack as built): where shop secrets and
-    # the token key live ("secretsmanager", or "ssm": Parameter Store SecureString under the same
-    # key), whether every function is traced with X-Ray, and how many customer-managed KMS keys
+    # the token key live ("ssm": Parameter Store SecureString under the stack's key, or
+    # "secretsmanager", as before issue 12), which functions are traced with X-Ray (infra context
+    # `traced_functions`), and how many customer-managed KMS keys
     kms_keys: int = KMS_KEYS
-    secret_store: str = "secretsmanager"
-    tracing: bool = True
+    secret_store: str = "ssm"
+    traced: tuple[str, ...] = TRACED_BY_DEFAULT
+    # the due index's projection: "ALL" (as built: the sweep reads profiles from the index) or
+    # "KEYS_ONLY" (the sweep would read them with BatchGetItem, 100 at a time)
+    due_projection: str = "ALL"
+    # with KEYS_ONLY, the share of profile writes (other than the sweep's) that move due_at: only
+    # those write the index; 0 is the lower bound, indexed_share an upper one
+    due_key_moves_share: float = 0.0
 
     @property
     def browsed_kb(self) -> float:
@@ -366,15 +391,21 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         )
 
     # DynamoDB: request units (measured shapes) and storage
-    # a profile on the due index is written there too (ALL projection: any change), as a plain write
-    gsi_wru_per_profile_write = u.indexed_share * _wru(profile_kb)
+    keys_only = u.due_projection == "KEYS_ONLY"
+    index_item_kb = DUE_KEYS_KB if keys_only else profile_kb
+    if keys_only:
+        # only a write that moves due_at touches a keys-only index: a delete and a put of its keys
+        gsi_wru_per_profile_write = u.due_key_moves_share * 2 * _wru(DUE_KEYS_KB)
+    else:
+        # a profile on the due index is written there too (ALL projection: any change), as a plain write
+        gsi_wru_per_profile_write = u.indexed_share * _wru(profile_kb)
     wru_event = _wru(ACTIVITY_KB, transactional=True) + _wru(profile_kb, transactional=True)
     wru_email = (
         _wru(MESSAGE_CLAIM_KB, transactional=True) + _wru(profile_kb, transactional=True) + _wru(MESSAGE_KB)
     )
     wru_ses = _wru(MARKER_KB, transactional=True) + _wru(profile_kb, transactional=True) + _wru(MESSAGE_KB)
     # the sweep's UpdateItem moves or removes due_at, an index key: a delete and a put on the index
-    wru_due = _wru(profile_kb) + 2 * _wru(profile_kb)
+    wru_due = _wru(profile_kb) + 2 * _wru(index_item_kb)
     add(
         DDB,
         "writes: events applied (TransactWriteItems of 2)",
@@ -403,8 +434,10 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
     add(DDB, "reads: profile GetItem per message (strong)", emails * _rru(profile_kb), "ddb_rru")
     add(DDB, "reads: GetItem per SES event (strong)", ses_events * _rru(profile_kb), "ddb_rru")
     # Query sums item sizes over a page: 2 KB per due contact at 0.5 RRU per 4 KB; an empty page costs 0.5
-    sweep_rru = due * profile_kb / 4 * 0.5 + SWEEPS_PER_MONTH * DUE_SHARDS * 0.5
+    sweep_rru = due * index_item_kb / 4 * 0.5 + SWEEPS_PER_MONTH * DUE_SHARDS * 0.5
     add(DDB, "reads: sweep queries of the due index", sweep_rru, "ddb_rru")
+    if keys_only:  # then the profiles, a BatchGetItem of 100 (eventually consistent: 0.5 RRU per 4 KB each)
+        add(DDB, "reads: sweep BatchGetItem of the due profiles", due * _rru(profile_kb) * 0.5, "ddb_rru")
     add(DDB, "reads: preferences GetItem (strong)", preferences * _rru(profile_kb), "ddb_rru")
     # each item needs its shop's config (cached per container); each hourly sweep reads every shop's
     config_reads = SWEEPS_PER_MONTH * shops + sum(
@@ -425,9 +458,14 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         + emails * history * (MESSAGE_KB + ITEM_OVERHEAD_KB)
         + ses_events * history * (MARKER_KB + ITEM_OVERHEAD_KB)
     )
-    index_kb = contacts * u.indexed_share * (profile_kb + ITEM_OVERHEAD_KB)
+    index_kb = contacts * u.indexed_share * (index_item_kb + ITEM_OVERHEAD_KB)
     add(DDB, f"storage: table (month {history:g})", table_kb / KB_PER_GB, "ddb_storage_gb_month")
-    add(DDB, "storage: due index (ALL projection)", index_kb / KB_PER_GB, "ddb_storage_gb_month")
+    add(
+        DDB,
+        f"storage: due index ({u.due_projection} projection)",
+        index_kb / KB_PER_GB,
+        "ddb_storage_gb_month",
+    )
     add(DDB, "PITR continuous backup of the table", table_kb / KB_PER_GB, "ddb_pitr_gb_month")
 
     # EventBridge: shop events on the custom bus (under 64 KB: one event each), the archive; SES
@@ -515,7 +553,7 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         + all_invocations * (LOG_KB_PER_INVOCATION + EMF_KB_PER_INVOCATION)
         + (requests + preferences) * LOG_KB_PER_API_REQUEST
     )
-    add(CLOUDWATCH, f"{ALARMS} standard alarms", ALARMS, "cw_alarm_month")
+    add(CLOUDWATCH, f"{ALARMS} standard alarms ({ALARM_METRICS} metrics)", ALARM_METRICS, "cw_alarm_month")
     add(CLOUDWATCH, "dashboard (the account's 4th: charged)", DASHBOARDS, "cw_dashboard_month")
     add(
         CLOUDWATCH,
@@ -534,7 +572,7 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
 
     # X-Ray: every invocation starts a trace; default sampling keeps 1 a second + 5 % of the rest
     reservoir = float(SECONDS_PER_MONTH)
-    traced = all_invocations if u.tracing else 0.0
+    traced = sum(n for fn, n in invocations.items() if fn in u.traced)
     traces = min(traced, reservoir) + 0.05 * max(0.0, traced - reservoir)
     add(
         XRAY,
@@ -719,14 +757,17 @@ def assumptions(usage: Usage = Usage()) -> list[str]:
         f"{u.page_views_per_email:.0%} of emails.",
         "Lambda python3.13 arm64, memory from the topology; ms per item: "
         + ", ".join(f"{fn} {ms}" for fn, ms in MS_PER_ITEM.items())
-        + f" (+ {SWEEP_BASE_MS} ms per hourly run); SQS batches of 10 (full: the contacts and SES-events "
-        "event sources need a batching window, or a quiet stack's batches are one message each); "
+        + f" (+ {SWEEP_BASE_MS} ms per hourly run); SQS batches as the event sources take them: "
+        + ", ".join(f"{fn} {n}" for fn, n in BATCH.items())
+        + " (the contacts and SES-events sources wait up to "
+        + f"{max(BATCHING_WINDOW[q] for q in FED_ONE_BY_ONE)} s to fill a batch: without a window a "
+        + "quiet stack's would be one message each); "
         f"{u.cold_start_share:.0%} of invocations + {u.cold_starts_per_function_hour:g} per function-hour "
         f"are cold starts with a billed {INIT_SECONDS:g} s INIT.",
         f"DynamoDB, measured shapes: event = TransactWriteItems of 2 (0.4 + 2 KB) = 6 WRU; message = 1 "
         f"strong GetItem + transaction (0.5 + 2 KB) + UpdateItem (0.6 KB) = 1 RRU + 7 WRU; SES event = "
         f"1 RRU + 7 WRU; due contact = 0.25 RRU + 2 WRU; {u.indexed_share:.0%} of profile writes also "
-        f"write the due index (ALL projection), the sweep's update deletes and puts there.",
+        f"write the due index ({u.due_projection} projection), the sweep's update deletes and puts there.",
         f"Storage at month {u.history_months:g}: profiles 2 KB, activity 0.4 KB, messages 0.6 KB, SES "
         f"markers 0.2 KB (+100 B each), none with a TTL; PITR on the table; archive of "
         f"{u.archived_event_kb:g} KB per shop event kept 90 days; logs kept 30 days "
@@ -738,14 +779,16 @@ def assumptions(usage: Usage = Usage()) -> list[str]:
         f"SQS idle cost: {EVENT_SOURCE_QUEUES} event sources x {POLLERS_PER_QUEUE} pollers x a 20 s long poll"
         f" = {EVENT_SOURCE_QUEUES * POLLERS_PER_QUEUE * SECONDS_PER_MONTH // LONG_POLL_SECONDS:,} "
         "ReceiveMessage a month, even with no traffic.",
-        f"CloudWatch: {ALARMS} standard alarms, {DASHBOARDS} dashboard charged (assumed the account's 4th), "
+        f"CloudWatch: {ALARMS} standard alarms ({ALARM_METRICS} metrics billed), {DASHBOARDS} dashboard "
+        "charged (assumed the account's 4th), "
         f"custom metrics as comeback.app.observability.CLOUDWATCH_METRICS makes them: {STEADY_METRICS} "
         f"emitted all month, {INCIDENT_METRICS} only on incidents ({INCIDENT_HOURS:g} h a month each); "
         "every other count is a log field; logs 0.6 KB per event, 1 KB per message, 0.3 KB per SES "
         "event, 0.3 KB platform lines + 0.3 KB EMF per invocation, 0.5 KB per API request.",
         (
-            "X-Ray: every invocation is a trace; default sampling 1/s + 5 % of the rest; 100k traces free. "
-            if u.tracing
+            f"X-Ray: every invocation of {' and '.join(u.traced)} is a trace (the others are not traced); "
+            "default sampling 1/s + 5 % of the rest; 100k traces free. "
+            if u.traced
             else "X-Ray: tracing off. "
         )
         + f"KMS: {u.kms_keys} keys after {u.kms_rotations} yearly rotations (a rotated key costs $2 in "
@@ -799,30 +842,66 @@ def views_table(contacts: int = 100_000, views: int = 1_000_000) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
-# What-ifs the team can choose between (each keeps every safety of the stack as built), cumulative.
+# What-ifs beside the stack as built, each one change from it (not cumulative): what the choices
+# made for issue 12 saved, and what the ones not taken would.
 OPTIONS: tuple[tuple[str, dict[str, object]], ...] = (
     ("as built", {}),
-    ("+ shop secrets and the token key in SSM Parameter Store SecureString", {"secret_store": "ssm"}),
-    ("+ one customer-managed key (secrets and the alarm topic)", {"kms_keys": 1}),
-    ("+ X-Ray tracing off (configurable per function)", {"tracing": False}),
+    (
+        "shop secrets and the token key in Secrets Manager (before issue 12)",
+        {"secret_store": "secretsmanager"},
+    ),
+    ("X-Ray on every function (before issue 12)", {"traced": tuple(f.name for f in TOPOLOGY.functions)}),
+    (
+        "one KMS key for secrets and alarms (not taken: it would widen the secrets key's policy)",
+        {"kms_keys": 1},
+    ),
+    (
+        "due index KEYS_ONLY + BatchGetItem, only the sweep moves due_at (lower bound)",
+        {"due_projection": "KEYS_ONLY"},
+    ),
+    (
+        "due index KEYS_ONLY + BatchGetItem, every indexed write moves due_at (upper bound)",
+        {"due_projection": "KEYS_ONLY", "due_key_moves_share": Usage().indexed_share},
+    ),
 )
 
 
 def options_table(contacts: int = 100_000, shops: tuple[int, ...] = (10, 1000)) -> str:
-    """Totals of the OPTIONS, cumulative, at `contacts` contacts split among so many shops."""
+    """Totals of the OPTIONS, each one change from as built, at `contacts` contacts split among so
+    many shops, and at 1M contacts."""
     rows = [
-        ["Design", *(f"{_label(contacts)} contacts, {n:,} shops" for n in shops)],
-        ["---", *("---:" for _ in shops)],
+        ["Design", *(f"{_label(contacts)} contacts, {n:,} shops" for n in shops), "1M contacts, 100 shops"],
+        ["---", *("---:" for _ in shops), "---:"],
     ]
-    changes: dict[str, object] = {}
     for name, change in OPTIONS:
-        changes.update(change)
         totals = [
-            sum(monthly(contacts, Usage(contacts_per_shop=max(1, contacts // n), **changes)).values())  # type: ignore[arg-type]
+            sum(monthly(contacts, Usage(contacts_per_shop=max(1, contacts // n), **change)).values())  # type: ignore[arg-type]
             for n in shops
         ]
-        rows.append([name, *(_usd(t) for t in totals)])
+        big = sum(monthly(1_000_000, Usage(**change)).values())  # type: ignore[arg-type]
+        rows.append([name, *(_usd(t) for t in totals), _usd(big)])
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def projection_writes(contacts: int = 1_000_000) -> dict[str, float]:
+    """DynamoDB write units a month of the due index's projection at `contacts`: ALL against
+    KEYS_ONLY (both bounds of how many writes move due_at), and the reads KEYS_ONLY adds."""
+
+    def units(usage: Usage, what: str) -> float:
+        return sum(i.quantity for i in items(contacts, usage) if i.service == DDB and i.what.startswith(what))
+
+    plain = Usage()
+    lower = Usage(due_projection="KEYS_ONLY")
+    upper = Usage(due_projection="KEYS_ONLY", due_key_moves_share=plain.indexed_share)
+    return {
+        "all_wru": units(plain, "writes"),
+        "keys_only_wru_lower": units(lower, "writes"),
+        "keys_only_wru_upper": units(upper, "writes"),
+        "keys_only_extra_rru": units(lower, "reads: sweep BatchGetItem"),
+        "all_usd": sum(monthly(contacts, plain).values()),
+        "keys_only_usd_lower": sum(monthly(contacts, lower).values()),
+        "keys_only_usd_upper": sum(monthly(contacts, upper).values()),
+    }
 
 
 def document() -> str:
@@ -831,6 +910,8 @@ def document() -> str:
     big = monthly(1_000_000)
     shops_1000 = monthly(100_000, Usage(contacts_per_shop=100))
     total = sum(plain.values())
+    p = projection_writes()
+    shops_1000_manager = monthly(100_000, Usage(contacts_per_shop=100, secret_store="secretsmanager"))
     return "\n".join(
         [
             "# What a deployment costs per month",
@@ -847,14 +928,29 @@ def document() -> str:
             "## Reading the table",
             "",
             f"- **100k contacts ({_usd(total)}):** SES ({_usd(plain[SES])}) is the largest line; CloudWatch "
-            f"({_usd(plain[CLOUDWATCH])}: alarms, the dashboard, {STEADY_METRICS + INCIDENT_METRICS} custom "
-            f"metrics), DynamoDB ({_usd(plain[DDB])}) and secrets ({_usd(plain[SECRETS])}) follow.",
+            f"({_usd(plain[CLOUDWATCH])}: {ALARMS} alarms, the dashboard, "
+            f"{STEADY_METRICS + INCIDENT_METRICS} custom metrics), "
+            f"DynamoDB ({_usd(plain[DDB])}) and KMS ({_usd(plain[KMS])}) follow.",
             f"- **1M contacts ({_usd(sum(big.values()))}):** SES ({_usd(big[SES])}), DynamoDB "
-            f"({_usd(big[DDB])}), secrets ({_usd(big[SECRETS])}: one per shop) and X-Ray "
-            f"({_usd(big[XRAY])}).",
-            f"- **1,000 shops:** secrets are per shop. 100k contacts in 1,000 shops cost "
-            f"{_usd(sum(shops_1000.values()))} a month, of which {_usd(shops_1000[SECRETS])} are secrets "
-            "in Secrets Manager; see the options below.",
+            f"({_usd(big[DDB])}), CloudWatch ({_usd(big[CLOUDWATCH])}) and KMS ({_usd(big[KMS])}).",
+            f"- **1,000 shops:** 100k contacts in 1,000 shops cost {_usd(sum(shops_1000.values()))} a "
+            f"month, secrets {_usd(shops_1000[SECRETS])} of it: a shop's secret is a standard SecureString "
+            "parameter (no monthly charge); the same shops in Secrets Manager would cost "
+            f"{_usd(sum(shops_1000_manager.values()))}.",
+            "- **The due index's projection (ALL), measured at 1M contacts:** "
+            f"{p['all_wru'] / MILLION:,.2f}M write units a month; "
+            "KEYS_ONLY with a BatchGetItem per 100 due contacts: "
+            f"{p['keys_only_wru_lower'] / MILLION:,.2f}M (only the sweep moves due_at) to "
+            f"{p['keys_only_wru_upper'] / MILLION:,.2f}M (every write of an indexed profile moves it) plus "
+            f"{p['keys_only_extra_rru'] / MILLION:,.2f}M read units: {_usd(p['keys_only_usd_lower'])} to "
+            f"{_usd(p['keys_only_usd_upper'])} against {_usd(p['all_usd'])} ("
+            f"{(p['all_usd'] - p['keys_only_usd_lower']) / p['all_usd']:.1%} at best). Not clearly cheaper, "
+            "for a second round trip per page of the sweep and profiles read eventually consistent beside "
+            "their index entry: ALL is kept.",
+            f"- **KMS keys:** {KMS_KEYS}, on purpose: the alarm topic's key lets the CloudWatch service use "
+            "it, the secrets key decrypts only through Parameter Store for the stack's parameter paths and "
+            "is retained with the secrets. One key would save $1.00 a month and widen the secrets key's "
+            "policy to a service principal.",
             "- **Custom metrics** are those `comeback.app.observability.CLOUDWATCH_METRICS` lists (alarmed "
             "or graphed), priced per function and dimension value; every other count the code makes is "
             "a field of the function's log, summed with Logs Insights.",
@@ -865,8 +961,8 @@ def document() -> str:
             "",
             "## Options",
             "",
-            "Totals per month, each row adding its change to the ones above (`python -m bench.cost "
-            "--options`). Only the first row is the code and stack as built today.",
+            "Totals per month, each row one change from the stack as built, the first row (`python -m "
+            "bench.cost --options`).",
             "",
             options_table(),
             "",

@@ -12,6 +12,7 @@ from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from comeback.app.settings import Settings
+from comeback.app.topology import TOPOLOGY, TRACED_BY_DEFAULT
 
 _DEFAULTS = Settings()
 
@@ -65,6 +66,28 @@ class DeployConfig(BaseModel):
     # still the new-account 10 cannot reserve any: Lambda keeps 100 unreserved).
     ingest_reserved_concurrency: Annotated[int, Field(ge=0)] = 20
     archive_retention_days: Positive = 90
+    # Functions with X-Ray active tracing (`-c traced_functions=sender,sweep,ingest`; `none`: no
+    # function): the others run with POWERTOOLS_TRACE_DISABLED and no X-Ray grant.
+    traced_functions: tuple[str, ...] = TRACED_BY_DEFAULT
+
+    @field_validator("traced_functions", mode="before")
+    @classmethod
+    def _function_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            names = [n.strip() for n in value.split(",") if n.strip()]
+            return () if names == ["none"] else tuple(names)
+        return value
+
+    @field_validator("traced_functions")
+    @classmethod
+    def _known_functions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = {f.name for f in TOPOLOGY.functions}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"traced_functions: no function {', '.join(unknown)} (one of {', '.join(sorted(known))})"
+            )
+        return value
 
     @field_validator("*", mode="before")
     @classmethod
@@ -103,8 +126,10 @@ class DeployConfig(BaseModel):
 
     @property
     def token_key_secret(self) -> str:
-        return f"{self.stack_name}/unsubscribe-key"
+        """The unsubscribe token key's SSM parameter (a SecureString the operator CLI creates)."""
+        return f"/{self.stack_name}/unsubscribe-key"
 
     @property
     def shop_secret_prefix(self) -> str:
-        return f"{self.stack_name}/shops/"
+        """The path of the shops' SecureString parameters: one path per stack."""
+        return f"/{self.stack_name}/shops/"

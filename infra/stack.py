@@ -122,6 +122,7 @@ class ComebackStack(Stack):
                 reserved_concurrency=(config.ingest_reserved_concurrency or None)
                 if spec.name == INGEST
                 else None,
+                traced=spec.name in config.traced_functions,
             )
             for spec in topology.functions
         }
@@ -177,9 +178,15 @@ class ComebackStack(Stack):
             Output.TABLE_NAME: (table.table_name, "The DynamoDB table"),
             Output.BUS_NAME: (routing.bus.event_bus_name, "The event bus of shop events"),
             Output.REGION: (self.region, "Where the stack runs"),
-            Output.SHOP_SECRET_PREFIX: (config.shop_secret_prefix, "Secrets Manager names of shop secrets"),
+            Output.SHOP_SECRET_PREFIX: (
+                config.shop_secret_prefix,
+                "SSM parameter path of the shops' signing secrets (SecureString)",
+            ),
             Output.SECRETS_KEY_ARN: (secrets.key.key_arn, "KMS key that encrypts the shop secrets"),
-            Output.TOKEN_KEY_SECRET: (config.token_key_secret, "Secret that signs unsubscribe tokens"),
+            Output.TOKEN_KEY_SECRET: (
+                config.token_key_secret,
+                "SSM parameter of the key that signs unsubscribe tokens (made by the first shops create)",
+            ),
             Output.SES_CONFIGURATION_SET: (
                 config.configuration_set,
                 "SES configuration set of every email",

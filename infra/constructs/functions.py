@@ -2,9 +2,10 @@
 
 python3.13 on arm64 with the shared dependency layer, handler code as an asset of
 `functions/<name>/` with its CPython 3.13 bytecode (compiled at synthesis, no Docker), memory and
-timeout from the topology, X-Ray active tracing, JSON logs to a log group with a retention,
-Powertools configured by environment, and a role of its own that starts with nothing but writing to
-its own log group; `infra/constructs/access.py` adds what each needs.
+timeout from the topology, X-Ray active tracing where the deployment asks for it (context
+`traced_functions`; elsewhere POWERTOOLS_TRACE_DISABLED and no X-Ray grant), JSON logs to a log
+group with a retention, Powertools configured by environment, and a role of its own that starts
+with nothing but writing to its own log group; `infra/constructs/access.py` adds what each needs.
 """
 
 from __future__ import annotations
@@ -81,9 +82,11 @@ class ComebackFunction(Construct):
         log_level: str,
         functions_root: Path = ROOT,
         reserved_concurrency: int | None = None,
+        traced: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
+        self.traced = traced
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -119,7 +122,7 @@ class ComebackFunction(Construct):
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             reserved_concurrent_executions=reserved_concurrency,
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=lambda_.Tracing.ACTIVE if traced else lambda_.Tracing.DISABLED,
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -130,6 +133,8 @@ class ComebackFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": spec.name,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": log_level.upper(),
+                # without active tracing the Tracer must not try to send segments either
+                **({} if traced else {"POWERTOOLS_TRACE_DISABLED": "true"}),
             },
         )
         acknowledge(
@@ -138,13 +143,14 @@ class ComebackFunction(Construct):
             "python3.13 on purpose: the dependency layer is built for CPython 3.13 (cp313 "
             "wheels, infra/packaging.py); moving to a newer runtime means rebuilding it, a decision.",
         )
-        # Active tracing adds xray:PutTraceSegments/PutTelemetryRecords to the role's default policy.
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level "
-            "permissions; '*' is the only resource they accept (added by Tracing.ACTIVE).",
-        )
+        if traced:
+            # Active tracing adds xray:PutTraceSegments/PutTelemetryRecords to the role's policy.
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level "
+                "permissions; '*' is the only resource they accept (added by Tracing.ACTIVE).",
+            )
 
 
 @jsii.implements(ILocalBundling)

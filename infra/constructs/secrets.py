@@ -1,7 +1,16 @@
-"""Secrets: the customer-managed KMS key of every comeback secret, and the unsubscribe token key.
+"""Secrets: the customer-managed KMS key of every comeback secret, and who may read which.
 
-Shop signing secrets are not created here: the operator CLI (`comeback shops create`) creates one
-per shop under `shop_secret_prefix`, encrypted with this key (its ARN is a stack output).
+Shop signing secrets and the unsubscribe token key are SecureString parameters in SSM Parameter
+Store (standard tier: no monthly charge), encrypted with this key. None is created here:
+CloudFormation cannot create a SecureString parameter, and a key generated in the template would be
+readable in it. The operator CLI creates them: `comeback shops create` writes the shop's parameter
+under `/<stack>/shops/` and, the first time, the token key `/<stack>/unsubscribe-key` (no email is
+sent, so no token is checked, before the first shop exists). Both outlive the stack, as the Secrets
+Manager secrets they replace did (removal policy RETAIN).
+
+Reads are scoped to the stack's paths (`ssm:GetParameter` only), and `kms:Decrypt` on the key only
+when Parameter Store asks on the role's behalf for a parameter of those paths (its encryption
+context names the parameter's ARN).
 """
 
 from __future__ import annotations
@@ -9,7 +18,6 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .nag import acknowledge, rendered_arn
@@ -20,73 +28,69 @@ class Secrets(Construct):
         self, scope: Construct, construct_id: str, *, token_key_name: str, shop_secret_prefix: str
     ) -> None:
         super().__init__(scope, construct_id)
+        if not (shop_secret_prefix.startswith("/") and shop_secret_prefix.endswith("/")):
+            raise ValueError(
+                f"shop_secret_prefix is a parameter path, /<stack>/shops/: {shop_secret_prefix!r}"
+            )
+        if token_key_name.startswith(shop_secret_prefix):
+            raise ValueError("the token key must not be under the shops' path (ingest reads that path)")
         self.shop_secret_prefix = shop_secret_prefix
+        self.token_key_name = token_key_name
         self.key = kms.Key(
             self,
             "Key",
-            description="comeback: shop signing secrets and the unsubscribe token key",
+            description="comeback: shop signing secrets and the unsubscribe token key (SSM SecureString)",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
             pending_window=Duration.days(30),
         )
-        self.token_key = secretsmanager.Secret(
-            self,
-            "TokenKey",
-            secret_name=token_key_name,
-            description="comeback: HMAC key that signs unsubscribe tokens",
-            encryption_key=self.key,
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.token_key,
-            "AwsSolutions-SMG4",
-            "The unsubscribe token key is not rotated automatically: every link in an email "
-            "already sent (valid for a year) would stop working. It is rotated by hand when needed.",
+
+    def parameter_arn(self, name: str) -> str:
+        """The ARN of a parameter, or of a path with a trailing `*` (`parameter/` + the name
+        without its leading slash)."""
+        return Stack.of(self).format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=name.removeprefix("/"),
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
 
     @property
     def shop_secrets_arn(self) -> str:
-        """Every shop's secret: `{prefix}{shop_id}` plus the random suffix Secrets Manager appends."""
-        return Stack.of(self).format_arn(
-            service="secretsmanager",
-            resource="secret",
-            resource_name=f"{self.shop_secret_prefix}*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        """Every shop's parameter: `{prefix}{shop_id}`."""
+        return self.parameter_arn(f"{self.shop_secret_prefix}*")
+
+    @property
+    def token_key_arn(self) -> str:
+        return self.parameter_arn(self.token_key_name)
 
     def grant_read_shop_secrets(self, role: iam.IRole) -> None:
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[self.shop_secrets_arn])
-        )
-        self.grant_decrypt_via_secrets_manager(role)
-        nag_arn = rendered_arn(self, "secretsmanager", f"secret:{self.shop_secret_prefix}*")
+        self._grant_read(role, self.shop_secrets_arn)
+        nag_arn = rendered_arn(self, "ssm", f"parameter/{self.shop_secret_prefix.removeprefix('/')}*")
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::{nag_arn}]",
             "Shop secrets are created per shop at run time by the operator CLI, so the ingest "
-            "function reads them by name prefix; the prefix holds shop signing secrets only.",
+            "function reads them by path; the path holds shop signing secrets only.",
         )
 
     def grant_read_token_key(self, role: iam.IRole) -> None:
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue"], resources=[self.token_key.secret_arn]
-            )
-        )
-        self.grant_decrypt_via_secrets_manager(role)
+        self._grant_read(role, self.token_key_arn)
 
-    def grant_decrypt_via_secrets_manager(self, role: iam.IRole) -> None:
-        """kms:Decrypt on this key, only when Secrets Manager asks on the role's behalf."""
+    def _grant_read(self, role: iam.IRole, parameter_arn: str) -> None:
+        """ssm:GetParameter on `parameter_arn`, and kms:Decrypt on this key only when Parameter
+        Store asks on the role's behalf for a parameter matching it."""
         stack = Stack.of(self)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter_arn])
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt"],
                 resources=[self.key.key_arn],
                 conditions={
-                    "StringEquals": {"kms:ViaService": f"secretsmanager.{stack.region}.{stack.url_suffix}"}
+                    "StringEquals": {"kms:ViaService": f"ssm.{stack.region}.{stack.url_suffix}"},
+                    "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": parameter_arn},
                 },
             )
         )

@@ -45,16 +45,17 @@ def customer(local: Client, name: str) -> dict[str, str]:
 
 
 def engine_signer(local: Client) -> TokenSigner:
-    """A signer with the runtime's own token key, read from its emulated Secrets Manager."""
+    """A signer with the runtime's own token key, read from its emulated Parameter Store."""
     settings = local.get("/_local/settings")
-    secrets = boto3.client(
-        "secretsmanager",
-        endpoint_url=settings["aws_endpoints"].get("secretsmanager", settings["aws_endpoint_url"]),
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=settings["aws_endpoints"].get("ssm", settings["aws_endpoint_url"]),
         region_name=settings["region"],
         aws_access_key_id="local",
         aws_secret_access_key="local",  # the emulator takes any credentials
     )
-    key = secrets.get_secret_value(SecretId=settings["token_key_secret"])["SecretString"].encode()
+    answer = ssm.get_parameter(Name=settings["token_key_secret"], WithDecryption=True)
+    key = answer["Parameter"]["Value"].encode()
     return TokenSigner(lambda: key, FixedClock(now(local)))
 
 

@@ -36,6 +36,7 @@ VARIANT = {
     "vdm_account": "true",
     "dmarc_policy": "quarantine",
     "dmarc_report_email": "dmarc@shop.example.com",
+    "traced_functions": "ingest,sender",  # as `-c traced_functions=ingest,sender` passes it
 }
 
 

@@ -49,9 +49,8 @@ def test_every_acknowledged_rule_names_a_real_reason(shape: str, request: pytest
 def test_the_acknowledged_rules_are_the_expected_few(default: Synth) -> None:
     rules = {rule.split("::", 1)[-1] for rules in _acknowledged(default).values() for rule in rules}
     assert {r.split("[", 1)[0] for r in rules} == {
-        "AwsSolutions-IAM5",  # X-Ray '*', shop secrets by prefix, SES identity/* without an identity
+        "AwsSolutions-IAM5",  # X-Ray '*', shop secrets by parameter path, SES identity/* without an identity
         "AwsSolutions-L1",  # python3.13, the layer's ABI
-        "AwsSolutions-SMG4",  # the unsubscribe key is not rotated automatically
         "AwsSolutions-SQS3",  # DLQs fed by EventBridge and Scheduler, not by a redrive
         "AwsSolutions-APIG4",  # HMAC signatures and signed tokens instead of an authorizer
     }

@@ -28,9 +28,18 @@ def test_cdk_json_context_is_a_valid_configuration_with_the_settings_defaults() 
 def test_another_stack_name_prefixes_every_name_the_functions_look_up() -> None:
     config = DeployConfig.model_validate({"stack_name": "comeback-staging"})
     assert config.configuration_set == "comeback-staging"
-    assert config.token_key_secret == "comeback-staging/unsubscribe-key"
-    assert config.shop_secret_prefix == "comeback-staging/shops/"
+    assert config.token_key_secret == "/comeback-staging/unsubscribe-key"
+    assert config.shop_secret_prefix == "/comeback-staging/shops/"
     assert DeployConfig.model_validate({"ses_configuration_set": "mine"}).configuration_set == "mine"
+
+
+def test_traced_functions_default_to_the_sender_and_the_sweep_and_take_a_list_or_none() -> None:
+    assert DeployConfig().traced_functions == ("sender", "sweep")
+    assert DeployConfig.model_validate({"traced_functions": "ingest, sender"}).traced_functions == (
+        "ingest",
+        "sender",
+    )
+    assert DeployConfig.model_validate({"traced_functions": "none"}).traced_functions == ()
 
 
 def test_values_from_the_command_line_arrive_as_text_and_are_converted() -> None:
@@ -55,6 +64,7 @@ def test_values_from_the_command_line_arrive_as_text_and_are_converted() -> None
         {"sender_domain": "mail.example.com", "mail_from_domain": "bounce.other.example"},
         {"mail_from_domain": "bounce.mail.example.com"},  # without the sending domain
         {"dmarc_policy": "strict"},
+        {"traced_functions": "sender,nobody"},  # a function the topology does not have
     ],
 )
 def test_inconsistent_context_fails_the_synthesis(values: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from comeback.app.settings import Settings
-from comeback.app.topology import TOPOLOGY
+from comeback.app.topology import TOPOLOGY, TRACED_BY_DEFAULT
 from tests.infra.helpers import ROOT, Synth, as_list, flat, function_id, ref_id, statements
 
 FUNCTIONS = [f.name for f in TOPOLOGY.functions]
@@ -35,7 +35,7 @@ def _allowed(synth: Synth, name: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_function_runs_python313_on_arm64_with_the_layer_and_tracing(default: Synth, name: str) -> None:
+def test_function_runs_python313_on_arm64_with_the_layer(default: Synth, name: str) -> None:
     props = default.props(function_id(default, name))
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
@@ -44,7 +44,27 @@ def test_function_runs_python313_on_arm64_with_the_layer_and_tracing(default: Sy
     layer_props = default.props(ref_id(layer))
     assert layer_props["CompatibleRuntimes"] == ["python3.13"]
     assert layer_props["CompatibleArchitectures"] == ["arm64"]
-    assert props["TracingConfig"] == {"Mode": "Active"}
+
+
+def _traced(synth: Synth, name: str) -> bool:
+    """Whether the function is traced, checked to agree everywhere it shows: the tracing mode,
+    Powertools' switch, the role's X-Ray grant."""
+    props = synth.props(function_id(synth, name))
+    active = props.get("TracingConfig") == {"Mode": "Active"}
+    assert props.get("TracingConfig") in ({"Mode": "Active"}, None), name
+    disabled = props["Environment"]["Variables"].get("POWERTOOLS_TRACE_DISABLED")
+    assert disabled == (None if active else "true"), name
+    xray = {a for a, _ in _allowed(synth, name) if a.startswith("xray:")}
+    assert xray == ({"xray:PutTraceSegments", "xray:PutTelemetryRecords"} if active else set()), name
+    return active
+
+
+def test_x_ray_traces_the_sender_and_the_sweep_unless_the_context_names_others(
+    default: Synth, variant: Synth
+) -> None:
+    assert {n for n in FUNCTIONS if _traced(default, n)} == set(TRACED_BY_DEFAULT) == {"sender", "sweep"}
+    # VARIANT: -c traced_functions=ingest,sender
+    assert {n for n in FUNCTIONS if _traced(variant, n)} == {"ingest", "sender"}
 
 
 def test_handler_code_is_each_function_folder_as_an_asset(default: Synth) -> None:
@@ -149,8 +169,8 @@ def test_only_ingest_reads_shop_secrets(default: Synth) -> None:
         for statement in statements(default, logical_id):
             actions = as_list(statement["Action"])
             resources = [flat(r) for r in as_list(statement["Resource"])]
-            if any(a.startswith("secretsmanager:") for a in actions) and any(
-                ":secret:comeback/shops/" in r or r == "*" for r in resources
+            if any(a.startswith(("ssm:", "secretsmanager:")) for a in actions) and any(
+                ":parameter/comeback/shops/" in r or r == "*" for r in resources
             ):
                 readers.add(logical_id)
     assert readers == {_role(default, "ingest")}
@@ -162,20 +182,33 @@ def test_ingest_may_read_shop_secrets_and_put_on_the_bus_only(default: Synth) ->
     assert actions == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
         "events:PutEvents",
-        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
         "kms:Decrypt",
     }
     (bus,) = [k for k, r in default.of_type("AWS::Events::EventBus").items()]
     assert ("events:PutEvents", f"<{bus}>") in allowed
-    secret_arn = next(r for a, r in allowed if a == "secretsmanager:GetSecretValue")
-    assert secret_arn.endswith(":secret:comeback/shops/*")
+    (parameter_arn,) = [r for a, r in allowed if a == "ssm:GetParameter"]
+    assert parameter_arn.endswith(":parameter/comeback/shops/*")
     (key,) = [
         k for k, r in default.of_type("AWS::KMS::Key").items() if "secrets" in r["Properties"]["Description"]
     ]
     assert ("kms:Decrypt", f"<{key}>") in allowed
+    # the key decrypts for ingest only through Parameter Store and only a parameter of the path
+    (decrypt,) = [
+        st for st in statements(default, _role(default, "ingest")) if as_list(st["Action"]) == ["kms:Decrypt"]
+    ]
+    assert flat(decrypt["Condition"]["StringEquals"]["kms:ViaService"]).startswith("ssm.")
+    assert flat(decrypt["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"]) == parameter_arn
+
+
+def test_no_secrets_manager_secret_per_shop_or_for_the_token_key(default: Synth) -> None:
+    # shop secrets and the token key are SSM SecureString parameters the operator CLI creates
+    assert default.of_type("AWS::SecretsManager::Secret") == {}
+    assert default.of_type("AWS::SSM::Parameter") == {}
+    for logical_id in default.of_type("AWS::IAM::Role"):
+        for statement in statements(default, logical_id):
+            assert not any(a.startswith("secretsmanager:") for a in as_list(statement["Action"]))
 
 
 TABLE_ACTIONS = {
@@ -225,10 +258,12 @@ def test_outbox_producers_may_send_to_the_outbox_only(default: Synth) -> None:
 
 
 def test_the_token_key_is_read_by_sender_and_preferences_only(default: Synth) -> None:
-    (secret,) = default.of_type("AWS::SecretsManager::Secret")
     for name in FUNCTIONS:
-        reads = ("secretsmanager:GetSecretValue", f"<{secret}>") in _allowed(default, name)
-        assert reads == (name in ("sender", "preferences")), name
+        reads = {r for a, r in _allowed(default, name) if a == "ssm:GetParameter"}
+        token = {r for r in reads if r.endswith(":parameter/comeback/unsubscribe-key")}
+        assert bool(token) == (name in ("sender", "preferences")), name
+        if name in ("sender", "preferences"):
+            assert reads == token, name
 
 
 def test_only_the_sender_contacts_and_sweep_send_email_from_the_identity_with_the_configuration_set(

@@ -34,8 +34,6 @@ from tests.support import load_json, order, shop_event, signed
 
 SETTINGS = Settings()
 ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
-# Secrets Manager appends six random characters to a secret's name in its ARN.
-SECRET_SUFFIX = "-AbCdEf"
 # Granted by each queue's event source: Lambda's poller uses the role, the code never does.
 EVENT_SOURCE_ACTIONS = {
     "sqs:ReceiveMessage",
@@ -79,16 +77,20 @@ def describe(synth: Synth, text: str) -> str:
 class Requirement:
     """One IAM permission a call needs, as template text (`<LogicalId>` for a resource of the stack)."""
 
-    def __init__(self, action: str, resource: str | None, via: str | None = None) -> None:
-        self.action, self.resource, self.via = action, resource, via
+    def __init__(
+        self, action: str, resource: str | None, via: str | None = None, parameter: str | None = None
+    ) -> None:
+        # via: the service that asks KMS on the caller's behalf; parameter: the ARN of the SSM
+        # parameter it decrypts (its encryption context)
+        self.action, self.resource, self.via, self.parameter = action, resource, via, parameter
 
 
 def requirements(synth: Synth, call: AwsCall) -> list[Requirement]:
     """What `call` needs: the resource mapped from its run-time name to the template's; None when
     the name is of nothing the stack knows (the call then fails with that reason)."""
     kind, _, name = call.resource.partition("/")
-    if call.resource.startswith("secret:"):
-        return _secret(synth, call.action, call.resource.removeprefix("secret:"))
+    if kind == "parameter":
+        return _parameter(synth, call.action, "/" + name)
     if kind == "table":
         table, _, index = name.partition("/index/")
         logical = _named(synth, "AWS::DynamoDB::Table", "TableName", table)
@@ -121,30 +123,38 @@ def requirements(synth: Synth, call: AwsCall) -> list[Requirement]:
     return [Requirement(call.action, None)]
 
 
-def _secret(synth: Synth, action: str, name: str) -> list[Requirement]:
-    token_key = _named(synth, "AWS::SecretsManager::Secret", "Name", SETTINGS.token_key_secret)
-    assert token_key, "the token key secret"
-    if name == SETTINGS.token_key_secret:
-        secret = f"<{token_key}>"
-    elif name.startswith(SETTINGS.shop_secret_prefix):
-        secret = ARN.format(service="secretsmanager", resource=f"secret:{name}{SECRET_SUFFIX}")
-    else:
+def _parameter(synth: Synth, action: str, name: str) -> list[Requirement]:
+    """A shop secret or the token key: SecureString parameters the operator CLI creates with the
+    stack's secrets key; reading one needs kms:Decrypt on it, asked by Parameter Store for it."""
+    if not (name == SETTINGS.token_key_secret or name.startswith(SETTINGS.shop_secret_prefix)):
         return [Requirement(action, None)]
-    # Every comeback secret is encrypted with the stack's key (the operator CLI creates the shops'
-    # secrets with it): reading one needs kms:Decrypt on it, asked by Secrets Manager.
-    key = flat(synth.props(token_key)["KmsKeyId"])
-    return [Requirement(action, secret), Requirement("kms:Decrypt", key, via="secretsmanager")]
+    parameter = ARN.format(service="ssm", resource=f"parameter{name}")
+    (key,) = [
+        k for k, r in synth.of_type("AWS::KMS::Key").items() if "secrets" in r["Properties"]["Description"]
+    ]
+    return [Requirement(action, parameter), Requirement("kms:Decrypt", f"<{key}>", "ssm", parameter)]
 
 
 def _condition_holds(statement: dict[str, Any], requirement: Requirement) -> bool:
     condition = statement.get("Condition")
     if not condition:
         return True
-    # The only condition the stack uses: kms:ViaService, met when the decrypt is Secrets Manager's.
-    if list(condition) != ["StringEquals"] or list(condition["StringEquals"]) != ["kms:ViaService"]:
+    # The only condition the stack uses: kms:ViaService, met when the decrypt is Parameter Store's,
+    # and the parameter's ARN in the encryption context, met when it matches the statement's.
+    if set(condition) != {"StringEquals", "StringLike"}:
+        return False
+    if list(condition["StringEquals"]) != ["kms:ViaService"]:
+        return False
+    if list(condition["StringLike"]) != ["kms:EncryptionContext:PARAMETER_ARN"]:
         return False
     via = flat(condition["StringEquals"]["kms:ViaService"])
-    return requirement.via is not None and via.startswith(f"{requirement.via}.")
+    arn = flat(condition["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"])
+    return (
+        requirement.via is not None
+        and via.startswith(f"{requirement.via}.")
+        and requirement.parameter is not None
+        and fnmatchcase(requirement.parameter, arn)
+    )
 
 
 def grants(synth: Synth, function: str) -> list[tuple[dict[str, Any], str, str]]:
@@ -398,7 +408,8 @@ def test_the_scenarios_exercise_every_function(scenario_calls: set[AwsCall]) -> 
     actions = {(c.function, c.action) for c in scenario_calls}
     assert ("sweep", "dynamodb:DeleteItem") in actions, "the scenarios release a held message"
     assert ("sender", "sqs:SendMessage") in actions, "the scenarios re-queue a throttled send"
-    assert ("ingest", "secretsmanager:GetSecretValue") in actions, "Powertools Parameters are recorded"
+    assert ("ingest", "ssm:GetParameter") in actions, "Powertools Parameters are recorded"
+    assert ("sender", "ssm:GetParameter") in actions, "the token key is read from Parameter Store"
     assert ("sweep", "sns:Publish") in actions, "the scenarios open a follow-up task"
 
 
@@ -466,8 +477,8 @@ def test_calls_are_named_by_the_resource_they_touch() -> None:
         ("ses:SendEmail", "identity/shop.example.com"),
         ("ses:SendRawEmail", "identity/shop.example.com"),
     ], "a raw send is authorised as SendRawEmail too"
-    assert accesses("secretsmanager", "GetSecretValue", {"SecretId": "comeback/shops/demo"}) == [
-        ("secretsmanager:GetSecretValue", "secret:comeback/shops/demo")
+    assert accesses("ssm", "GetParameter", {"Name": "/comeback/shops/demo", "WithDecryption": True}) == [
+        ("ssm:GetParameter", "parameter/comeback/shops/demo")
     ]
     assert accesses("kms", "Encrypt", {"KeyId": "k"}) == [("kms:Encrypt", "?")], "unknown: never guessed"
 
@@ -485,16 +496,17 @@ def test_a_missing_grant_fails_with_one_line_naming_the_call(default: Synth) -> 
     ]
 
 
-def test_a_shop_secret_needs_the_prefix_grant_and_the_key_through_secrets_manager(default: Synth) -> None:
-    read = AwsCall(
-        "ingest",
-        "secretsmanager",
-        "GetSecretValue",
-        "secretsmanager:GetSecretValue",
-        "secret:comeback/shops/demo",
-    )
+def test_a_shop_secret_needs_the_path_grant_and_the_key_through_parameter_store_for_that_path(
+    default: Synth,
+) -> None:
+    read = AwsCall("ingest", "ssm", "GetParameter", "ssm:GetParameter", "parameter/comeback/shops/demo")
     assert evaluate(default, {read})[0] == []
-    assert len(evaluate(default, {read._replace(function="sender")})[0]) == 1  # the token key only
+    # the sender reads the token key only: neither the parameter nor its decrypt is granted to it
+    assert len(evaluate(default, {read._replace(function="sender")})[0]) == 2
+    token = read._replace(function="sender", resource="parameter/comeback/unsubscribe-key")
+    assert evaluate(default, {token})[0] == []
+    # ingest reads the shops' path only, not the token key next to it
+    assert len(evaluate(default, {token._replace(function="ingest")})[0]) == 2
 
 
 def test_recording_is_off_unless_started_and_only_inside_a_function() -> None:

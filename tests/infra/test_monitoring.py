@@ -323,3 +323,15 @@ def test_dynamodb_throttled_reads_or_writes_raise_an_alarm(default: Synth) -> No
     for dimensions in watched.values():
         assert [(d["Name"], ref_id(d["Value"])) for d in dimensions] == [("TableName", table)]
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+
+def test_the_cost_model_counts_the_alarms_and_their_metrics_the_stack_creates(default: Synth) -> None:
+    from bench import cost
+
+    alarms = list(default.of_type("AWS::CloudWatch::Alarm").values())
+    assert len(alarms) == cost.ALARMS
+    # an alarm is billed per metric it evaluates: one, or each metric of its expression
+    metrics = sum(
+        len([m for m in a["Properties"].get("Metrics", []) if "MetricStat" in m]) or 1 for a in alarms
+    )
+    assert metrics == cost.ALARM_METRICS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from comeback.app.topology import BUS_NAME, TOPOLOGY, sender_concurrency
+from comeback.app.topology import BATCHING_WINDOW_SECONDS, BUS_NAME, TOPOLOGY, sender_concurrency
 from tests.infra.helpers import Synth, as_list, function_id, queue_id, ref_id
 
 
@@ -35,11 +35,33 @@ def test_every_queue_is_encrypted_and_refuses_anything_but_tls(default: Synth) -
         assert denies, f"{logical_id} accepts plain HTTP"
 
 
-def test_visibility_timeout_is_at_least_six_times_the_consumer_timeout(default: Synth) -> None:
+def _mapping(synth: Synth, queue: str) -> dict[str, Any]:
+    (found,) = [
+        m["Properties"]
+        for m in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+        if ref_id(m["Properties"]["EventSourceArn"]) == queue_id(synth, queue)
+    ]
+    return found
+
+
+def test_visibility_timeout_is_six_times_the_consumer_timeout_plus_the_batching_window(
+    default: Synth,
+) -> None:
     for spec in TOPOLOGY.queues:
         visibility = default.props(queue_id(default, spec.name))["VisibilityTimeout"]
         timeout = default.props(function_id(default, spec.consumer))["Timeout"]
-        assert visibility >= 6 * timeout, spec.name
+        window = _mapping(default, spec.name).get("MaximumBatchingWindowInSeconds", 0)
+        assert visibility >= 6 * timeout + window, spec.name
+
+
+def test_the_queues_eventbridge_feeds_wait_to_fill_batches_of_ten(default: Synth) -> None:
+    # one message per event: without a window a quiet stack's batches are one message each
+    for name in ("contacts", "ses_events"):
+        mapping = _mapping(default, name)
+        assert mapping["BatchSize"] == 10, name
+        assert mapping["MaximumBatchingWindowInSeconds"] == BATCHING_WINDOW_SECONDS == 5, name
+    # the outbox is filled ten at a time by the sweep, and a window would delay every email
+    assert "MaximumBatchingWindowInSeconds" not in _mapping(default, "outbox")
 
 
 def test_dead_letter_queues_keep_messages_fourteen_days(default: Synth) -> None:

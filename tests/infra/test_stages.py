@@ -74,12 +74,12 @@ def test_every_physical_name_carries_the_stack_name(default: Synth, staging: Syn
 def test_no_physical_name_is_the_same_in_two_stacks(default: Synth, staging: Synth) -> None:
     shared = set(_physical_names(default)) & set(_physical_names(staging))
     assert shared == set()
-    # what the issue found shared: the bus, its archive, the configuration set, the token secret
+    # what the issue found shared: the bus, its archive, the configuration set (the token key is
+    # a parameter the operator CLI creates: its path is checked with the IAM resources)
     for kind in ("AWS::Events::EventBus", "AWS::SES::ConfigurationSet"):
         assert [r["Properties"]["Name"] for r in staging.of_type(kind).values()] == [STAGING]
     names = _physical_names(staging)
     assert names[f"{STAGING}-events"] == "AWS::Events::Archive.ArchiveName"
-    assert names[f"{STAGING}/unsubscribe-key"] == "AWS::SecretsManager::Secret.Name"
 
 
 def test_no_iam_resource_of_one_stack_matches_one_of_the_other(default: Synth, staging: Synth) -> None:
@@ -91,23 +91,25 @@ def test_no_iam_resource_of_one_stack_matches_one_of_the_other(default: Synth, s
         if (fnmatchcase(a, b) or fnmatchcase(b, a)) and not _shared_by_nature(a)
     }
     assert overlaps == set()
-    # the shop secrets are read by prefix: each stack's own prefix
-    assert any(r.endswith(f":secret:{STAGING}/shops/*") for r in theirs)
-    assert not any("secret:comeback/shops/" in r for r in theirs)
+    # the shop secrets are read by parameter path, and the token key by name: each stack's own
+    assert any(r.endswith(f":parameter/{STAGING}/shops/*") for r in theirs)
+    assert any(r.endswith(f":parameter/{STAGING}/unsubscribe-key") for r in theirs)
+    assert not any(":parameter/comeback/" in r for r in theirs)
+    assert any(r.endswith(":parameter/comeback/shops/*") for r in ours)
 
 
 def test_the_functions_are_told_the_stack_s_own_names(staging: Synth) -> None:
     fields = Settings.model_fields
     for function in staging.of_type("AWS::Lambda::Function").values():
         env = function["Properties"]["Environment"]["Variables"]
-        assert env["COMEBACK_SHOP_SECRET_PREFIX"] == f"{STAGING}/shops/"
-        assert env["COMEBACK_TOKEN_KEY_SECRET"] == f"{STAGING}/unsubscribe-key"
+        assert env["COMEBACK_SHOP_SECRET_PREFIX"] == f"/{STAGING}/shops/"
+        assert env["COMEBACK_TOKEN_KEY_SECRET"] == f"/{STAGING}/unsubscribe-key"
         assert env["COMEBACK_SES_CONFIGURATION_SET"] == STAGING
         # the names the settings default to (the local runtime's) are not what staging runs with
         for name in ("shop_secret_prefix", "token_key_secret", "ses_configuration_set"):
             assert env[f"COMEBACK_{name.upper()}"] != fields[name].default
     outputs = staging.template["Outputs"]
-    assert outputs["ShopSecretPrefix"]["Value"] == f"{STAGING}/shops/"  # what the operator CLI uses
+    assert outputs["ShopSecretPrefix"]["Value"] == f"/{STAGING}/shops/"  # what the operator CLI uses
 
 
 def test_each_stack_takes_only_the_ses_events_of_its_own_configuration_set(

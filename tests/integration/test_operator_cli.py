@@ -49,10 +49,10 @@ def deployed() -> Iterator[dict[str, Any]]:
             Output.TABLE_NAME: "comeback-table",
             Output.BUS_NAME: "comeback",
             Output.REGION: REGION,
-            Output.SHOP_SECRET_PREFIX: "comeback/shops/",
+            Output.SHOP_SECRET_PREFIX: "/comeback/shops/",
             Output.SECRETS_KEY_ARN: key_arn,
             Output.PUBLIC_BASE_URL: API,
-            Output.TOKEN_KEY_SECRET: "comeback/unsubscribe-key",
+            Output.TOKEN_KEY_SECRET: "/comeback/unsubscribe-key",
             Output.SES_CONFIGURATION_SET: "comeback",
             Output.STAGE: "prod",
         }
@@ -65,12 +65,21 @@ def deployed() -> Iterator[dict[str, Any]]:
         boto3.client("cloudformation", region_name=REGION).create_stack(
             StackName=STACK, TemplateBody=json.dumps(template)
         )
-        yield {"key_arn": key_arn, "sm": boto3.client("secretsmanager", region_name=REGION)}
+        yield {"key_arn": key_arn, "ssm": boto3.client("ssm", region_name=REGION)}
         aws.reset()
 
 
-def _document(sm: Any, shop_id: str) -> dict[str, Any]:
-    return json.loads(sm.get_secret_value(SecretId=f"comeback/shops/{shop_id}")["SecretString"])
+def _document(ssm: Any, shop_id: str) -> dict[str, Any]:
+    answer = ssm.get_parameter(Name=f"/comeback/shops/{shop_id}", WithDecryption=True)
+    return json.loads(answer["Parameter"]["Value"])
+
+
+def _key_of(ssm: Any, name: str) -> str:
+    """The KMS key a SecureString parameter is encrypted with (moto: the value it keeps encrypted
+    is `kms:<key>:<plaintext>`)."""
+    (found,) = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    assert found["Type"] == "SecureString"
+    return str(found["KeyId"])
 
 
 def test_create_prints_the_endpoint_and_the_secret_once_and_encrypts_it_with_the_stack_key(
@@ -81,9 +90,11 @@ def test_create_prints_the_endpoint_and_the_secret_once_and_encrypts_it_with_the
     out = capsys.readouterr().out
     assert f"{API}/v1/shops/acme/events" in out
     secret = _secret(out)
-    sm = deployed["sm"]
-    assert _document(sm, "acme")["secrets"] == [secret]
-    assert sm.describe_secret(SecretId="comeback/shops/acme")["KmsKeyId"] == deployed["key_arn"]
+    ssm = deployed["ssm"]
+    assert _document(ssm, "acme")["secrets"] == [secret]
+    assert _key_of(ssm, "/comeback/shops/acme") == deployed["key_arn"]
+    # the first shop also made the token key, under the same key and outside the shops' path
+    assert _key_of(ssm, "/comeback/unsubscribe-key") == deployed["key_arn"]
 
     assert main(["shops", "--stack", STACK, "list"]) == 0
     listed = capsys.readouterr().out
@@ -102,11 +113,11 @@ def test_rotation_keeps_the_previous_secret_unless_told_to_drop_it(
     out = capsys.readouterr().out
     second = _secret(out)
     assert "stays valid" in out
-    assert _document(deployed["sm"], "acme")["secrets"] == [second, first]
+    assert _document(deployed["ssm"], "acme")["secrets"] == [second, first]
 
     assert main(["shops", "--stack", STACK, "rotate-secret", "acme", "--drop-previous"]) == 0
     third = _secret(capsys.readouterr().out)
-    assert _document(deployed["sm"], "acme")["secrets"] == [third]
+    assert _document(deployed["ssm"], "acme")["secrets"] == [third]
 
 
 def test_refusals_exit_non_zero_with_a_message(
@@ -217,12 +228,12 @@ def test_set_platform_secret_stores_it_for_the_platform_and_prints_the_webhook_u
     assert main([*command, "woocommerce"]) == 0
     assert f"{API}/v1/shops/acme/webhooks/woocommerce" in capsys.readouterr().out
 
-    document = _document(deployed["sm"], "acme")
+    document = _document(deployed["ssm"], "acme")
     assert document["platforms"] == {"shopify": "shpss_from_the_flag", "woocommerce": "wc secret from stdin"}
     assert document["secrets"] == [signing]  # the shop's own signing secret is untouched
 
     assert main([*command, "shopify", "--secret", "shpss_rotated"]) == 0  # a new one replaces it
-    assert _document(deployed["sm"], "acme")["platforms"]["shopify"] == "shpss_rotated"
+    assert _document(deployed["ssm"], "acme")["platforms"]["shopify"] == "shpss_rotated"
 
 
 @pytest.mark.parametrize(
@@ -250,7 +261,7 @@ def test_set_platform_secret_errors_are_one_line_on_stderr_and_status_2(
     captured = capsys.readouterr()
     assert message in captured.err and len(captured.err.strip().splitlines()) == 1
     assert "Traceback" not in captured.err and captured.out == ""
-    assert "platforms" not in _document(deployed["sm"], "acme")
+    assert "platforms" not in _document(deployed["ssm"], "acme")
 
 
 def _post_shopify(url: str, secret: str) -> int:

@@ -1,4 +1,4 @@
-"""Unknown shops through the real ingest handler on moto: counted Secrets Manager calls (botocore's
+"""Unknown shops through the real ingest handler on moto: counted Parameter Store calls (botocore's
 own `before-call` events), a 503 with Retry-After when the store fails, and no secret in the logs."""
 
 import json
@@ -29,8 +29,8 @@ def cached(engine):
 @pytest.fixture
 def secret_calls(cached):
     calls: Counter[str] = Counter()
-    client = aws.client("secretsmanager", runtimes.current().settings)
-    client.meta.events.register("before-call.secrets-manager", lambda model, **_: calls.update([model.name]))
+    client = aws.client("ssm", runtimes.current().settings)
+    client.meta.events.register("before-call.ssm", lambda model, **_: calls.update([model.name]))
     return calls
 
 
@@ -44,11 +44,11 @@ def request(engine):
     return body, signed(body, at=int(engine.clock.now().timestamp()))
 
 
-def test_a_hundred_requests_for_an_unknown_shop_cost_one_secrets_manager_call(cached, secret_calls):
+def test_a_hundred_requests_for_an_unknown_shop_cost_one_parameter_store_call(cached, secret_calls):
     body, headers = request(cached)
     answers = [apigw(cached, body, headers, shop="nobody")["statusCode"] for _ in range(100)]
     assert answers == [401] * 100
-    assert secret_calls == {"GetSecretValue": 1}
+    assert secret_calls == {"GetParameter": 1}
 
 
 def test_ids_of_a_shape_no_shop_has_cost_no_call_and_answer_400(cached, secret_calls):
@@ -63,22 +63,29 @@ def test_a_known_shop_still_works_beside_the_refused_ones(cached, secret_calls):
     body, headers = request(cached)
     apigw(cached, body, headers, shop="nobody")
     assert [apigw(cached, body, headers)["statusCode"] for _ in range(3)] == [202] * 3
-    assert secret_calls == {"GetSecretValue": 2}  # one for nobody, one for demo (then cached)
+    assert secret_calls == {"GetParameter": 2}  # one for nobody, one for demo (then cached)
 
 
 @pytest.mark.parametrize(
     "code",
-    ["ThrottlingException", "InternalServiceError", "AccessDeniedException", "KMSAccessDeniedException"],
+    [
+        "ThrottlingException",
+        "InternalServerError",
+        "AccessDeniedException",
+        "KMSAccessDeniedException",  # the key's grant or policy refused Parameter Store
+        "KMSDisabledException",
+        "ParameterVersionNotFound",  # anything but ParameterNotFound is no answer, not "no shop"
+    ],
 )
 def test_a_failing_secret_store_answers_503_with_retry_after_and_never_logs_the_secret(
     cached, monkeypatch, caplog, code
 ):
-    client = aws.client("secretsmanager", runtimes.current().settings)
+    client = aws.client("ssm", runtimes.current().settings)
 
     def fail(**kwargs):
-        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "GetSecretValue")
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "GetParameter")
 
-    monkeypatch.setattr(client, "get_secret_value", fail)
+    monkeypatch.setattr(client, "get_parameter", fail)
     body, headers = request(cached)
     answer = apigw(cached, body, headers)
     assert answer["statusCode"] == 503

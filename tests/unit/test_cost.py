@@ -74,8 +74,10 @@ def test_an_idle_stack_costs_its_fixed_floor() -> None:
     idle_polls = 4 * 5 * 30 * 24 * 3600 / 20  # contacts, outbox, ses_events, sweep
     assert idle[cost.SQS] == pytest.approx(idle_polls * PRICES["sqs_request"])
     assert idle[cost.KMS] == pytest.approx(2 * PRICES["kms_key_month"])
-    assert idle[cost.SECRETS] == pytest.approx(2 * PRICES["secret_month"])  # one shop + the token key
-    alarms, dashboard, metrics = 21 * 0.10, 3.00, cost.CUSTOM_METRIC_MONTHS * 0.30
+    assert idle[cost.SECRETS] == 0  # one shop + the token key: standard SecureString parameters
+    with_secrets_manager = monthly(0, Usage(secret_store="secretsmanager"))[cost.SECRETS]
+    assert with_secrets_manager == pytest.approx(2 * PRICES["secret_month"])
+    alarms, dashboard, metrics = 39 * 0.10, 3.00, cost.CUSTOM_METRIC_MONTHS * 0.30
     assert idle[cost.CLOUDWATCH] == pytest.approx(alarms + dashboard + metrics, abs=0.01)
 
 
@@ -98,10 +100,12 @@ def test_free_tiers_named_are_applied() -> None:
 
 
 def test_secrets_follow_shops() -> None:
-    assert quantity(10_000, "secrets:") == 2
-    assert quantity(1_000_000, "secrets:") == 101
-    fewer_shops = Usage(contacts_per_shop=100_000)
-    assert monthly(1_000_000, fewer_shops)[cost.SECRETS] < monthly(1_000_000)[cost.SECRETS]
+    assert quantity(10_000, "SecureString parameters:") == 2
+    assert quantity(1_000_000, "SecureString parameters:") == 101
+    manager = Usage(secret_store="secretsmanager")
+    assert quantity(1_000_000, "secrets:", manager) == 101
+    fewer_shops = Usage(contacts_per_shop=100_000, secret_store="secretsmanager")
+    assert monthly(1_000_000, fewer_shops)[cost.SECRETS] < monthly(1_000_000, manager)[cost.SECRETS]
 
 
 def test_the_table_has_three_columns_a_total_and_the_price_date() -> None:
@@ -242,7 +246,32 @@ def test_every_cloudwatch_metric_is_counted_somewhere_in_the_code() -> None:
 
 
 def test_secrets_in_ssm_do_not_grow_with_shops() -> None:
-    many = Usage(contacts_per_shop=100, secret_store="ssm")
+    many = Usage(contacts_per_shop=100)  # as built: Parameter Store
     assert monthly(100_000, many)[cost.SECRETS] == 0
-    assert monthly(100_000, Usage(contacts_per_shop=100))[cost.SECRETS] > 400  # 1,000 secrets at $0.40
+    before = Usage(contacts_per_shop=100, secret_store="secretsmanager")
+    assert monthly(100_000, before)[cost.SECRETS] > 400  # 1,000 secrets at $0.40
     assert "1,000 shops" in cost.options_table()
+
+
+def test_batches_are_full_only_where_the_event_source_waits_to_fill_them() -> None:
+    from comeback.app.topology import TOPOLOGY
+
+    for queue in TOPOLOGY.queues:
+        if queue.name in cost.FED_ONE_BY_ONE:
+            assert queue.batching_window_seconds > 0, queue.name
+            assert cost.BATCH[queue.consumer] == queue.batch_size == 10
+
+
+def test_traces_count_only_the_traced_functions() -> None:
+    assert monthly(100_000)[cost.XRAY] == 0  # the sender and the sweep: inside the free 100k
+    everything = Usage(traced=("ingest", "contacts", "sender", "ses_events", "sweep", "preferences"))
+    assert monthly(100_000, everything)[cost.XRAY] > 1
+    assert monthly(100_000, Usage(traced=()))[cost.XRAY] == 0
+
+
+def test_a_keys_only_due_index_writes_less_and_reads_the_profiles_back() -> None:
+    p = cost.projection_writes()
+    assert p["keys_only_wru_lower"] <= p["keys_only_wru_upper"] <= p["all_wru"]
+    assert p["keys_only_extra_rru"] == pytest.approx(1_000_000 * 0.30 * 0.5)  # 0.5 RRU per due profile
+    # not clearly cheaper: ALL is kept (docs/cost.md says why)
+    assert (p["all_usd"] - p["keys_only_usd_lower"]) / p["all_usd"] < 0.05

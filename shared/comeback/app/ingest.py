@@ -57,7 +57,7 @@ class Answer:
 
 UNAUTHORIZED = Answer(401, {"error": "unauthorized"})
 BAD_SHOP_ID = Answer(400, {"error": "not a shop id: lower-case letters, digits and dashes, at most 63"})
-# Secrets Manager throttles and short outages pass within seconds; a shop's sender retries then.
+# Parameter Store throttles and short outages pass within seconds; a shop's sender retries then.
 RETRY_AFTER_SECONDS = 30
 SECRETS_UNAVAILABLE = Answer(
     503,

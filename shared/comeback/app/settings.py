@@ -34,10 +34,13 @@ class Settings(BaseModel):
     def endpoint_for(self, service: str) -> str | None:
         return self.aws_endpoints.get(service, self.aws_endpoint_url)
 
-    # Secrets Manager names: shop signing secrets live under this prefix, one secret per shop.
-    shop_secret_prefix: NonEmpty = "comeback/shops/"
-    # The key that signs unsubscribe tokens (Secrets Manager secret name).
-    token_key_secret: NonEmpty = "comeback/unsubscribe-key"
+    # SSM Parameter Store: shop signing secrets are SecureString parameters under this path, one
+    # per shop (a path per stack: `/<stack>/shops/`; the IAM grant is scoped to it).
+    shop_secret_prefix: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$")] = (
+        "/comeback/shops/"
+    )
+    # The key that signs unsubscribe tokens (a SecureString parameter, outside the shops' path).
+    token_key_secret: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_./-]+$")] = "/comeback/unsubscribe-key"
     secret_cache_seconds: Annotated[int, Field(ge=0)] = 300
     # Public base URL of the HTTP API, used for unsubscribe links and the preference centre.
     public_base_url: NonEmpty = "http://127.0.0.1:8080"

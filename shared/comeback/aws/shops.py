@@ -1,22 +1,27 @@
 """Shops: who may send events (signing secrets) and how each shop is tuned (config and playbook).
 
-Signing secrets live in Secrets Manager, one secret per shop (`{prefix}{shop_id}`, a JSON document
-`{"secrets": ["whsec_new", "whsec_old"]}` so a rotation can overlap), readable only by the ingest
-function. The shop's config (name, status, playbook YAML) is an item of the table, read by the
-other functions. Both are read through Powertools Parameters, which caches them per container.
-The same code runs against AWS and against the local runtime's embedded emulator.
+Signing secrets live in SSM Parameter Store, one SecureString parameter per shop
+(`{prefix}{shop_id}`, e.g. `/comeback/shops/demo`, encrypted with the stack's KMS key), a JSON
+document `{"secrets": ["whsec_new", "whsec_old"]}` so a rotation can overlap, readable only by the
+ingest function. Standard parameters cost nothing a month (a Secrets Manager secret costs $0.40: $400
+a month at 1,000 shops) and hold 4 KB, which a shop's document stays well under. The shop's config
+(name, status, playbook YAML) is an item of the table, read by the other functions. Both are read
+through Powertools Parameters, which caches them per container. The same code runs against AWS and
+against the local runtime's embedded emulator.
 
 An id that cannot be a shop's (the shape `comeback shops create` allows) is refused before any
-lookup, and "no such shop" is remembered for `secret_cache_seconds` (Powertools caches only what it
-found): a flood of requests for shops that do not exist costs one Secrets Manager call per id and
-container, not one per request. Any other failure of the secret store is `SecretsUnavailable`, so
-ingest answers 503 (an outage pages) instead of 401 (a shop's mistake).
+lookup, and "no such shop" (`ParameterNotFound`) is remembered for `secret_cache_seconds`
+(Powertools caches only what it found): a flood of requests for shops that do not exist costs one
+GetParameter call per id and container, not one per request. Any other failure of the parameter
+store (throttled, access denied, a KMS error) is `SecretsUnavailable`, so ingest answers 503 (an
+outage pages) instead of 401 (a shop's mistake).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -39,7 +44,6 @@ from comeback.domain.segments import Segmentation
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 # What `comeback shops create` accepts (ShopConfig.shop_id): lower-case letters, digits and dashes.
 SHOP_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -47,8 +51,9 @@ _SHOP_ID = re.compile(SHOP_ID_PATTERN)
 # Ids remembered as "no such shop": enough for a scan of random ids, bounded so it cannot grow a
 # container's memory without limit (the oldest is forgotten first).
 UNKNOWN_SHOPS_KEPT = 4096
-# Secrets Manager's answer when there is no such secret: the only failure that means "no shop".
-NOT_FOUND = "ResourceNotFoundException"
+# Parameter Store's answer when there is no such parameter: the only failure that means "no shop".
+NOT_FOUND = "ParameterNotFound"
+SECURE_STRING = "SecureString"
 MAX_SECRETS = 2  # the current secret and the one it replaced, during a rotation
 VALUE = "value"  # the attribute Powertools' DynamoDBProvider reads
 
@@ -123,10 +128,9 @@ class ShopDirectory:
 
     @cached_property
     def _secrets(self) -> Any:
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-        client = cast("SecretsManagerClient", aws.client("secretsmanager", self._settings))
-        return SecretsProvider(boto3_client=client)
+        return SSMProvider(boto3_client=cast("Any", aws.client("ssm", self._settings)))
 
     @cached_property
     def _configs(self) -> Any:
@@ -152,6 +156,7 @@ class ShopDirectory:
                 self._settings.shop_secret_prefix + shop_id,
                 max_age=self._settings.secret_cache_seconds,
                 transform="json",
+                decrypt=True,
             )
         except GetParameterError as exc:
             code = _error_code(exc)
@@ -218,15 +223,48 @@ def _playbook_of(
 
 
 class ShopAdmin:
-    """The operator side: create shops, list them, rotate their signing secrets."""
+    """The operator side: create shops, list them, rotate their signing secrets.
 
-    def __init__(self, settings: Settings) -> None:
+    `kms_key_id` is the stack's secrets key in AWS (a stack output); None: the account's
+    `alias/aws/ssm` key (the local runtime). Every write of a secret document uses it."""
+
+    def __init__(self, settings: Settings, kms_key_id: str | None = None) -> None:
         self._settings = settings
-        self._sm = cast("SecretsManagerClient", aws.client("secretsmanager", settings))
+        self._kms_key_id = kms_key_id
+        # mypy_boto3_ssm is not a dependency: the client is used through botocore's dynamic methods
+        self._ssm: Any = aws.client("ssm", settings)
         self._ddb = cast("DynamoDBClient", aws.client("dynamodb", settings))
 
     def _secret_name(self, shop_id: str) -> str:
         return self._settings.shop_secret_prefix + shop_id
+
+    def _put(self, name: str, value: str, description: str | None = None, overwrite: bool = True) -> None:
+        """A SecureString parameter, encrypted with the stack's key (Parameter Store refuses an
+        empty KeyId; leaving it out means the account's `alias/aws/ssm`)."""
+        extra: dict[str, Any] = {"Description": description} if description else {}
+        if self._kms_key_id:
+            extra["KeyId"] = self._kms_key_id
+        self._ssm.put_parameter(
+            Name=name, Value=value, Type=SECURE_STRING, Overwrite=overwrite, Tier="Standard", **extra
+        )
+
+    def ensure_token_key(self) -> bool:
+        """Create the key that signs unsubscribe tokens unless it exists (True: created now).
+
+        CloudFormation cannot create a SecureString parameter, and a key generated in a template
+        would be readable in it: the first `comeback shops create` makes it (no email can be sent,
+        so no token checked, before a shop exists), and it is never replaced (every link in an
+        email already sent would stop working)."""
+        try:
+            self._put(
+                self._settings.token_key_secret,
+                secrets.token_urlsafe(48),
+                "comeback: HMAC key that signs unsubscribe tokens",
+                overwrite=False,
+            )
+        except self._ssm.exceptions.ParameterAlreadyExists:
+            return False
+        return True
 
     def create(
         self,
@@ -235,23 +273,21 @@ class ShopAdmin:
         now: datetime,
         secret: str | None = None,
         playbook_yaml: str = "",
-        kms_key_id: str | None = None,
     ) -> str:
-        """A new shop; `kms_key_id` is the stack's secrets key in AWS (None: the account's default)."""
+        """A new shop (refused if its parameter exists: `rotate-secret` replaces a secret)."""
         config = ShopConfig(
             shop_id=shop_id, name=name, created_at=isoformat(now), playbook_yaml=playbook_yaml
         )
         config.playbook  # noqa: B018 - a broken playbook must fail before anything is written
+        self.ensure_token_key()
         secret = secret or new_secret()
-        name = self._secret_name(shop_id)
-        description = f"comeback signing secrets of shop {shop_id}"
         document = json.dumps({"secrets": [secret], "status": "active"})
-        if kms_key_id:
-            self._sm.create_secret(
-                Name=name, Description=description, SecretString=document, KmsKeyId=kms_key_id
-            )
-        else:  # Secrets Manager refuses an empty KmsKeyId; leaving it out means the account's key
-            self._sm.create_secret(Name=name, Description=description, SecretString=document)
+        self._put(
+            self._secret_name(shop_id),
+            document,
+            f"comeback signing secrets of shop {shop_id}",
+            overwrite=False,
+        )
         self.save_config(config)
         return secret
 
@@ -279,13 +315,19 @@ class ShopAdmin:
         return ShopConfig.model_validate_json(item[VALUE]["S"]) if item else None
 
     def list(self) -> list[ShopConfig]:
+        """Every shop, from the table's list of shops (what the daily jobs go through): listing
+        never reads, nor needs the right to read, a secret."""
         shops = []
-        paginator = self._sm.get_paginator("list_secrets")
-        prefix = self._settings.shop_secret_prefix
-        for page in paginator.paginate(Filters=[{"Key": "name", "Values": [prefix]}]):
-            for entry in page.get("SecretList", []):
-                shop_id = entry["Name"].removeprefix(prefix)
-                config = self.get(shop_id)
+        paginator = self._ddb.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._settings.table_name,
+            KeyConditionExpression="#pk = :shops",
+            ExpressionAttributeNames={"#pk": keys.PK},
+            ExpressionAttributeValues={":shops": {"S": keys.SHOPS}},
+            ConsistentRead=True,
+        ):
+            for entry in page.get("Items", []):
+                config = self.get(entry[keys.SK]["S"])
                 if config:
                     shops.append(config)
         return sorted(shops, key=lambda s: s.shop_id)
@@ -296,7 +338,7 @@ class ShopAdmin:
         secret = new_secret()
         kept = [] if drop_previous else document.get("secrets", [])[: MAX_SECRETS - 1]
         document["secrets"] = [secret, *kept]
-        self._sm.put_secret_value(SecretId=self._secret_name(shop_id), SecretString=json.dumps(document))
+        self._put(self._secret_name(shop_id), json.dumps(document))
         return secret
 
     def set_platform_secret(self, shop_id: str, platform: str, secret: str) -> None:
@@ -309,20 +351,20 @@ class ShopAdmin:
             raise ValueError("a platform secret cannot be empty")
         document = self._document(shop_id)
         document.setdefault("platforms", {})[platform] = secret.strip()
-        self._sm.put_secret_value(SecretId=self._secret_name(shop_id), SecretString=json.dumps(document))
+        self._put(self._secret_name(shop_id), json.dumps(document))
 
     def set_status(self, shop_id: str, status: Literal["active", "disabled"]) -> None:
         document = self._document(shop_id)
         document["status"] = status
-        self._sm.put_secret_value(SecretId=self._secret_name(shop_id), SecretString=json.dumps(document))
+        self._put(self._secret_name(shop_id), json.dumps(document))
         config = self.get(shop_id)
         if config:
             self.save_config(config.model_copy(update={"status": status}))
 
     def _document(self, shop_id: str) -> dict[str, Any]:
         try:
-            answer = self._sm.get_secret_value(SecretId=self._secret_name(shop_id))
-        except self._sm.exceptions.ResourceNotFoundException:
+            answer = self._ssm.get_parameter(Name=self._secret_name(shop_id), WithDecryption=True)
+        except self._ssm.exceptions.ParameterNotFound:
             raise LookupError(f"no shop {shop_id!r}") from None
-        document: dict[str, Any] = json.loads(answer["SecretString"])
+        document: dict[str, Any] = json.loads(answer["Parameter"]["Value"])
         return document

@@ -5,7 +5,8 @@ operator's own credentials and region) to learn the table, the secret prefix, th
 secrets and the API's public URL. Against a local runtime (`--local http://127.0.0.1:8080`) it
 asks `GET /_local/settings`. Either way the work is `comeback.shops.ShopAdmin`'s: the same code
 the local runtime seeds its shops with. A new or rotated `whsec_` secret is printed once and
-stored only in Secrets Manager; so is a platform's webhook secret, which is never printed.
+stored only in SSM Parameter Store (a SecureString under the stack's key); so is a platform's
+webhook secret, which is never printed.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def set_platform_secret(args: Any, out: TextIO, stdin: TextIO) -> int:
     if not secret:
         raise CliError("no secret given: use --secret SECRET or pass it on standard input")
     target = local_target(args.local) if getattr(args, "local", None) else aws_target(args.stack)
-    ShopAdmin(target.settings).set_platform_secret(args.shop_id, args.platform, secret)
+    ShopAdmin(target.settings, target.kms_key_id).set_platform_secret(args.shop_id, args.platform, secret)
     where = args.local or f"stack {args.stack} ({target.settings.region})"
     # the secret itself is never echoed: it is the platform's, and the shop owner already has it
     out.write(f"{args.platform} secret of shop {args.shop_id} set in {where}\n")
@@ -132,7 +133,7 @@ def shops_command(args: Any, out: TextIO | None = None) -> int:
     # errors (no credentials, an unreachable runtime, a bad playbook ...) become one line and
     # status 2 in comeback.cli_errors
     target = local_target(args.local) if getattr(args, "local", None) else aws_target(args.stack)
-    admin = ShopAdmin(target.settings)
+    admin = ShopAdmin(target.settings, target.kms_key_id)
     where = args.local or f"stack {args.stack} ({target.settings.region})"
     command = args.shops_command
     if command == "create":
@@ -143,10 +144,9 @@ def shops_command(args: Any, out: TextIO | None = None) -> int:
                 args.name,
                 datetime.now(UTC),
                 playbook_yaml=playbook_yaml,
-                kms_key_id=target.kms_key_id,
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceExistsException":
+            if exc.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
                 raise
             raise CliError(f"shop {args.shop_id!r} already exists in {where}") from None
         out.write(f"shop {args.shop_id} created in {where}\n")

@@ -245,7 +245,9 @@ def provision(
     for domain in sorted({*VERIFIED_DOMAINS, default_sender}):
         ses.create_email_identity(EmailIdentity=domain)
 
-    client("secretsmanager").create_secret(Name=token_key_secret, SecretString=secrets.token_urlsafe(32))
+    client("ssm").put_parameter(
+        Name=token_key_secret, Value=secrets.token_urlsafe(48), Type="SecureString", Tier="Standard"
+    )
     resources.task_topic_arn = client("sns").create_topic(Name=TASK_TOPIC)["TopicArn"]
     return resources
 

@@ -88,6 +88,9 @@ def accesses(service: str, operation: str, params: Mapping[str, Any]) -> list[tu
         return _ses_send(params)
     if service == "sns" and "TopicArn" in params:
         return [(f"sns:{operation}", f"topic/{_name(str(params['TopicArn']), ':')}")]
+    if service == "ssm" and "Name" in params:
+        # a parameter's ARN is `parameter/<its path without the leading slash>`
+        return [(f"ssm:{operation}", f"parameter/{str(params['Name']).removeprefix('/')}")]
     if service == "secretsmanager" and "SecretId" in params:
         return [(f"secretsmanager:{operation}", f"secret:{_name(str(params['SecretId']), ':')}")]
     if service == "scheduler" and "Name" in params:

@@ -140,7 +140,7 @@ class LocalRuntime:
         for direct in ("sesv2", "events"):  # the mailer and the publisher use the emulator's clients
             self.recorder.watch(self._emulator.client(direct))
         self.aws_calls: Counter[str] = Counter()
-        for service in ("dynamodb", "sqs", "events", "sesv2", "secretsmanager", "sns"):
+        for service in ("dynamodb", "sqs", "events", "sesv2", "ssm", "sns"):
             # what the functions ask of AWS, counted from botocore's own events
             aws.client(service, self.settings).meta.events.register(
                 f"before-call.{aws.client(service, self.settings).meta.service_model.endpoint_prefix}",

@@ -114,19 +114,22 @@ class TokenSigner:
 
 
 def key_source(settings: Settings) -> Callable[[], bytes]:
-    """The signing key from Secrets Manager, cached by one Powertools provider per container."""
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    """The signing key, a SecureString parameter in SSM Parameter Store, cached by one Powertools
+    provider per container."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     from comeback.aws import clients as aws
 
-    provider = SecretsProvider(boto3_client=aws.client("secretsmanager", settings))  # type: ignore[arg-type]
+    provider = SSMProvider(boto3_client=aws.client("ssm", settings))  # type: ignore[arg-type]
 
     def key() -> bytes:
-        value = provider.get(settings.token_key_secret, max_age=max(settings.secret_cache_seconds, 60))
+        value = provider.get(
+            settings.token_key_secret, max_age=max(settings.secret_cache_seconds, 60), decrypt=True
+        )
         if isinstance(value, str):
             return value.encode()
         if isinstance(value, bytes):
             return value
-        raise ValueError(f"secret {settings.token_key_secret} holds no key")
+        raise ValueError(f"parameter {settings.token_key_secret} holds no key")
 
     return key
