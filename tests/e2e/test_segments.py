@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 BY_SEGMENT = {
     "winback": {
         "holdout_percent": 0,
-        "qualify": {"one_time_min_spent_minor": 0, "segments": ["at_risk", "cant_lose"]},
+        "qualify": {"one_time_min_spent_minor": 0},
+        "segments": ["at_risk", "cant_lose"],
     }
 }
 

@@ -21,7 +21,7 @@ winback:
   holdout_percent: 0
   qualify:
     one_time_min_spent_minor: 0
-    segments: [at_risk, cant_lose]
+  segments: [at_risk, cant_lose]
 """
 
 

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from comeback.domain import playbook, segments
 from comeback.domain.clock import isoformat
+from comeback.domain.messages import MessageRequest
 from comeback.domain.profile import empty, lww
 from comeback.domain.segments import SEGMENTS, Buyer, Segmentation
+from comeback.recipes.base import Ask
 from comeback.recipes.winback import RECIPE
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -93,9 +95,7 @@ def test_the_cut_points_do_not_depend_on_the_order_buyers_are_read(buyers):
 
 # -- win-back by segment ---------------------------------------------------------------------------
 SHOP = segments.segmentation([buyer(n, n * 1000, 10 * n) for n in range(1, 11)], NOW)
-BY_SEGMENT = playbook.load(
-    {"winback": {"holdout_percent": 0, "qualify": {"segments": ["cant_lose", "at_risk"]}}}
-)
+BY_SEGMENT = playbook.load({"winback": {"holdout_percent": 0, "segments": ["cant_lose", "at_risk"]}})
 
 
 def test_win_back_takes_only_the_segments_its_playbook_names_judged_as_the_lapse_enters():
@@ -123,5 +123,50 @@ def test_a_playbook_may_not_write_its_own_segmentation():
     with pytest.raises(ValueError, match="segmentation"):
         playbook.load({"segmentation": {"computed_at": "x"}})
     with pytest.raises(ValueError, match="segments"):
-        playbook.load({"winback": {"qualify": {"segments": ["whales"]}}})
+        playbook.load({"winback": {"segments": ["whales"]}})
     assert Segmentation.model_validate_json(SHOP.model_dump_json()) == SHOP  # type: ignore[union-attr]
+
+
+# -- every recipe's audience -------------------------------------------------------------------------
+def _ask(contact_id: str) -> Ask:
+
+    request = MessageRequest(
+        shop_id="s", contact_id=contact_id, campaign="cart", step=1, period="p", requested_at=NOW
+    )
+    return Ask(request)
+
+
+def test_any_recipes_segments_drop_its_messages_to_contacts_outside_them():
+    from comeback.recipes import registry
+    from comeback.recipes.base import Decision
+    from comeback.recipes.engine import audience
+
+    cart = registry.get("cart")
+    assert cart is not None and not cart.judges_segments
+    tuned = playbook.load({"cart": {"segments": ["champions", "cant_lose"]}}).with_segmentation(SHOP)
+    regular = profile(orders=9, spent=9000, days_ago=0, contact_id="regular")  # cant_lose at day 90
+    once = profile(orders=1, spent=1000, days_ago=0, contact_id="once")
+    later = NOW + timedelta(days=90)
+    state = {"step": 1}
+    kept = audience(cart, Decision(state=state, asks=(_ask("regular"),)), regular, tuned, later)
+    assert len(kept.asks) == 1
+    dropped = audience(cart, Decision(state=state, asks=(_ask("once"),)), once, tuned, later)
+    assert dropped.asks == () and dropped.skipped == ("not_in_segment",) and dropped.state == state
+    # no segmentation yet, or no segments named: nobody is judged
+    untuned = playbook.load({"cart": {"segments": ["champions"]}})
+    assert len(audience(cart, Decision(asks=(_ask("once"),)), once, untuned, later).asks) == 1
+    anyone = playbook.load({}).with_segmentation(SHOP)
+    assert len(audience(cart, Decision(asks=(_ask("once"),)), once, anyone, later).asks) == 1
+    # win-back judges its segments itself, once per lapse: the engine leaves its step 2 alone
+    assert RECIPE.judges_segments
+    winback = audience(
+        RECIPE, Decision(asks=(_ask("once"),)), once, BY_SEGMENT.with_segmentation(SHOP), later
+    )
+    assert len(winback.asks) == 1
+
+
+def test_an_unknown_segment_in_any_recipes_section_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="segments"):
+        playbook.load({"birthday": {"segments": ["whales"]}})

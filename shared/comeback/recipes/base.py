@@ -21,12 +21,13 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from comeback.domain.messages import MessageRequest, Topic
 from comeback.domain.money import format_money
+from comeback.domain.segments import SEGMENTS, Segment
 
 if TYPE_CHECKING:
     from comeback.domain.events import ShopEvent
@@ -43,6 +44,11 @@ class RecipeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
+    # The RFM segments (comeback.domain.segments) the recipe writes to; empty: every contact. A
+    # contact in another segment is skipped (`not_in_segment`): nothing sent, no reward issued. A
+    # contact with no segment (the shop's first daily segmentation has not run, or it never
+    # ordered) is not judged: there is nothing to rank it against.
+    segments: Annotated[list[Segment], Field(max_length=len(SEGMENTS))] = Field(default_factory=list)
 
 
 class Keep(enum.Enum):
@@ -151,6 +157,9 @@ class Recipe:
     # reads what the shop's events taught about its products (`plan_with`): while such a recipe is
     # on, the contacts function keeps the shop's product catalogue and co-occurrence counts
     reads_products: ClassVar[bool] = False
+    # judges `segments` itself (win-back: once, as a lapse enters the drip); otherwise the engine
+    # drops the recipe's messages to contacts outside them (comeback.recipes.engine.audience)
+    judges_segments: ClassVar[bool] = False
 
     def settings(self, playbook: Playbook) -> Any:
         return playbook.section(self.section_key)

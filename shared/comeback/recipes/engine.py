@@ -11,11 +11,13 @@ one recipe's without reading the others (`fast_plan`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from comeback.domain import segments
 from comeback.domain.clock import isoformat, parse_iso
 from comeback.domain.events import ShopEvent
 from comeback.domain.playbook import Playbook
@@ -138,13 +140,30 @@ class Outcome:
             self.decided.append((recipe, decision))
 
 
+def audience(
+    recipe: Recipe, decision: Decision, profile: Profile, playbook: Playbook, now: datetime
+) -> Decision:
+    """The decision without its messages to contacts outside the recipe's `segments` (and the
+    rewards they would carry): its state still moves on, as for a contact nobody can write to."""
+    wanted = recipe.settings(playbook).segments
+    if not wanted or not decision.asks or recipe.judges_segments:
+        return decision
+    found = segments.scores(profile, playbook.segmentation, now)
+    if found is None or found.segment in wanted:
+        return decision
+    return dataclasses.replace(
+        decision, asks=(), skipped=(*decision.skipped, *("not_in_segment" for _ in decision.asks))
+    )
+
+
 def on_event(
     before: Profile | None, after: Profile, event: ShopEvent, playbook: Playbook, now: datetime
 ) -> Outcome:
     """Every enabled recipe's answer to an event, `after` being the profile with the event merged."""
     outcome = Outcome(after)
     for recipe in registry.enabled(playbook):
-        outcome.record(recipe, recipe.on_event(before, outcome.profile, event, playbook, now), now)
+        decided = recipe.on_event(before, outcome.profile, event, playbook, now)
+        outcome.record(recipe, audience(recipe, decided, outcome.profile, playbook, now), now)
     outcome.profile = with_dues(outcome.profile, playbook)
     return outcome
 
@@ -169,7 +188,8 @@ def plan_due(
     outcome = Outcome(profile)
     reader = products if products is not None else NoProducts()
     for recipe in due_now(profile, playbook, now):
-        outcome.record(recipe, recipe.plan_with(outcome.profile, playbook, now, reader), now)
+        decided = recipe.plan_with(outcome.profile, playbook, now, reader)
+        outcome.record(recipe, audience(recipe, decided, outcome.profile, playbook, now), now)
     outcome.profile = with_dues(outcome.profile, playbook)
     return outcome
 

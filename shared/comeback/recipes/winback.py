@@ -47,7 +47,7 @@ from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
 from comeback.domain.reach import unreachable
 from comeback.domain.rewards import Offer
-from comeback.domain.segments import SEGMENTS, Segment
+from comeback.domain.segments import Segment
 from comeback.recipes.base import Ask, Decision, FastEffect, Recipe, RecipeSettings, in_holdout, state_of
 
 NAME = "winback"
@@ -72,9 +72,6 @@ class Qualify(Strict):
     min_spent_minor: Annotated[int, Field(ge=0)] = 0
     # a one-time buyer qualifies only if it spent at least this (minor units of its currency)
     one_time_min_spent_minor: Annotated[int, Field(ge=0)] = 0
-    # RFM segments the drip is for (empty: any); until the shop's first daily segmentation there is
-    # nothing to rank against, and the minimums above decide alone
-    segments: Annotated[list[Segment], Field(max_length=len(SEGMENTS))] = Field(default_factory=list)
 
 
 class Variant(Strict):
@@ -189,8 +186,8 @@ def segment_of(profile: Profile, playbook: Playbook, now: datetime) -> str | Non
     return found.segment if found else None
 
 
-def in_segments(segment: str | None, rules: Qualify) -> bool:
-    return not rules.segments or segment is None or segment in rules.segments
+def in_segments(segment: str | None, wanted: list[Segment]) -> bool:
+    return not wanted or segment is None or segment in wanted
 
 
 def predictive_first_step_days(profile: Profile, playbook: Playbook) -> float | None:
@@ -244,6 +241,7 @@ class WinbackRecipe(Recipe):
     priority = 3
     section_key = NAME
     settings_model = Winback
+    judges_segments = True  # once, as a lapse enters the drip (plan)
 
     def fast(self, event: ShopEvent, playbook: Playbook) -> FastEffect | None:
         if not event.is_activity:
@@ -294,7 +292,7 @@ class WinbackRecipe(Recipe):
             segment = segment_of(profile, playbook, now)
             if segment is not None:
                 state["segment"] = segment
-            if not in_segments(segment, wb.qualify):
+            if not in_segments(segment, wb.segments):
                 return Decision(state={**state, "exit": "not_qualified"}, skipped=("not_in_segment",))
         # Several steps may have come due at once (a sweep that did not run, a backfilled history):
         # take only the latest, so nobody gets a burst of four win-back emails.
