@@ -38,6 +38,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from comeback.app.observability import CLOUDWATCH_METRICS
 from comeback.app.sweep import RESERVE_SECONDS
 from comeback.messaging.ses_feedback import METRICS
 
@@ -124,6 +125,15 @@ def service_metric(function: str, name: str, period: Duration = PERIOD) -> cloud
 
 def business_metric(function: str, name: str) -> cloudwatch.Metric:
     return service_metric(function, name).with_(label=LABELS.get(name, name))
+
+
+def business_query(per_function: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """Logs Insights lines summing a graph's counts per 5 minutes: each is the `count_<Name>` field
+    of the function's log (comeback.app.observability); those that are CloudWatch metrics are
+    graphed from the metric instead (an EMF value is a list, which Logs Insights does not sum)."""
+    names = [n for names in per_function.values() for n in names if n not in CLOUDWATCH_METRICS]
+    sums = ", ".join(f"sum(count_{n}) as {LABELS.get(n, n)}" for n in names)
+    return ["fields @timestamp", f"stats {sums} by bin(5m)"]
 
 
 def near_timeout_ms(function: ComebackFunction) -> float:
@@ -346,17 +356,29 @@ class Monitoring(Construct):
         work_queues: Mapping[str, sqs.IQueue],
     ) -> cloudwatch.Dashboard:
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self._prefix)
+        # the business counts from the functions' logs (Logs Insights): a CloudWatch metric each
+        # would cost $0.30 a month per function for a graph (comeback.app.observability)
         dashboard.add_widgets(
             *(
-                cloudwatch.GraphWidget(
+                cloudwatch.LogQueryWidget(
                     title=title,
                     width=8,
-                    left=[
-                        business_metric(fn, metric) for fn, names in per_function.items() for metric in names
-                    ],
+                    log_group_names=[functions[fn].log_group.log_group_name for fn in per_function],
+                    query_lines=business_query(per_function),
+                    view=cloudwatch.LogQueryVisualizationType.LINE,
                 )
                 for title, per_function in BUSINESS_METRICS.items()
-            )
+            ),
+            # the counts that are CloudWatch metrics anyway (their alarms watch them)
+            cloudwatch.GraphWidget(
+                title="Alarmed counts",
+                width=8,
+                left=[
+                    business_metric(fn, name)
+                    for name, spec in sorted(CLOUDWATCH_METRICS.items())
+                    for fn in spec.functions
+                ],
+            ),
         )
         dashboard.add_widgets(
             _queue_depths("Queue depth", work_queues),

@@ -143,22 +143,75 @@ def _emitted(function: str, metric: str) -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize(("function", "metric"), [("sender", "EmailsSent"), ("ses_events", "EmailsBounced")])
-def test_dashboard_graphs_the_metrics_as_powertools_emits_them(
-    default: Synth, function: str, metric: str
-) -> None:
-    emf = _emitted(function, metric)
-    (directive,) = emf["_aws"]["CloudWatchMetrics"]
-    dimensions = {name: emf[name] for names in directive["Dimensions"] for name in names}
-    graphed = [m for m in _dashboard_metrics(default) if m[1] == metric]
-    assert graphed, metric
-    namespace, _, *pairs = graphed[0][:-1]
-    assert namespace == directive["Namespace"]
-    assert dict(zip(pairs[::2], pairs[1::2], strict=True)) == dimensions
+def _dashboard_queries(synth: Synth) -> list[str]:
+    (dashboard,) = synth.of_type("AWS::CloudWatch::Dashboard").values()
+    body = json.loads(re.sub(r"<[^>]+>", "token", flat(dashboard["Properties"]["DashboardBody"])))
+    return [w["properties"]["query"] for w in body["widgets"] if w["type"] == "log"]
+
+
+def _written(function: str, metric: str) -> dict[str, Any]:
+    """The log line Powertools writes when `function` counts `metric`, with the env the stack sets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
+    env.update({"POWERTOOLS_SERVICE_NAME": function, "POWERTOOLS_METRICS_NAMESPACE": "Comeback"})
+    code = (
+        f"from comeback.app.observability import count, metrics\ncount({metric!r})\nmetrics.flush_metrics()\n"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return next(json.loads(line) for line in answer.stdout.splitlines() if line.startswith("{"))
+
+
+@pytest.mark.parametrize(
+    ("function", "metric"), [("sender", "EmailsSent"), ("ses_events", "EmailsBounced"), ("sweep", "SweepRan")]
+)
+def test_dashboard_sums_the_log_fields_powertools_writes(default: Synth, function: str, metric: str) -> None:
+    from comeback.app.observability import CLOUDWATCH_METRICS
+
+    line = _written(function, metric)
+    assert line.get("service") == function
+    if metric in CLOUDWATCH_METRICS:  # a metric: graphed as one, with the dimensions EMF gave it
+        (directive,) = line["_aws"]["CloudWatchMetrics"]
+        dimensions = {name: line[name] for names in directive["Dimensions"] for name in names}
+        graphed = [m for m in _dashboard_metrics(default) if m[1] == metric]
+        assert graphed, metric
+        namespace, _, *pairs = graphed[0][:-1]
+        assert namespace == directive["Namespace"]
+        assert dict(zip(pairs[::2], pairs[1::2], strict=True)) == dimensions
+        return
+    assert line[f"count_{metric}"] == 1
+    assert any(f"sum(count_{metric})" in query for query in _dashboard_queries(default)), metric
+
+
+def test_alarmed_custom_metrics_are_the_ones_the_code_makes_metrics(default: Synth) -> None:
+    """An alarm on a Comeback metric the code writes only to its logs would wait for data forever."""
+    from comeback.app.observability import CLOUDWATCH_METRICS
+
+    watched = {
+        (a["MetricName"], a["Dimensions"][0]["Value"])
+        for a in _alarms(default).values()
+        if a.get("Namespace") == "Comeback"
+    }
+    assert watched, "no alarm on the engine's own metrics"
+    for name, service in watched:
+        assert name in CLOUDWATCH_METRICS and service in CLOUDWATCH_METRICS[name].functions, name
+        assert CLOUDWATCH_METRICS[name].dimension is None  # the alarm names service only
+    # and the dashboard graphs no Comeback metric the code does not make (it would stay empty)
+    graphed = {m[1] for m in _dashboard_metrics(default) if m[0] == "Comeback"}
+    assert graphed == set(CLOUDWATCH_METRICS)
 
 
 def test_dashboard_has_every_business_metric(default: Synth) -> None:
-    graphed = {m[1] for m in _dashboard_metrics(default) if m[0] == "Comeback"}
+    queries = "\n".join(_dashboard_queries(default))
+    from comeback.app.observability import CLOUDWATCH_METRICS
+
+    graphed = set(re.findall(r"sum\(count_(\w+)\)", queries)) | set(CLOUDWATCH_METRICS)
     wanted = {
         name
         for per_function in BUSINESS_METRICS.values()
@@ -181,6 +234,15 @@ def test_dashboard_has_every_business_metric(default: Synth) -> None:
         "MessagesNeedReview",
         "EmailsBounced",
     } <= graphed
+    # each graphed name is one the code counts (a typo here would graph nothing, silently)
+    code = [*(ROOT / "shared" / "comeback").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in code)
+    # the sender counts `<Campaign>EmailsSent` for each campaign (WinbackEmailsSent ...)
+    per_campaign = 'count(f"{request.campaign.capitalize()}EmailsSent")' in sources
+    missing = [
+        n for n in wanted if f'"{n}"' not in sources and not (per_campaign and n.endswith("EmailsSent"))
+    ]
+    assert not missing
 
 
 def _slug(heading: str) -> str:

@@ -47,22 +47,14 @@ class CloudWatchMetric:
 
 # Why each one is a metric: (A) an alarm watches it, (G) the dashboard graphs it.
 CLOUDWATCH_METRICS: dict[str, CloudWatchMetric] = {
-    "EventsAccepted": CloudWatchMetric(("ingest",)),  # G
-    # A: refused requests, by why (a flood of unknown shops, a store outage answered 503)
-    "ShopRefused": CloudWatchMetric(("ingest",), "reason", ("shape", "unknown", "signature", "unavailable")),
-    "EventsApplied": CloudWatchMetric(("contacts",)),  # G
-    "ContactsDue": CloudWatchMetric(("sweep",)),  # G; A: emitted by every sweep run, even 0: a heartbeat
-    "MessagesRequested": CloudWatchMetric(("sweep",)),  # G
-    "EmailsSent": CloudWatchMetric(("sender",)),  # G
-    "MessagesFailed": CloudWatchMetric(("sender",)),  # G
-    "MessagesThrottled": CloudWatchMetric(("sender",), steady=False),  # G
-    "MessagesNeedReview": CloudWatchMetric(("sender",), steady=False),  # A: above zero
-    "SendingPaused": CloudWatchMetric(("sender",), steady=False),  # A: SES paused the account or a shop
-    "EmailsBounced": CloudWatchMetric(("ses_events",)),  # G
-    "EmailsComplained": CloudWatchMetric(("ses_events",)),  # G
-    "EmailsOpened": CloudWatchMetric(("ses_events",)),  # G
-    "EmailsClicked": CloudWatchMetric(("ses_events",)),  # G
-    "ContactsUnsubscribed": CloudWatchMetric(("preferences",)),  # G
+    # Only what an alarm watches (infra/constructs/monitoring.py): the dashboard graphs every
+    # business count from the functions' logs with Logs Insights, which costs nothing a month.
+    # refused requests (a flood of unknown shops, a store outage answered 503); why, as log fields
+    "ShopRefused": CloudWatchMetric(("ingest",)),
+    "SweepRan": CloudWatchMetric(("sweep",)),  # every hourly fan-out: the heartbeat
+    "SweepShardsUnfinished": CloudWatchMetric(("sweep",), steady=False),  # units that stopped short
+    "MessagesNeedReview": CloudWatchMetric(("sender",), steady=False),  # above zero
+    "SendingPaused": CloudWatchMetric(("sender",), steady=False),  # SES paused the account or a shop
 }
 
 # An address in any script: \w is Unicode-aware on str patterns, so `ユーザー@例え.jp` and
@@ -133,8 +125,9 @@ local_counts: Counter[str] | None = None
 def count(name: str, value: float = 1, **dimension: str) -> None:
     """A business count, named for what the shop cares about: EmailsSent, EventsAccepted ...
 
-    A metric when `name` is in CLOUDWATCH_METRICS (`dimension`: its extra one, e.g. reason="shape"),
-    otherwise a field of the invocation's log.
+    A metric when `name` is in CLOUDWATCH_METRICS (`dimension`: its extra one, if it declares one),
+    otherwise a field of the invocation's log; a breakdown (reason="shape") of a metric without a
+    dimension is a log field beside it (`ShopRefused_shape`).
     """
     if local_counts is not None:
         local_counts[name] += int(value)
@@ -147,8 +140,11 @@ def count(name: str, value: float = 1, **dimension: str) -> None:
     # anyway once 100 pile up; not adding them at all is the only way to keep them off stdout.
     if is_metrics_disabled():
         return
-    if not dimension:
+    if not known.dimension:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        if dimension:  # a breakdown nothing alarms on: a log field (ShopRefused_shape ...)
+            label = "_".join([name, *dimension.values()])
+            log_counts[label] = log_counts.get(label, 0) + value
         return
     # a dimension of its own: its own EMF document, so the other counts keep only `service`
     from aws_lambda_powertools.metrics import single_metric
