@@ -15,6 +15,8 @@ from comeback.demo.run import simulate
 UPLIFT = 0.3
 DRIP = {
     "holdout_percent": 50,
+    # the fixed days the true lift is known for (the shipped demo compares them with predictive timing)
+    "timing": {"mode": "fixed"},
     "qualify": {"min_orders": 1, "one_time_min_spent_minor": 0},
     "steps": [
         {"after_days": 45},

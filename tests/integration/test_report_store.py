@@ -197,8 +197,8 @@ def test_the_scan_projects_only_the_attributes_the_report_reads(ddb: Any) -> Non
                 # neither the profile's nor the message's other attributes (ses id, topic ...) come back
                 assert set(item) <= {
                     "pk", "sk", "shop_id", "contact_id", "campaign", "step", "period", "status", "reason",
-                    "requested_at", "sent_at", "variant", "delivered_at", "opened_at", "clicked_at",
-                    "type", "occurred_at", "event",
+                    "requested_at", "sent_at", "variant", "timing", "delivered_at", "opened_at",
+                    "clicked_at", "type", "occurred_at", "event",
                 }  # fmt: skip
             return answer
 
@@ -218,3 +218,28 @@ def test_an_order_kept_without_its_event_is_counted_as_unreadable_not_guessed(dd
     )
     found = DynamoCampaignRecords(ddb, TABLE).records("acme", "winback", None)
     assert found.orders == () and found.unreadable_orders == 1
+
+
+def test_the_timing_of_a_message_is_read_back_and_an_item_without_one_reads_as_none(ddb: Any) -> None:
+    # Given the win-back's messages of a compare experiment, as the sender records them
+    messages = MessageStore(ddb, TABLE)
+    for contact, timing in (("p1", "predictive"), ("f1", "fixed"), ("n1", "no_model")):
+        _send(messages, _request(contact, 1, T0).model_copy(update={"timing": timing}))
+    assert messages.skip(_request("p2", 1, T0).model_copy(update={"timing": "predictive"}), "holdout", T0)
+    _send(messages, _request("old", 1, T0))  # written before timings were recorded
+    # When the report reads them back
+    found = DynamoCampaignRecords(ddb, TABLE).records("acme", "winback", None)
+    # Then each keeps its timing, the holdout's too, and the old item has none
+    assert {m.contact_id: m.timing for m in found.messages} == {
+        "p1": "predictive",
+        "f1": "fixed",
+        "n1": "no_model",
+        "p2": "predictive",
+        "old": None,
+    }
+    report = build_report(found, shop_id="acme", as_of=T0 + 40 * DAY)
+    labels = [r.label for r in report.rows]
+    assert "step 1 / predictive" in labels and "all steps / no_model" in labels
+    predicted = next(r for r in report.rows if r.step == 1 and r.timing == "predictive")
+    assert (predicted.treated.contacts, predicted.holdout.contacts) == (1, 1)
+    assert predicted.median_days_from_last_activity == 90  # 2025-12-01 to 2026-03-01

@@ -18,6 +18,7 @@ from comeback.domain.campaign_report import (
     Order,
     Row,
     build_report,
+    report_from_dict,
 )
 from comeback.domain.stats import minimal_detectable_difference, newcombe_difference
 from tests.fakes.campaign_records import InMemoryCampaignRecords
@@ -62,6 +63,7 @@ def skipped(
         reason=reason,
         requested_at=at,
         variant=variant,
+        **extra,
     )
 
 
@@ -375,3 +377,100 @@ def test_every_row_is_consistent_whatever_the_records(data: tuple[list[MessageRe
         if r.step is None:
             assert r.treated.contacts + r.holdout.contacts <= len(lapses)
     assert sum(found.excluded.values()) == sum(1 for m in messages if not (m.treated or m.holdout))
+
+
+# -- per timing (win-back with predictive or compare timing) --------------------------------------
+
+
+def timing_arms() -> InMemoryCampaignRecords:
+    """A compare experiment: the fixed arm lapsed 2025-12-01 (step 1 at 90 days), the predictive arm
+    2026-01-10 (step 1 at 50 days); 100 sent and 100 held out each, 20 and 30 of the sent back,
+    10 of each holdout; a few old records without a timing; step 2 for the fixed arm only."""
+    records: list[MessageRecord] = []
+    orders: list[Order] = []
+    for arm, period, back in (("fixed", "2025-12-01", 20), ("predictive", "2026-01-10", 30)):
+        for i in range(100):
+            records.append(sent(f"{arm}-t{i}", period=period, timing=arm))
+            records.append(skipped(f"{arm}-h{i}", period=period, timing=arm))
+        orders += [order(f"{arm}-t{i}", T0 + 5 * DAY) for i in range(back)]
+        orders += [order(f"{arm}-h{i}", T0 + 5 * DAY) for i in range(10)]
+    records += [sent(f"fixed-t{i}", step=2, at=T0 + 45 * DAY, timing="fixed") for i in range(40, 60)]
+    records += [sent(f"old{i}") for i in range(5)]
+    return InMemoryCampaignRecords(records, orders)
+
+
+def timing_row(found: CampaignReport, step: int | None, timing: str) -> Row:
+    (match,) = [r for r in found.rows if r.step == step and r.timing == timing]
+    return match
+
+
+def test_each_timing_is_compared_with_its_own_holdout_per_step_and_over_all_steps() -> None:
+    found = report(timing_arms())
+    fixed, predicted = timing_row(found, 1, "fixed"), timing_row(found, 1, "predictive")
+    assert (fixed.treated.contacts, fixed.treated.reactivated) == (100, 20)
+    assert (predicted.treated.contacts, predicted.treated.reactivated) == (100, 30)
+    assert (fixed.holdout.contacts, fixed.holdout.reactivated) == (100, 10)
+    assert (predicted.holdout.contacts, predicted.holdout.reactivated) == (100, 10)
+    assert predicted.lift == newcombe_difference(30, 100, 10, 100, 0.95)
+    assert fixed.lift.estimate == pytest.approx(0.10) and predicted.lift.estimate == pytest.approx(0.20)
+    assert (fixed.label, predicted.label) == ("step 1 / fixed", "step 1 / predictive")
+    # the arm's lapses over all steps: the fixed arm's step 2 joins its lapses, not new ones
+    assert timing_row(found, None, "fixed").treated.contacts == 100
+    assert timing_row(found, None, "predictive").treated == predicted.treated
+    assert timing_row(found, 2, "fixed").sent == 20
+    assert [r.timing for r in found.rows if r.step == 2] == [None, "fixed"]
+
+
+def test_the_timing_rows_tell_the_median_days_from_the_last_activity_to_the_step() -> None:
+    found = report(timing_arms())
+    assert timing_row(found, 1, "fixed").median_days_from_last_activity == 90
+    assert timing_row(found, 1, "predictive").median_days_from_last_activity == 50
+    assert timing_row(found, 2, "fixed").median_days_from_last_activity == 135
+    assert timing_row(found, None, "fixed").median_days_from_last_activity is None
+
+
+def test_the_rows_of_every_record_stay_as_they_were_beside_the_timing_rows() -> None:
+    found = report(timing_arms())
+    everyone = row(found, 1)
+    assert everyone.timing is None and everyone.sent == 205  # the old records without a timing too
+    assert (everyone.treated.contacts, everyone.holdout.contacts) == (205, 200)
+    assert [r.label for r in found.rows] == [
+        "step 1 (default)",
+        "step 1 / fixed",
+        "step 1 / predictive",
+        "step 2 (default)",
+        "step 2 / fixed",
+        "all steps",
+        "all steps / fixed",
+        "all steps / predictive",
+    ]
+
+
+def test_without_a_recorded_timing_there_are_no_timing_rows() -> None:
+    found = report(InMemoryCampaignRecords([sent("a"), skipped("b")]))
+    assert all(r.timing is None and r.median_days_from_last_activity is None for r in found.rows)
+    assert all(r["timing"] is None for r in found.to_dict()["rows"])
+
+
+def test_the_timing_rows_survive_the_json_form() -> None:
+    found = report(timing_arms())
+    document = json.loads(json.dumps(found.to_dict()))
+    assert [r["timing"] for r in document["rows"]] == [r.timing for r in found.rows]
+    assert document["rows"][1]["median_days_from_last_activity"] == 90
+    assert report_from_dict(document).rows == found.rows
+    # a document written before timings were reported reads back without them
+    for r in document["rows"]:
+        del r["timing"], r["median_days_from_last_activity"]
+    assert all(r.timing is None for r in report_from_dict(document).rows)
+
+
+def test_the_table_has_a_timing_column_only_when_timings_were_recorded() -> None:
+    from comeback.cli.report import render_table
+
+    table = render_table(report(timing_arms()))
+    header = next(line for line in table.splitlines() if line.startswith("step"))
+    assert header.split()[:5] == ["step", "variant", "timing", "days", "sent"]
+    predicted = next(line for line in table.splitlines() if " predictive " in line)
+    assert predicted.split()[:5] == ["1", "all", "predictive", "50", "100"]
+    plain = render_table(report(InMemoryCampaignRecords([sent("a"), skipped("b")])))
+    assert "timing" not in plain

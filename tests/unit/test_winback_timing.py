@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from comeback.domain import playbook, predictions
 from comeback.domain.clock import isoformat
 from comeback.domain.events import parse_event
 from comeback.domain.profile import Profile, empty, lww
 from comeback.recipes import winback
+from comeback.recipes.base import in_holdout
 from comeback.recipes.winback import RECIPE
 from tests.support import fitted_model, order
 
@@ -122,3 +125,119 @@ def test_overdue_against_the_next_order_can_come_first():
 def test_a_timing_that_cannot_work_is_refused(timing, words):
     with pytest.raises(ValueError, match=words):
         playbook.load({"winback": {"timing": timing}})
+
+
+# -- timing: {mode: compare}: an experiment between the two timings -------------------------------
+
+COMPARE = playbook.load(
+    {"winback": {"holdout_percent": 10, "timing": {"mode": "compare", "p_alive_below": 0.5}}}
+).with_predictions(MODEL)
+
+
+def compare_book(percent: float, model: object = MODEL) -> playbook.Playbook:
+    document = {"holdout_percent": 10, "timing": {"mode": "compare", "compare_percent": percent}}
+    return playbook.load({"winback": document}).with_predictions(model)  # type: ignore[arg-type]
+
+
+def contact_in(arm: str, book: playbook.Playbook = COMPARE) -> Profile:
+    """The first of c-0, c-1 ... in that arm, a frequent buyer whose last order was LAST."""
+    for n in range(1000):
+        someone = buyer(10, 200, f"c-{n}")
+        if winback.timing_arm(someone, book) == arm:
+            return someone
+    raise AssertionError(f"nobody in the {arm} arm")
+
+
+def test_compare_times_about_compare_percent_of_the_contacts_by_prediction():
+    for percent in (0, 20, 50, 100):
+        arms = [winback.in_predictive_arm("s", f"c-{n}", percent) for n in range(4000)]
+        assert sum(arms) / len(arms) == pytest.approx(percent / 100, abs=0.025)
+    # the draw is the shop's: another shop's same contact id draws again
+    assert [winback.in_predictive_arm("t", f"c-{n}", 50) for n in range(200)] != [
+        winback.in_predictive_arm("s", f"c-{n}", 50) for n in range(200)
+    ]
+
+
+def test_each_arm_is_timed_its_own_way_and_its_message_says_which():
+    fixed, predicted = contact_in("fixed"), contact_in("predictive")
+    assert RECIPE.next_due(fixed, COMPARE) == LAST + timedelta(days=90)
+    due = RECIPE.next_due(predicted, COMPARE)
+    assert due == RECIPE.next_due(predicted, PREDICTIVE)
+    assert due is not None and due < LAST + timedelta(days=90)
+    for someone, at, arm in ((fixed, LAST + timedelta(days=90), "fixed"), (predicted, due, "predictive")):
+        decision = RECIPE.plan(someone, COMPARE, at + timedelta(hours=1))
+        (ask,) = decision.asks
+        assert ask.message.step == 1 and ask.message.timing == arm
+        assert decision.state is not None and decision.state["timing"] == arm
+
+
+def test_the_later_steps_carry_the_timing_of_step_one():
+    someone = contact_in("predictive")
+    due = RECIPE.next_due(someone, COMPARE)
+    assert due is not None
+    first = RECIPE.plan(someone, COMPARE, due + timedelta(hours=1))
+    assert first.state is not None and first.state["sent"] == 1
+    someone.recipes[winback.NAME] = {"v": first.state, "at": isoformat(due), "id": "w"}
+    second = RECIPE.plan(someone, COMPARE, LAST + timedelta(days=400))
+    (ask,) = second.asks
+    assert ask.message.step == 4 and ask.message.timing == "predictive"
+
+
+def test_without_a_model_the_predictive_arm_gets_the_fixed_days_and_says_so():
+    someone = contact_in("predictive")
+    for model in (None, fitted_model(qualifies=False, repeat_customers=150)):
+        book = COMPARE.with_predictions(model)
+        assert RECIPE.next_due(someone, book) == LAST + timedelta(days=90)
+        assert winback.timing_arm(someone, book) == "no_model"
+        (ask,) = RECIPE.plan(someone, book, LAST + timedelta(days=91)).asks
+        assert ask.message.timing == "no_model"
+    assert winback.timing_arm(contact_in("fixed"), COMPARE.with_predictions(None)) == "fixed"
+
+
+def test_fixed_timing_records_no_timing_and_predictive_timing_its_own():
+    someone = buyer(10, 200)
+    (ask,) = RECIPE.plan(someone, FIXED, LAST + timedelta(days=91)).asks
+    assert ask.message.timing is None
+    (ask,) = RECIPE.plan(someone, PREDICTIVE, LAST + timedelta(days=364)).asks
+    assert ask.message.timing == "predictive"
+    (ask,) = RECIPE.plan(someone, PREDICTIVE.with_predictions(None), LAST + timedelta(days=91)).asks
+    assert ask.message.timing == "no_model"
+
+
+def test_each_arm_has_its_own_holdout_drawn_as_before():
+    # Given 4,000 contacts with a lapse each, under compare timing with a 10% holdout
+    held: dict[str, list[bool]] = {"fixed": [], "predictive": []}
+    for n in range(4000):
+        someone = buyer(10, 200, f"c-{n}")
+        arm = "predictive" if winback.in_predictive_arm("s", f"c-{n}", 50) else "fixed"
+        (ask,) = RECIPE.plan(someone, COMPARE, LAST + timedelta(days=91)).asks
+        # Then the holdout is the same draw as without the experiment ...
+        assert ask.message.holdout == in_holdout("s", f"c-{n}", isoformat(LAST)[:10], winback.NAME, 10)
+        assert ask.message.timing == arm
+        held[arm].append(ask.message.holdout)
+    # ... and each arm holds out about 10% of its own contacts
+    for arm, draws in held.items():
+        assert 1800 < len(draws) < 2200, arm
+        assert sum(draws) / len(draws) == pytest.approx(0.10, abs=0.02), arm
+
+
+@given(
+    contact=st.from_regex(r"[a-z0-9-]{1,24}", fullmatch=True),
+    percent=st.floats(min_value=0, max_value=100),
+    orders=st.integers(min_value=2, max_value=30),
+    first_days=st.integers(min_value=1, max_value=700),
+    days=st.integers(min_value=0, max_value=3),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_contacts_arm_never_changes_between_calls_or_lapses(contact, percent, orders, first_days, days):
+    book = compare_book(percent)
+    arm = winback.in_predictive_arm("s", contact, percent)
+    # the same contact at another lapse, with another history: the same arm
+    someone = buyer(orders, first_days, contact)
+    someone.last_activity_at = someone.last_order_at = isoformat(LAST + timedelta(days=days))
+    timed = winback.timing_arm(someone, book)
+    assert timed == ("predictive" if arm else "fixed") or (arm and timed == "no_model")
+    assert all(winback.in_predictive_arm("s", contact, percent) == arm for _ in range(3))
+    assert winback.timing_arm(someone, book) == timed
+    # a larger share keeps everyone already in the predictive arm there
+    assert not arm or winback.in_predictive_arm("s", contact, min(100.0, percent + 10))

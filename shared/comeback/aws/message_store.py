@@ -71,11 +71,13 @@ class MessageStore:
             "updated_at": isoformat(now),
             **extra,
         }
-        # what the reports group by: the copy chosen, and the holdout (recorded, never sent)
+        # what the reports group by: the copy chosen, the holdout (recorded, never sent), the timing
         if request.variant:
             body["variant"] = request.variant
         if request.holdout:
             body["holdout"] = True
+        if request.timing:
+            body["timing"] = request.timing
         return dynamo.item(body)
 
     def claim(self, request: MessageRequest, now: datetime, slot: SlotTaken | None = None) -> Claim:

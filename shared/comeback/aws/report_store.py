@@ -30,6 +30,7 @@ _MESSAGE_FIELDS = (
     "requested_at",
     "sent_at",
     "variant",
+    "timing",
     "delivered_at",
     "opened_at",
     "clicked_at",
@@ -117,7 +118,8 @@ def _instant(item: dict[str, Any], name: str) -> Any:
 
 
 def message_record(item: dict[str, Any]) -> MessageRecord:
-    """A message record from its item (a missing variant is the default content)."""
+    """A message record from its item (a missing variant is the default content, a missing timing
+    None: an item written before timings were recorded, or at fixed timing)."""
     return MessageRecord(
         shop_id=str(item["shop_id"]),
         contact_id=str(item["contact_id"]),
@@ -128,6 +130,7 @@ def message_record(item: dict[str, Any]) -> MessageRecord:
         requested_at=parse_iso(item["requested_at"]),
         reason=item.get("reason"),
         variant=str(item.get("variant") or DEFAULT_VARIANT),
+        timing=str(item["timing"]) if item.get("timing") else None,
         sent_at=_instant(item, "sent_at"),
         delivered_at=_instant(item, "delivered_at"),
         opened_at=_instant(item, "opened_at"),

@@ -210,12 +210,15 @@ def _money(revenue: dict[str, int] | Any) -> str:
     return " + ".join(format_money(minor, currency) for currency, minor in sorted(revenue.items()))
 
 
-def _cells(row: Row) -> list[str]:
+def _cells(row: Row, timed: bool) -> list[str]:
     lift = row.lift
     known = lift.estimate is not None
+    days = row.median_days_from_last_activity
+    timing = [row.timing or "all", "-" if days is None else f"{days:,.0f}"] if timed else []
     return [
         "all" if row.step is None else str(row.step),
         row.variant or "all",
+        *timing,
         f"{row.sent:,}",
         _count(row.delivered, row.sent),
         _count(row.opened, row.sent),
@@ -255,6 +258,8 @@ _HEADERS = [
 ]
 # numbers line up on the right, names on the left
 _LEFT = {0, 1}
+# with timings recorded (win-back, predictive or compare timing): after the variant
+_TIMING_HEADERS = ["timing", "days"]
 
 
 def render_table(report: CampaignReport) -> str:
@@ -265,12 +270,22 @@ def render_table(report: CampaignReport) -> str:
     if not report.rows:
         lines.append(f"no {report.campaign} records found")
         return "\n".join(lines) + "\n"
-    table = [_HEADERS, *(_cells(row) for row in report.rows)]
-    lines.extend(columns(table, right=set(range(len(_HEADERS))) - _LEFT))
+    timed = any(row.timing is not None for row in report.rows)
+    headers = [*_HEADERS[:2], *_TIMING_HEADERS, *_HEADERS[2:]] if timed else _HEADERS
+    left = {*_LEFT, 2} if timed else _LEFT
+    table = [headers, *(_cells(row, timed) for row in report.rows)]
+    lines.extend(columns(table, right=set(range(len(headers))) - left))
     lines.append(
         "reactivated: ordered within 30 days; revenue: their spend in the 90 days from that order; "
         "lift: treated rate - holdout rate, in percentage points (Newcombe 95% interval); "
         "detectable: the smallest lift these sizes find 80% of the time"
+        + (
+            "; timing: how step 1 was timed (no_model: predictive without a model the shop can use,"
+            " so at the fixed days), each against its own holdout; days: median days from the last"
+            " activity to the step"
+            if timed
+            else ""
+        )
     )
     if report.excluded:
         parts = ", ".join(f"{reason} {n:,}" for reason, n in sorted(report.excluded.items()))

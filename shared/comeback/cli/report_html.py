@@ -515,6 +515,9 @@ def predictions_section(data: Mapping[str, Any], page: _Page) -> str:
 def _row_label(row: Mapping[str, Any], page: _Page) -> str:
     step = row.get("step")
     text = page.t("all_steps") if step is None else f"{page.t('step')} {step}"
+    timing = row.get("timing")
+    if timing is not None:
+        text = f"{text} / {timing}"
     variant = row.get("variant")
     return text if variant is None else f"{text} ({variant})"
 

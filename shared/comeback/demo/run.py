@@ -40,6 +40,9 @@ ATTRIBUTION_DAYS = 30
 # Each win-back email makes its recipient order with this probability (comeback.demo.responses).
 UPLIFT = 0.0  # the shipped demo: off until its replay is reproducible with responses (see README)
 SES_PRICE_PER_1000 = 0.10  # USD, SES outbound list price
+# The runtime runs without its schedules: the replay runs the daily segments job itself (the RFM
+# cut points and the fitted BG/NBD win-back's predictive timing reads) every this many days.
+SEGMENTS_EVERY_DAYS = 7
 
 
 class LocalApi:
@@ -92,7 +95,8 @@ def _replay(
     responses: Responses | None = None,
 ) -> None:
     """Each day: post its events (the plan's, and the orders emails caused), move to the next
-    morning, sweep, drain; then let the customers read the emails that went out."""
+    morning, sweep, drain; then let the customers read the emails that went out. Every
+    SEGMENTS_EVERY_DAYS, before the sweep, the segments job refits the shop's model."""
     sweeps: Counter[str] = Counter()
     planned = dict(shop.events_by_day)
     days = [shop.start + timedelta(days=n) for n in range(shop.days)]
@@ -114,13 +118,19 @@ def _replay(
         # ... and the day's events are all applied before the sweep reads who is due
         api.control("POST", "/_local/drain")
         api.control("POST", "/_local/clock", {"set": morning.isoformat()})
+        fitted = 0.0
+        if index % SEGMENTS_EVERY_DAYS == SEGMENTS_EVERY_DAYS - 1:
+            fitting = time.monotonic()
+            api.control("POST", "/_local/segments")
+            fitted = time.monotonic() - fitting
         swept = api.control("POST", "/_local/sweep", {"drain": True})
         if responses is not None:
             for email in api.control("GET", f"/_local/outbox?since={read}"):
                 read += 1
                 responses.answer(email)
         timing["posting"] += posted - began_day
-        timing["sweeping and draining"] += time.monotonic() - posted
+        timing["sweeping and draining"] += time.monotonic() - posted - fitted
+        timing["segments job"] += fitted
         for campaign, n in (swept["report"] or {}).get("campaigns", {}).items():
             sweeps[campaign] += n
         if index % 3 == 0 or index == len(days) - 1:

@@ -17,6 +17,13 @@ reason; `holdout` is the control group) and the contacts' orders.
   between the lapse's first record and 30 days after its last.
 - **Revenue** is what the reactivated contacts spent from their comeback order (included) to 90
   days after it, per currency in minor units; for both groups, so spend per contact compares.
+- **Per timing** (win-back with `timing: {mode: predictive|compare}`, when any record carries
+  one): each step and the all-steps row again per timing (`fixed`, `predictive`, `no_model`), each
+  compared with the holdout of the same timing. The holdout is drawn independently of the timing
+  arm, so each arm's holdout is a random part of that arm. These rows also carry the median days
+  from the lapse's start (its period, the day of the last activity) to the step's request: who
+  the predictive timing contacts sooner or later. Records without a timing (written before it was
+  recorded) are in the other rows only.
 - Records skipped for any other reason (unsubscribed, came back before the step ...) and
   messages not (yet) sent belong to neither group; they are counted by reason.
 
@@ -27,6 +34,7 @@ lift the group sizes could detect (`comeback.domain.stats`); a holdout under 1,0
 from __future__ import annotations
 
 import bisect
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +51,8 @@ DEFAULT_VARIANT = "default"
 HOLDOUT = "holdout"
 SENT = "sent"
 SKIPPED = "skipped"
+# the timings' order in the report (win-back's `MessageRequest.timing`); another sorts after
+TIMING_ORDER = {"fixed": 0, "predictive": 1, "no_model": 2}
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,8 @@ class MessageRecord:
     delivered_at: datetime | None = None
     opened_at: datetime | None = None
     clicked_at: datetime | None = None
+    # how the lapse's step 1 was timed (win-back: fixed, predictive, no_model); None: not recorded
+    timing: str | None = None
 
     @property
     def treated(self) -> bool:
@@ -130,6 +142,10 @@ class Row:
     holdout: Group
     lift: Difference
     detectable_lift: float | None
+    # None: all timings; else only the records of that timing (see the module's docstring)
+    timing: str | None = None
+    # timing rows of a step: median days from the lapse's start (its period) to the request
+    median_days_from_last_activity: float | None = None
 
     @property
     def small_holdout(self) -> bool:
@@ -138,6 +154,8 @@ class Row:
     @property
     def label(self) -> str:
         step = "all steps" if self.step is None else f"step {self.step}"
+        if self.timing is not None:
+            step = f"{step} / {self.timing}"
         return step if self.variant is None else f"{step} ({self.variant})"
 
 
@@ -214,6 +232,8 @@ def _row_dict(row: Row) -> dict[str, Any]:
         "lift_high": row.lift.high if row.lift.estimate is not None else None,
         "detectable_lift": row.detectable_lift,
         "holdout_under_minimum": row.small_holdout,
+        "timing": row.timing,
+        "median_days_from_last_activity": row.median_days_from_last_activity,
     }
 
 
@@ -277,6 +297,8 @@ def _row(
     sent: list[MessageRecord],
     treated: Group,
     holdout: Group,
+    timing: str | None = None,
+    median_days: float | None = None,
 ) -> Row:
     lift = newcombe_difference(
         treated.reactivated, treated.contacts, holdout.reactivated, holdout.contacts, CONFIDENCE
@@ -298,6 +320,8 @@ def _row(
         holdout=holdout,
         lift=lift,
         detectable_lift=detectable,
+        timing=timing,
+        median_days_from_last_activity=median_days,
     )
 
 
@@ -327,7 +351,41 @@ def _step_rows(step: int, records: list[MessageRecord], orders: _Orders) -> list
     return rows
 
 
-def _lapse_row(records: list[MessageRecord], orders: _Orders) -> Row:
+def _timings(records: Iterable[MessageRecord]) -> list[str]:
+    found = {r.timing for r in records if r.timing is not None}
+    return sorted(found, key=lambda t: (TIMING_ORDER.get(t, len(TIMING_ORDER)), t))
+
+
+def _days_from_last_activity(record: MessageRecord) -> float | None:
+    try:
+        start = date.fromisoformat(record.period[:10])
+    except ValueError:
+        return None
+    return (record.requested_at.date() - start).days
+
+
+def _timing_rows(step: int, records: list[MessageRecord], orders: _Orders) -> list[Row]:
+    rows = []
+    for timing in _timings(records):
+        own = [r for r in records if r.timing == timing]
+        sent = [r for r in own if r.treated]
+        held = [r for r in own if r.holdout]
+        days = [d for r in (*sent, *held) if (d := _days_from_last_activity(r)) is not None]
+        rows.append(
+            _row(
+                step,
+                None,
+                sent,
+                _group(map(_window, sent), orders),
+                _group(map(_window, held), orders),
+                timing=timing,
+                median_days=float(statistics.median(days)) if days else None,
+            )
+        )
+    return rows
+
+
+def _lapse_row(records: list[MessageRecord], orders: _Orders, timing: str | None = None) -> Row:
     lapses: dict[tuple[str, str, str], list[MessageRecord]] = defaultdict(list)
     for record in records:
         lapses[record.lapse].append(record)
@@ -347,7 +405,7 @@ def _lapse_row(records: list[MessageRecord], orders: _Orders) -> Row:
         elif any_held and not any_sent:
             held.append(window)
     sent = [r for r in records if r.treated]
-    return _row(None, None, sent, _group(treated, orders), _group(held, orders))
+    return _row(None, None, sent, _group(treated, orders), _group(held, orders), timing=timing)
 
 
 def _excluded(record: MessageRecord) -> str | None:
@@ -376,9 +434,15 @@ def build_report(
     by_step: dict[int, list[MessageRecord]] = defaultdict(list)
     for record in messages:
         by_step[record.step].append(record)
-    rows = [row for step in sorted(by_step) for row in _step_rows(step, by_step[step], orders)]
+    rows = [
+        row
+        for step in sorted(by_step)
+        for row in (*_step_rows(step, by_step[step], orders), *_timing_rows(step, by_step[step], orders))
+    ]
     if messages:
         rows.append(_lapse_row(messages, orders))
+    for timing in _timings(messages):
+        rows.append(_lapse_row([r for r in messages if r.timing == timing], orders, timing))
     excluded = Counter(reason for r in messages if (reason := _excluded(r)) is not None)
     open_windows = sum(
         1 for r in messages if (r.treated or r.holdout) and r.requested_at + REACTIVATION_WINDOW > as_of
@@ -418,6 +482,8 @@ def report_from_dict(document: dict[str, Any]) -> CampaignReport:
                 document["confidence"],
             ),
             detectable_lift=r["detectable_lift"],
+            timing=r.get("timing"),
+            median_days_from_last_activity=r.get("median_days_from_last_activity"),
         )
         for r in document["rows"]
     )

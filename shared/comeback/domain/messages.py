@@ -40,6 +40,12 @@ PRIORITY: dict[str, int] = {
 }  # fmt: skip
 
 
+# How a win-back lapse's step 1 was timed (`timing` of its playbook section): at the fixed days,
+# by the customer's own rhythm, or meant to be by prediction but at the fixed days for want of a
+# model the shop can use (`no_model`).
+Timed = Literal["fixed", "predictive", "no_model"]
+TIMED: tuple[Timed, ...] = ("fixed", "predictive", "no_model")
+
 # A recipe's name is its campaign id: the shipped ones above, or a shop's own recipe's.
 CampaignId = Annotated[str, Field(pattern=r"^[a-z]{2,24}$")]
 
@@ -70,6 +76,8 @@ class MessageRequest(BaseModel):
     holdout: bool = False
     # Replies go to this person instead of the shop's sender reply-to (win-back, experience variant).
     reply_to: Annotated[str, Field(max_length=254)] | None = None
+    # How the step was timed (win-back with predictive or compare timing), for the report; None: fixed days.
+    timing: Timed | None = None
 
     @property
     def key(self) -> str:

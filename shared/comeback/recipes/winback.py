@@ -12,6 +12,14 @@ the later steps keep their distance from step 1. It is worked out again on every
 wake-up from the shop's current model; without a model the shop can use (too little history) the
 fixed `after_days` apply.
 
+`timing: {mode: compare}` is the experiment between the two: a stable `compare_percent` (50 by
+default) of the contacts, drawn by hash of shop and contact, is timed by prediction, the others at
+the fixed days; the holdout is drawn as always, independently, so each arm has its own holdout.
+Each win-back message records its lapse's timing (`MessageRequest.timing`: `fixed`, `predictive`,
+or `no_model` for a contact the playbook times by prediction but that got the fixed days for want
+of a model the shop can use or an order to learn from), and the win-back report compares each
+against its own holdout (docs/reports.md).
+
 Each step may carry an offer (a reward in the ledger: free shipping, amount off, percent off): by
 default step 1 is content only, step 2 free shipping, steps 3 and 4 an amount off, the larger on
 step 4 (published win-back studies found amount-off about twice as effective as percent-off).
@@ -28,12 +36,14 @@ deterministic `holdout_percent` of those who qualify is never emailed, but recor
 (`skipped: holdout`) and followed like the others, so the lift is measured.
 
 State (`Profile.recipes["winback"]`): the lapse it answers (`basis`, the last activity), steps
-taken (`sent`), `asked_at` of the latest step, `holdout`, `variant`, and `exit` (clicked,
-not_qualified) or `sunset`. A newer activity makes it stale by itself: nothing has to reset it.
+taken (`sent`), `asked_at` of the latest step, `holdout`, `variant`, `timing` (how step 1 was
+timed, with predictive or compare timing), and `exit` (clicked, not_qualified) or `sunset`.
+A newer activity makes it stale by itself: nothing has to reset it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -42,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from comeback.domain import segments
 from comeback.domain.clock import isoformat, parse_iso
 from comeback.domain.events import ShopEvent
-from comeback.domain.messages import MessageRequest
+from comeback.domain.messages import MessageRequest, Timed
 from comeback.domain.playbook import Playbook
 from comeback.domain.profile import Profile
 from comeback.domain.reach import unreachable
@@ -81,7 +91,9 @@ class Variant(Strict):
 
 
 class Timing(Strict):
-    mode: Literal["fixed", "predictive"] = "fixed"
+    # compare: an experiment, `compare_percent` of the contacts (a stable draw) timed by prediction
+    mode: Literal["fixed", "predictive", "compare"] = "fixed"
+    compare_percent: Annotated[float, Field(ge=0, le=100)] = 50
     # predictive: step 1 once p_alive falls below this (None: not this criterion) ...
     p_alive_below: Annotated[float, Field(gt=0, lt=1)] | None = 0.5
     # ... or once the customer is this many median waits for its next order past its last order
@@ -94,8 +106,8 @@ class Timing(Strict):
     def _sane(self) -> Timing:
         if self.min_days > self.max_days:
             raise ValueError("timing.min_days is after timing.max_days")
-        if self.mode == "predictive" and self.p_alive_below is None and self.overdue_factor is None:
-            raise ValueError("predictive timing needs p_alive_below or overdue_factor")
+        if self.mode != "fixed" and self.p_alive_below is None and self.overdue_factor is None:
+            raise ValueError(f"{self.mode} timing needs p_alive_below or overdue_factor")
         return self
 
 
@@ -190,12 +202,41 @@ def in_segments(segment: str | None, wanted: list[Segment]) -> bool:
     return not wanted or segment is None or segment in wanted
 
 
+def in_predictive_arm(shop_id: str, contact_id: str, percent: float) -> bool:
+    """`timing: {mode: compare}`: is the contact in the arm timed by prediction? A stable draw by
+    hash of who (not of the lapse, unlike the holdout): a contact keeps its arm from lapse to lapse,
+    and the draw is independent of the holdout's, so each arm has its own holdout."""
+    if percent <= 0:
+        return False
+    digest = hashlib.sha256(f"timing|{NAME}|{shop_id}|{contact_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < percent / 100
+
+
+def timing_arm(profile: Profile, playbook: Playbook) -> Timed | None:
+    """How the contact's step 1 is timed, for the report: `fixed`, `predictive`, or `no_model`
+    (timed by prediction by the playbook, but at the fixed `after_days` as the shop has no model
+    it can use yet or the customer no order to learn from). None with `timing: {mode: fixed}`."""
+    timing = settings(playbook).timing
+    if timing.mode == "fixed":
+        return None
+    if timing.mode == "compare" and not in_predictive_arm(
+        profile.shop_id, profile.contact_id, timing.compare_percent
+    ):
+        return "fixed"
+    return "predictive" if predictive_first_step_days(profile, playbook) is not None else "no_model"
+
+
 def predictive_first_step_days(profile: Profile, playbook: Playbook) -> float | None:
     """Days after the last activity at which step 1 is due by the customer's own rhythm (None:
-    fixed timing, no model the shop can use yet, or no order to learn a rhythm from)."""
+    fixed timing or the compare experiment's fixed arm, no model the shop can use yet, or no order
+    to learn a rhythm from)."""
     timing = settings(playbook).timing
     model = playbook.predictions
-    if timing.mode != "predictive" or model is None or not model.qualifies or not profile.last_activity_at:
+    if timing.mode == "fixed" or model is None or not model.qualifies or not profile.last_activity_at:
+        return None
+    if timing.mode == "compare" and not in_predictive_arm(
+        profile.shop_id, profile.contact_id, timing.compare_percent
+    ):
         return None
     from comeback.domain import predictions  # numpy only where a shop times by prediction
 
@@ -225,9 +266,10 @@ def step_days(profile: Profile, playbook: Playbook) -> list[float]:
 
 
 def predictive(playbook: Playbook) -> bool:
-    """Does the shop time win-back by prediction now (its playbook asks, and its model qualifies)?"""
+    """Does the shop time (some of) win-back by prediction now (its playbook asks, predictive or
+    compare, and its model qualifies)?"""
     model = playbook.predictions
-    return settings(playbook).timing.mode == "predictive" and model is not None and model.qualifies
+    return settings(playbook).timing.mode != "fixed" and model is not None and model.qualifies
 
 
 def variant_of(profile: Profile) -> str:
@@ -304,8 +346,10 @@ class WinbackRecipe(Recipe):
         if step == taken:
             return Decision()  # woken early: nothing is due yet
         state["sent"] = step
-        if not taken and predictive_first_step_days(profile, playbook) is not None:
-            state["timing"] = "predictive"  # for the report comparing it with fixed timing's holdouts
+        arm = timing_arm(profile, playbook)
+        if not taken and arm is not None:
+            state["timing"] = arm  # how step 1 of this lapse was timed (the later steps follow it)
+        timed = state.get("timing") if arm is not None else None
         blocked = unreachable(profile, self.topic, playbook)
         if blocked:
             # nobody to write to: the lapse moves on without a message, so nothing is queued to be refused
@@ -334,6 +378,7 @@ class WinbackRecipe(Recipe):
             topic_of=self.topic,
             priority_of=self.priority,
             reply_to=str(chosen.reply_to) if chosen and chosen.reply_to else None,
+            timing=timed,
         )
         state.update({"asked_at": isoformat(now), "holdout": holdout, "variant": variant})
         offer = None if holdout else wb.offer_for(step, variant)
