@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 # hashes stay the same), but it is cached: every test starts processes (the runtime, its emulator)
 # that would otherwise compile moto, botocore and the package from source each time, seconds apiece.
 unexport PYTHONDONTWRITEBYTECODE
-export PYTHONPYCACHEPREFIX := $(CURDIR)/.venv/pycache
+export PYTHONPYCACHEPREFIX := $(CURDIR)/build/pycache
 # The CDK CLI, pinned (it must be at least as new as the aws-cdk-lib in uv.lock).
 CDK_CLI := aws-cdk@2.1148.1
 
