@@ -78,7 +78,7 @@ def engine(due_shards: int = 8, secret_cache_seconds: int = 300, playbook_yaml: 
     with mock_aws():
         aws.reset()
         resources = provision(
-            lambda s: boto3.client(s, region_name=REGION), "comeback", "comeback", "comeback/unsubscribe-key"
+            lambda s: boto3.client(s, region_name=REGION), "comeback", "comeback", "/comeback/unsubscribe-key"
         )
         settings = Settings(
             region=REGION,

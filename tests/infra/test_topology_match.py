@@ -110,7 +110,7 @@ def test_the_local_runtime_provisions_the_same_queues_and_rules_as_the_stack(def
     from comeback.local.emulator import provision
 
     with mock_aws():
-        local = provision(_moto_client, "comeback", "comeback", "comeback/unsubscribe-key")
+        local = provision(_moto_client, "comeback", "comeback", "/comeback/unsubscribe-key")
         sqs, events = _moto_client("sqs"), _moto_client("events")
         for spec in TOPOLOGY.queues:
             attributes = sqs.get_queue_attributes(

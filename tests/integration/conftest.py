@@ -183,7 +183,7 @@ def running_engine() -> Iterator[Engine]:
             lambda service: boto3.client(service, region_name=REGION),
             table="comeback",
             configuration_set="comeback",
-            token_key_secret="comeback/unsubscribe-key",
+            token_key_secret="/comeback/unsubscribe-key",
         )
         settings = Settings(
             region=REGION,

@@ -44,10 +44,10 @@ def deployed(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
             Output.TABLE_NAME: TABLE,
             Output.BUS_NAME: "comeback",
             Output.REGION: REGION,
-            Output.SHOP_SECRET_PREFIX: "comeback/shops/",
+            Output.SHOP_SECRET_PREFIX: "/comeback/shops/",
             Output.SECRETS_KEY_ARN: key_arn,
             Output.PUBLIC_BASE_URL: "https://abc123.execute-api.us-east-1.amazonaws.com",
-            Output.TOKEN_KEY_SECRET: "comeback/unsubscribe-key",
+            Output.TOKEN_KEY_SECRET: "/comeback/unsubscribe-key",
             Output.SES_CONFIGURATION_SET: "comeback",
             Output.STAGE: "prod",
         }

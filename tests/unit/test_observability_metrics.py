@@ -2,8 +2,18 @@
 
 import json
 
+import pytest
+
 from comeback.app import observability
 from comeback.app.observability import CLOUDWATCH_METRICS, count, metrics
+
+
+@pytest.fixture(autouse=True)
+def no_counts_left_over():
+    """Counts another test made in this worker and never flushed would land in this test's document."""
+    observability.log_counts.clear()
+    yield
+    observability.log_counts.clear()
 
 
 def emitted(capsys) -> list[dict]:

@@ -15,12 +15,14 @@ never outlives the runtime that started it.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
 import pickle
 import sys
 import threading
+from collections import defaultdict
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -111,9 +113,52 @@ def dump_backends(path: Path) -> int:
         # mypy cannot type a class-level list declared with the dict's own type variable)
         for backends in list(vars(BackendDict)["_instances"])
     }
-    data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    buffer = io.BytesIO()
+    _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
+    data = buffer.getvalue()
     write_atomically(path, data)
     return len(data)
+
+
+def _nested_dict() -> defaultdict[str, dict[str, str]]:
+    return defaultdict(dict)
+
+
+def _subclass_of_defaultdict(
+    kind: type[defaultdict[Any, Any]], attributes: dict[str, Any], items: list[Any]
+) -> Any:
+    made = kind.__new__(kind)
+    defaultdict.__init__(made, list)
+    made.__dict__.update(attributes)
+    made.update(items)
+    return made
+
+
+def _private_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(pem, password=None)
+
+
+class _BackendPickler(pickle.Pickler):
+    """What moto keeps that plain pickle refuses: SSM's tags, a defaultdict made by a lambda, and the
+    key material of every KMS key (cryptography's private key objects), kept as PEM; and SSM's
+    parameters, a defaultdict(list) whose own __init__ takes other arguments than defaultdict's."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, defaultdict) and type(obj) is not defaultdict and obj.default_factory is list:
+            return _subclass_of_defaultdict, (type(obj), dict(vars(obj)), list(obj.items()))
+        if isinstance(obj, defaultdict) and getattr(obj.default_factory, "__name__", "") == "<lambda>":
+            # moto's only such factory: `defaultdict(lambda: defaultdict(dict))` (resource tags)
+            return defaultdict, (_nested_dict, list(obj.items()))
+        if type(obj).__module__.startswith("cryptography.") and hasattr(obj, "private_bytes"):
+            from cryptography.hazmat.primitives import serialization
+
+            pem = obj.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            return _private_key, (pem,)
+        return NotImplemented
 
 
 def load_backends(path: Path) -> None:
