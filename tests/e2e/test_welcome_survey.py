@@ -139,6 +139,9 @@ def test_an_inactive_customers_reason_picks_the_winback_variant_over_http(tmp_pa
         [price] = re.findall(r"https?://\S+reason=price", why["text"])
         status, _ = local.call("GET", price.removeprefix(local.base))
         assert status == 200
+        # the answer reaches the profile through the bus and the contacts queue: wait for it, or
+        # the sweep below would race it (and lose its win-back to the contact's newer activity)
+        assert local.post("/_local/drain")["drained"] is True
         assert view(local, who)["recipes"]["survey"]["state"]["lapse"]
         day(local, 60.2 + 91)  # win-back's first step, 90 days after the reason (an activity)
         sweep(local)
