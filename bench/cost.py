@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from comeback.app.observability import CLOUDWATCH_METRICS
 from comeback.app.topology import TOPOLOGY, TRACED_BY_DEFAULT
+from comeback.aws.contact_store import MARKER_LIFETIME
 
 # ---------------------------------------------------------------------------------------------
 # Prices: AWS public list prices, us-east-1, USD, first pricing tier (every quantity here stays in
@@ -138,7 +139,10 @@ PROFILE_KB = 2.0  # a contact's profile item
 ACTIVITY_KB = 0.4  # one applied shop event (activity item): no TTL, kept Usage.history_months
 MESSAGE_CLAIM_KB = 0.5  # the message item as the sender's transaction creates it (claim)
 MESSAGE_KB = 0.6  # the message item after the sender's UpdateItem (what is stored)
-MARKER_KB = 0.2  # SES event dedupe marker, one per SES event: no TTL either
+MARKER_KB = 0.2  # SES event dedupe marker, one per SES event that changes a contact: TTL below
+# A marker is deleted by the table's TTL after MARKER_LIFETIME (90 days, ContactStore.apply_delta):
+# only so many months of them are stored at any time
+MARKER_MONTHS = MARKER_LIFETIME.days / 30
 DUE_KEYS_KB = 0.15  # a keys-only due index entry: pk, sk, the shard key and due_at (~150 B)
 ITEM_OVERHEAD_KB = 100 / 1024  # DynamoDB's 100 bytes of per-item storage overhead (table and index)
 SHOP_CONFIG_RRU = 1.0  # one Query of a shop's config items (playbook YAML, <= 8 KB, eventually consistent)
@@ -174,11 +178,19 @@ SECRET_CACHE_SECONDS = 300  # Settings.secret_cache_seconds: Powertools caches s
 
 # CloudWatch: what infra/constructs/monitoring.py creates (tests/infra/test_monitoring.py keeps
 # these equal to the template): a DLQ alarm per work queue + event delivery + schedules + the
-# sweep's failed invocations; the oldest message of each work queue; errors, throttles and near
-# timeout per function; the sweep's heartbeat and unfinished shards, messages to review, SES
-# paused, refused shops, table throttles (one alarm on 2 metrics), bounce and complaint rates,
-# API 5xx. An alarm is billed per metric it evaluates.
-ALARMS = (len(TOPOLOGY.queues) + 3) + len(TOPOLOGY.queues) + 3 * len(TOPOLOGY.functions) + 9
+# sweep's failed invocations; the oldest message of each work queue; errors of every function a
+# queue or a schedule invokes (the API's 5xx alarm is that of the API-only ones) and near timeout
+# of every function; the sweep's heartbeat and unfinished shards, messages to review, SES paused,
+# refused shops, table throttles (one alarm on 2 metrics), bounce and complaint rates, API 5xx.
+# No throttle alarms: a throttle shows as queue age, a failed invocation or a 5xx. An alarm is
+# billed per metric it evaluates.
+ALARMS = (
+    (len(TOPOLOGY.queues) + 3)
+    + len(TOPOLOGY.queues)
+    + (len(TOPOLOGY.functions) - len(TOPOLOGY.api_only_functions()))
+    + len(TOPOLOGY.functions)
+    + 9
+)
 ALARM_METRICS = ALARMS + 1  # the table-throttle alarm's expression reads reads and writes
 DASHBOARDS = 1  # assumed the account's 4th dashboard: charged
 # Custom metrics: exactly those comeback.app.observability.CLOUDWATCH_METRICS makes (every other
@@ -189,11 +201,10 @@ INCIDENT_HOURS = 24.0
 STEADY_METRICS = sum(m.series for m in CLOUDWATCH_METRICS.values() if m.steady)
 INCIDENT_METRICS = sum(m.series for m in CLOUDWATCH_METRICS.values() if not m.steady)
 CUSTOM_METRIC_MONTHS = STEADY_METRICS + INCIDENT_METRICS * INCIDENT_HOURS / (SECONDS_PER_MONTH / 3600)
-# secrets key + alarm topic key (SQS uses SQS-managed SSE, DynamoDB an AWS owned key). Two on
-# purpose: the alarm key's policy lets the CloudWatch service use it, the secrets key is used only
-# through Parameter Store for the stack's parameter paths; and the secrets key is retained (losing
-# it loses every shop secret), the topic's is not.
-KMS_KEYS = 2
+# One: the secrets key, which also encrypts the alarm topic (SQS uses SQS-managed SSE, DynamoDB an
+# AWS owned key, the tasks topic the AWS managed SNS key). CloudWatch may use it only with the alarm
+# topic's ARN as encryption context, so it decrypts no parameter (infra/constructs/monitoring.py).
+KMS_KEYS = 1
 
 # Log volume, KB of JSON per unit (Powertools structured logs)
 LOG_KB_PER_EVENT = 0.6  # per shop event: ingest + contacts application lines
@@ -234,7 +245,8 @@ class Usage:
     page_views_per_email: float = 0.01
     # contacts per shop (one signing secret per shop); at least one shop
     contacts_per_shop: int = 10_000
-    # months of activity items, messages and SES markers kept (no TTL today: the month-12 table)
+    # months of activity items and messages kept (no TTL: the month-12 table; SES markers expire
+    # after MARKER_MONTHS)
     history_months: float = 12.0
     # KB of one shop event as put on the bus and archived (envelope + detail; under 64 KB: one event)
     archived_event_kb: float = 1.5
@@ -255,6 +267,7 @@ class Usage:
     # "secretsmanager", as before issue 12), which functions are traced with X-Ray (infra context
     # `traced_functions`), and how many customer-managed KMS keys
     kms_keys: int = KMS_KEYS
+    alarm_metrics: int = ALARM_METRICS
     secret_store: str = "ssm"
     traced: tuple[str, ...] = TRACED_BY_DEFAULT
     # the due index's projection: "ALL" (as built: the sweep reads profiles from the index) or
@@ -272,12 +285,14 @@ class Usage:
 
     @property
     def ses_events_per_email(self) -> float:
+        return self.deliveries_per_email + self.contact_ses_events_per_email
+
+    @property
+    def contact_ses_events_per_email(self) -> float:
+        """SES events that change the contact (comeback.messaging.ses_feedback.profile_change):
+        opens, clicks, bounces, complaints. A delivery is only noted on the message record."""
         return (
-            self.deliveries_per_email
-            + self.opens_per_email
-            + self.clicks_per_email
-            + self.bounces_per_email
-            + self.complaints_per_email
+            self.opens_per_email + self.clicks_per_email + self.bounces_per_email + self.complaints_per_email
         )
 
 
@@ -351,6 +366,7 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
     requests = events / u.events_per_request
     emails = contacts * u.emails_per_contact
     ses_events = emails * u.ses_events_per_email
+    contact_ses_events = emails * u.contact_ses_events_per_email  # the others only note the message
     due = contacts * (u.due_share + u.views_per_contact / u.views_per_session)
     unsubscribes = emails * u.unsubscribes_per_email
     page_views = emails * u.page_views_per_email
@@ -403,6 +419,8 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
     wru_email = (
         _wru(MESSAGE_CLAIM_KB, transactional=True) + _wru(profile_kb, transactional=True) + _wru(MESSAGE_KB)
     )
+    # an SES event that changes the contact: its marker and the profile in a transaction, then the
+    # message's UpdateItem; any other (a delivery) is that UpdateItem alone, with no read
     wru_ses = _wru(MARKER_KB, transactional=True) + _wru(profile_kb, transactional=True) + _wru(MESSAGE_KB)
     # the sweep's UpdateItem moves or removes due_at, an index key: a delete and a put on the index
     wru_due = _wru(profile_kb) + 2 * _wru(index_item_kb)
@@ -420,8 +438,14 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
     )
     add(
         DDB,
-        "writes: SES events (transaction + UpdateItem)",
-        ses_events * (wru_ses + gsi_wru_per_profile_write),
+        "writes: SES events that change the contact (transaction + UpdateItem)",
+        contact_ses_events * (wru_ses + gsi_wru_per_profile_write),
+        "ddb_wru",
+    )
+    add(
+        DDB,
+        "writes: SES deliveries (UpdateItem of the message)",
+        (ses_events - contact_ses_events) * _wru(MESSAGE_KB),
         "ddb_wru",
     )
     add(DDB, "writes: sweep (UpdateItem + index delete/put)", due * wru_due, "ddb_wru")
@@ -432,7 +456,12 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         "ddb_wru",
     )
     add(DDB, "reads: profile GetItem per message (strong)", emails * _rru(profile_kb), "ddb_rru")
-    add(DDB, "reads: GetItem per SES event (strong)", ses_events * _rru(profile_kb), "ddb_rru")
+    add(
+        DDB,
+        "reads: GetItem per SES event that changes the contact (strong)",
+        contact_ses_events * _rru(profile_kb),
+        "ddb_rru",
+    )
     # Query sums item sizes over a page: 2 KB per due contact at 0.5 RRU per 4 KB; an empty page costs 0.5
     sweep_rru = due * index_item_kb / 4 * 0.5 + SWEEPS_PER_MONTH * DUE_SHARDS * 0.5
     add(DDB, "reads: sweep queries of the due index", sweep_rru, "ddb_rru")
@@ -445,7 +474,7 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         for fn, n in (
             ("contacts", events),
             ("sender", emails),
-            ("ses_events", ses_events),
+            ("ses_events", contact_ses_events),  # a delivery needs no playbook
             ("preferences", preferences),
         )
         if n > 0
@@ -456,7 +485,7 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         contacts * (profile_kb + ITEM_OVERHEAD_KB)
         + events * history * (ACTIVITY_KB + ITEM_OVERHEAD_KB)
         + emails * history * (MESSAGE_KB + ITEM_OVERHEAD_KB)
-        + ses_events * history * (MARKER_KB + ITEM_OVERHEAD_KB)
+        + contact_ses_events * min(history, MARKER_MONTHS) * (MARKER_KB + ITEM_OVERHEAD_KB)
     )
     index_kb = contacts * u.indexed_share * (index_item_kb + ITEM_OVERHEAD_KB)
     add(DDB, f"storage: table (month {history:g})", table_kb / KB_PER_GB, "ddb_storage_gb_month")
@@ -539,7 +568,8 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         add(SECRETS, f"secrets: {shops} shop(s) + the token key", shops + 1, "secret_month")
         add(SECRETS, "GetSecretValue (cached 5 min per container)", secret_calls, "secret_api_call")
     key_months = u.kms_keys * (1 + min(u.kms_rotations, 2))
-    add(KMS, f"{u.kms_keys} customer-managed keys ({u.kms_rotations} rotations)", key_months, "kms_key_month")
+    keys = f"{u.kms_keys} customer-managed key{'s' if u.kms_keys != 1 else ''}"
+    add(KMS, f"{keys} ({u.kms_rotations} rotations)", key_months, "kms_key_month")
     add(KMS, "Decrypt of each secret fetched", secret_calls, "kms_request")
 
     # CloudWatch
@@ -553,7 +583,10 @@ def items(contacts: int, usage: Usage = Usage()) -> list[Item]:
         + all_invocations * (LOG_KB_PER_INVOCATION + EMF_KB_PER_INVOCATION)
         + (requests + preferences) * LOG_KB_PER_API_REQUEST
     )
-    add(CLOUDWATCH, f"{ALARMS} standard alarms ({ALARM_METRICS} metrics)", ALARM_METRICS, "cw_alarm_month")
+    alarms = ALARMS + u.alarm_metrics - ALARM_METRICS
+    add(
+        CLOUDWATCH, f"{alarms} standard alarms ({u.alarm_metrics} metrics)", u.alarm_metrics, "cw_alarm_month"
+    )
     add(CLOUDWATCH, "dashboard (the account's 4th: charged)", DASHBOARDS, "cw_dashboard_month")
     add(
         CLOUDWATCH,
@@ -765,11 +798,14 @@ def assumptions(usage: Usage = Usage()) -> list[str]:
         f"{u.cold_start_share:.0%} of invocations + {u.cold_starts_per_function_hour:g} per function-hour "
         f"are cold starts with a billed {INIT_SECONDS:g} s INIT.",
         f"DynamoDB, measured shapes: event = TransactWriteItems of 2 (0.4 + 2 KB) = 6 WRU; message = 1 "
-        f"strong GetItem + transaction (0.5 + 2 KB) + UpdateItem (0.6 KB) = 1 RRU + 7 WRU; SES event = "
-        f"1 RRU + 7 WRU; due contact = 0.25 RRU + 2 WRU; {u.indexed_share:.0%} of profile writes also "
-        f"write the due index ({u.due_projection} projection), the sweep's update deletes and puts there.",
+        f"strong GetItem + transaction (0.5 + 2 KB) + UpdateItem (0.6 KB) = 1 RRU + 7 WRU; SES event that "
+        f"changes the contact (open, click, bounce, complaint) = 1 RRU + 7 WRU, a delivery = the message's "
+        f"UpdateItem (1 WRU, no read); due contact = 0.25 RRU + 2 WRU; {u.indexed_share:.0%} of profile "
+        f"writes also write the due index ({u.due_projection} projection), the sweep's update deletes "
+        "and puts there.",
         f"Storage at month {u.history_months:g}: profiles 2 KB, activity 0.4 KB, messages 0.6 KB, SES "
-        f"markers 0.2 KB (+100 B each), none with a TTL; PITR on the table; archive of "
+        f"markers 0.2 KB (+100 B each) for the contact-changing SES events, deleted by TTL after "
+        f"{MARKER_LIFETIME.days} days, nothing else with a TTL; PITR on the table; archive of "
         f"{u.archived_event_kb:g} KB per shop event kept 90 days; logs kept 30 days "
         "(stored uncompressed: an upper bound).",
         f"One shop (one secret) per {u.contacts_per_shop:,} contacts, plus the token key, in "
@@ -791,8 +827,8 @@ def assumptions(usage: Usage = Usage()) -> list[str]:
             if u.traced
             else "X-Ray: tracing off. "
         )
-        + f"KMS: {u.kms_keys} keys after {u.kms_rotations} yearly rotations (a rotated key costs $2 in "
-        "year 2, $3 from year 3).",
+        + f"KMS: {u.kms_keys} key{'s' if u.kms_keys != 1 else ''} after {u.kms_rotations} yearly "
+        "rotations (a rotated key costs $2 in year 2, $3 from year 3).",
         "SES events reach the default bus as AWS service events: not billed by EventBridge; rule "
         "deliveries to SQS are not billed (the SQS requests are). No other free tier is applied.",
     ]
@@ -851,9 +887,10 @@ OPTIONS: tuple[tuple[str, dict[str, object]], ...] = (
         {"secret_store": "secretsmanager"},
     ),
     ("X-Ray on every function (before issue 12)", {"traced": tuple(f.name for f in TOPOLOGY.functions)}),
+    ("a second KMS key of the alarm topic's own (before this change)", {"kms_keys": 2}),
     (
-        "one KMS key for secrets and alarms (not taken: it would widen the secrets key's policy)",
-        {"kms_keys": 1},
+        "a throttle alarm per function, an error alarm for ingest and preferences (before this change)",
+        {"alarm_metrics": ALARM_METRICS + len(TOPOLOGY.functions) + len(TOPOLOGY.api_only_functions())},
     ),
     (
         "due index KEYS_ONLY + BatchGetItem, only the sweep moves due_at (lower bound)",
@@ -947,10 +984,16 @@ def document() -> str:
             f"{(p['all_usd'] - p['keys_only_usd_lower']) / p['all_usd']:.1%} at best). Not clearly cheaper, "
             "for a second round trip per page of the sweep and profiles read eventually consistent beside "
             "their index entry: ALL is kept.",
-            f"- **KMS keys:** {KMS_KEYS}, on purpose: the alarm topic's key lets the CloudWatch service use "
-            "it, the secrets key decrypts only through Parameter Store for the stack's parameter paths and "
-            "is retained with the secrets. One key would save $1.00 a month and widen the secrets key's "
-            "policy to a service principal.",
+            f"- **KMS keys:** {KMS_KEYS}. The secrets key also encrypts the alarm topic: CloudWatch may "
+            "use it only with the topic's ARN as encryption context (and for the stack's own alarms), "
+            "Parameter Store's callers only through Parameter Store for the stack's parameter paths, so "
+            "neither grant reaches the other's data. A second key of the topic's own cost $1.00 a month "
+            "for no narrower grant.",
+            f"- **Alarms:** {ALARMS}, none for throttles: a throttled queue consumer leaves its messages "
+            "on the queue (the queue's age alarm), a throttled sweep is retried for an hour and then "
+            "lands in its failure queue (a DLQ alarm, the heartbeat), a throttled API function answers "
+            "500 (the API's 5xx alarm, which pages at the first one and is also the error alarm of "
+            "ingest and preferences). Each alarm is $0.10 a month.",
             "- **Custom metrics** are those `comeback.app.observability.CLOUDWATCH_METRICS` lists (alarmed "
             "or graphed), priced per function and dimension value; every other count the code makes is "
             "a field of the function's log, summed with Logs Insights.",

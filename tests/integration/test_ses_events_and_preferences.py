@@ -123,3 +123,32 @@ def test_delivery_delays_and_rejects_are_recorded_on_the_message_and_change_no_c
     assert record["delivery_delayed_at"] and record["reject_at"]
     profile = contact(engine)
     assert profile.suppression is None and not profile.is_unsubscribed
+
+
+def _ses_event_calls(engine, event) -> list[str]:
+    """The DynamoDB operations the ses_events function makes for one SES event (each once per call)."""
+    from collections import Counter
+
+    from comeback.local import recording
+
+    recorder = recording.Recorder().start()
+    try:
+        assert feed(engine, event) == [{"batchItemFailures": []}]
+    finally:
+        recorder.stop()
+    operations: Counter[str] = Counter()
+    for call, n in recorder.calls().items():
+        if call.function == "ses_events" and call.service == "dynamodb":
+            # a transaction is recorded once per item it holds: count the call, not the items
+            operations[call.operation] = max(operations[call.operation], n)
+    return sorted(operations.elements())
+
+
+def test_the_cost_models_shapes_of_ses_events_are_the_calls_the_function_makes(engine):
+    """bench/cost.py prices a delivery as the message's UpdateItem alone and an open (any event that
+    changes the contact) as a strong GetItem, a transaction and that UpdateItem."""
+    sent = one_winback(engine)
+    engine.runtime.shops.playbook("demo")  # the shop's config is cached per container
+    assert _ses_event_calls(engine, ses_event(engine, sent, "Delivery")) == ["UpdateItem"]
+    opened = _ses_event_calls(engine, ses_event(engine, sent, "Open"))
+    assert [op for op in opened if op != "Query"] == ["GetItem", "TransactWriteItems", "UpdateItem"]

@@ -73,24 +73,49 @@ def test_an_idle_stack_costs_its_fixed_floor() -> None:
     assert idle[cost.API] == 0
     idle_polls = 4 * 5 * 30 * 24 * 3600 / 20  # contacts, outbox, ses_events, sweep
     assert idle[cost.SQS] == pytest.approx(idle_polls * PRICES["sqs_request"])
-    assert idle[cost.KMS] == pytest.approx(2 * PRICES["kms_key_month"])
+    assert idle[cost.KMS] == pytest.approx(1 * PRICES["kms_key_month"])  # the secrets key, also the alarms'
+
     assert idle[cost.SECRETS] == 0  # one shop + the token key: standard SecureString parameters
     with_secrets_manager = monthly(0, Usage(secret_store="secretsmanager"))[cost.SECRETS]
     assert with_secrets_manager == pytest.approx(2 * PRICES["secret_month"])
-    alarms, dashboard, metrics = 39 * 0.10, 3.00, cost.CUSTOM_METRIC_MONTHS * 0.30
+    # 30 alarms, the table-throttle one on 2 metrics
+    alarms, dashboard, metrics = 31 * 0.10, 3.00, cost.CUSTOM_METRIC_MONTHS * 0.30
     assert idle[cost.CLOUDWATCH] == pytest.approx(alarms + dashboard + metrics, abs=0.01)
 
 
 def test_dynamodb_request_units_follow_the_measured_shapes() -> None:
     contacts = 1_000_000
     events, emails = 3 * contacts, 1.5 * contacts
-    ses_events = emails * (1 + 0.35 + 0.04 + 0.01 + 0.0005)
+    # opens, clicks, bounces, complaints change the contact; a delivery only notes the message
+    # (tests/integration/test_ses_events_and_preferences.py records both shapes' calls)
+    contact_ses_events = emails * (0.35 + 0.04 + 0.01 + 0.0005)
+    deliveries = emails * 1.0
     index = 0.3 * 2  # 30 % of profile writes also write the 2 KB index copy
     assert quantity(contacts, "writes: events applied") == pytest.approx(events * (2 * 1 + 2 * 2 + index))
     assert quantity(contacts, "writes: messages sent") == pytest.approx(emails * (2 * 1 + 2 * 2 + 1 + index))
-    assert quantity(contacts, "writes: SES events") == pytest.approx(ses_events * (2 * 1 + 2 * 2 + 1 + index))
+    assert quantity(contacts, "writes: SES events that change") == pytest.approx(
+        contact_ses_events * (2 * 1 + 2 * 2 + 1 + index)
+    )
+    assert quantity(contacts, "writes: SES deliveries") == pytest.approx(deliveries * 1)
     assert quantity(contacts, "reads: profile GetItem per message") == pytest.approx(emails)
-    assert quantity(contacts, "reads: GetItem per SES event") == pytest.approx(ses_events)
+    changes = quantity(contacts, "reads: GetItem per SES event that changes")
+    assert changes == pytest.approx(contact_ses_events)
+
+
+def test_ses_markers_are_stored_only_as_long_as_their_ttl() -> None:
+    from comeback.aws.contact_store import MARKER_LIFETIME
+
+    assert cost.MARKER_MONTHS == MARKER_LIFETIME.days / 30 == 3
+    short, long = Usage(history_months=3), Usage(history_months=24)
+    storage = "storage: table"
+    # past the markers' lifetime only activity and messages keep growing the table
+    grown = quantity(100_000, storage, long) - quantity(100_000, storage, short)
+    per_month_without_markers = (
+        100_000
+        * (3 * (cost.ACTIVITY_KB + cost.ITEM_OVERHEAD_KB) + 1.5 * (cost.MESSAGE_KB + cost.ITEM_OVERHEAD_KB))
+        / cost.KB_PER_GB
+    )
+    assert grown == pytest.approx(21 * per_month_without_markers)
 
 
 def test_free_tiers_named_are_applied() -> None:
