@@ -167,6 +167,8 @@ class ComebackStack(Stack):
             http_api=api.http_api,
             table=table.table,
             runbook_url=config.runbook_url,
+            key=secrets.key,
+            api_only=topology.api_only_functions(),
             alarm_email=config.alarm_email,
         )
 

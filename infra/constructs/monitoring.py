@@ -5,7 +5,8 @@ do and where the runbook section is (`<runbook_url>#<name without the stack>`, d
 - any message in any dead-letter queue (work queues, event delivery, schedules, the sweep's failed
   asynchronous invocations);
 - the oldest message of a work queue older than its consumer should ever let it get;
-- any error or throttle of any function; a function's p99 duration near its timeout;
+- any error of a function a queue or a schedule invokes; a function's p99 duration near its
+  timeout (throttles have no alarm of their own: each shows as one of these or as queue age);
 - the sweep did not run for two hours (its `SweepRan` heartbeat; missing data is breaching), or its
   units keep stopping before the end of their shard three hours in a row (`SweepShardsUnfinished`);
 - a message needs review (`MessagesNeedReview`), SES refused sending (`SendingPaused`), a flood of
@@ -13,10 +14,11 @@ do and where the runbook section is (`<runbook_url>#<name without the stack>`, d
 - DynamoDB throttled reads or writes on the table;
 - SES account reputation: bounce rate over 2 %, complaint rate over 0.05 % (SES reviews an account
   at 5 % / 0.1 % and pauses sending at 10 % / 0.5 %; these fire well before);
-- API 5xx answers.
+- any API 5xx answer (the error and throttle alarm of the functions only the API invokes).
 
-The topic is encrypted with a key CloudWatch may use, refuses anything but TLS and, with context
-`alarm_email`, mails its alarms (the address must confirm the subscription).
+The topic (`<stack>-alarms`) is encrypted with the stack's key, which CloudWatch may use for this
+topic's messages only; it refuses anything but TLS and, with context `alarm_email`, mails its
+alarms (the address must confirm the subscription).
 
 The dashboard graphs the business metrics the functions emit through Powertools (namespace
 `Comeback`, dimension `service`), next to the queues and SES reputation.
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -51,7 +53,9 @@ ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 BOUNCE_RATE_THRESHOLD = 0.02
 # Half of the 0.1 % at which SES puts an account under review: time to act before the review.
 COMPLAINT_RATE_THRESHOLD = 0.0005
-API_5XX_THRESHOLD = 5  # per 5 minutes; a single one is already in the function's Errors alarm
+# per 5 minutes: a single one pages. It is the error and throttle alarm of the functions only the
+# API invokes (ingest, preferences): each failure of theirs is a 5xx answer to a shop or a reader.
+API_5XX_THRESHOLD = 1
 # Seconds the oldest message of a work queue may wait. Contacts, outbox and SES events are drained
 # in seconds (a throttled send is re-queued as a new message, held messages wait in the table);
 # sweep units queue behind each other during the hourly fan-out, so they get half an hour.
@@ -160,29 +164,51 @@ class Monitoring(Construct):
         http_api: apigwv2.HttpApi,
         table: dynamodb.ITable,
         runbook_url: str,
+        key: kms.IKey,
+        api_only: frozenset[str] = frozenset(),
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._prefix = prefix
         self._runbook = runbook_url
-        key = kms.Key(
-            self,
-            "TopicKey",
-            description="comeback: alarm topic (CloudWatch publishes with it)",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
-        )
+        # The topic is encrypted with the stack's one customer-managed key (the secrets key:
+        # CloudWatch cannot publish to a topic under the AWS managed SNS key, and a second key
+        # would cost $1 a month). CloudWatch may use it only for this topic's messages: SNS asks
+        # KMS with the topic's ARN as encryption context, Parameter Store with the parameter's, so
+        # this grant decrypts no secret. The topic is named so its ARN is known without a
+        # reference to it (the key policy referring to the topic that refers to the key is a cycle).
+        stack = Stack.of(self)
+        topic_name = f"{prefix}-alarms"
+        topic_arn = stack.format_arn(service="sns", resource=topic_name)
         key.add_to_resource_policy(
             iam.PolicyStatement(
+                sid="CloudWatchPublishesAlarmsToTheTopic",
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 resources=["*"],  # in a key policy, "*" is this key
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+                conditions={
+                    "StringEquals": {
+                        "aws:SourceAccount": stack.account,
+                        "kms:EncryptionContext:aws:sns:topicArn": topic_arn,
+                    },
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name=f"{prefix}-*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
             )
         )
         self.topic = sns.Topic(
-            self, "Topic", display_name=f"{prefix} alarms", master_key=key, enforce_ssl=True
+            self,
+            "Topic",
+            topic_name=topic_name,
+            display_name=f"{prefix} alarms",
+            master_key=key,
+            enforce_ssl=True,
         )
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
@@ -210,22 +236,20 @@ class Monitoring(Construct):
                 runbook="queue-stuck-check-consumer",
             )
         for name, function in functions.items():
-            self._alarm(
-                f"{name}-errors-read-logs",
-                function.function.metric_errors(period=PERIOD, statistic="Sum"),
-                threshold=1,
-                description=f"The {name} function failed",
-                action="read its logs for the exception",
-                runbook="function-errors-read-logs",
-            )
-            self._alarm(
-                f"{name}-throttled-check-concurrency",
-                function.function.metric_throttles(period=PERIOD, statistic="Sum"),
-                threshold=1,
-                description=f"The {name} function was throttled (account or reserved concurrency)",
-                action="check the account's concurrency and what flooded the function",
-                runbook="function-throttled-check-concurrency",
-            )
+            # No throttle alarm: a throttle loses nothing and shows where it hurts. A throttled
+            # queue consumer leaves its messages on the queue (its oldest-message alarm), a
+            # throttled sweep is retried by Lambda for an hour and then lands in its failure queue
+            # (a DLQ alarm, and the heartbeat), a throttled API function answers 500 (the API's
+            # 5xx alarm). The same alarm watches the errors of the API-only functions.
+            if name not in api_only:
+                self._alarm(
+                    f"{name}-errors-read-logs",
+                    function.function.metric_errors(period=PERIOD, statistic="Sum"),
+                    threshold=1,
+                    description=f"The {name} function failed",
+                    action="read its logs for the exception",
+                    runbook="function-errors-read-logs",
+                )
             limit = near_timeout_ms(function)
             self._alarm(
                 f"{name}-near-timeout-raise-timeout",
@@ -314,8 +338,9 @@ class Monitoring(Construct):
             "api-5xx-read-logs",
             http_api.metric_server_error(period=PERIOD, statistic="Sum"),
             threshold=API_5XX_THRESHOLD,
-            description="The API answered 5xx (function errors, or 503: the bus or the secret store failed)",
-            action="read ingest's and preferences' logs",
+            description="The API answered 5xx: ingest or preferences failed, was throttled or timed out, "
+            "or answered 503 (the bus or the secret store failed)",
+            action="find the route in the access logs, then read that function's logs and throttles",
         )
         self.dashboard = self._dashboard(functions, dead_letter_queues, work_queues)
 

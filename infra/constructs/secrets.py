@@ -1,5 +1,8 @@
 """Secrets: the customer-managed KMS key of every comeback secret, and who may read which.
 
+The key is the stack's only one: the alarm topic is encrypted with it too, under a key-policy
+grant to CloudWatch bounded by the topic's encryption context (infra/constructs/monitoring.py).
+
 Shop signing secrets and the unsubscribe token key are SecureString parameters in SSM Parameter
 Store (standard tier: no monthly charge), encrypted with this key. None is created here:
 CloudFormation cannot create a SecureString parameter, and a key generated in the template would be

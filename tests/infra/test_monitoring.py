@@ -60,14 +60,50 @@ def test_any_message_in_any_dead_letter_queue_raises_an_alarm(default: Synth) ->
     assert len(dlqs) == len(TOPOLOGY.queues) + 3  # + event delivery, schedules, sweep invocations
 
 
-def test_every_function_error_and_throttle_raises_an_alarm(default: Synth) -> None:
-    for metric in ("Errors", "Throttles"):
-        watched = {
+def test_every_function_failure_raises_an_alarm_and_a_throttle_shows_where_it_hurts(default: Synth) -> None:
+    def watched(metric: str) -> set[str]:
+        return {
             ref_id(a["Dimensions"][0]["Value"])
             for a in _alarms(default).values()
             if a.get("MetricName") == metric and a["Namespace"] == "AWS/Lambda" and a["Threshold"] == 1
         }
-        assert watched == {function_id(default, f.name) for f in TOPOLOGY.functions}, metric
+
+    api_only = TOPOLOGY.api_only_functions()
+    assert api_only == {"ingest", "preferences"}
+    # a queue's or a schedule's function has its own errors alarm ...
+    queued = {function_id(default, f.name) for f in TOPOLOGY.functions if f.name not in api_only}
+    assert watched("Errors") == queued
+    # ... an API-only one fails only as a 5xx answer, which pages at the first one
+    (five_xx,) = [a for a in _alarms(default).values() if a.get("MetricName") == "5xx"]
+    assert five_xx["Threshold"] == 1 and five_xx["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    # no throttle alarms: each function's throttle has an alarmed consequence instead
+    assert watched("Throttles") == set()
+    ages = {
+        ref_id(a["Dimensions"][0]["Value"])
+        for a in _alarms(default).values()
+        if a.get("MetricName") == "ApproximateAgeOfOldestMessage"
+    }
+    for spec in TOPOLOGY.functions:
+        queue = TOPOLOGY.queue_of(spec.name)
+        if spec.name in api_only:
+            continue  # the 5xx alarm above
+        if spec.name in {s.function for s in TOPOLOGY.schedules}:
+            # a throttled scheduled invocation is retried for an hour, then sent to the failure
+            # queue, whose every message raises an alarm (and the heartbeat misses)
+            (config,) = [
+                c["Properties"]
+                for c in default.of_type("AWS::Lambda::EventInvokeConfig").values()
+                if ref_id(c["Properties"]["FunctionName"]) == function_id(default, spec.name)
+            ]
+            assert config["MaximumEventAgeInSeconds"] == 3600
+            failures = config["DestinationConfig"]["OnFailure"]["Destination"]
+            assert any(
+                a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+                and ref_id(a["Dimensions"][0]["Value"]) == ref_id(failures)
+                for a in _alarms(default).values()
+            ), spec.name
+        assert queue is not None, spec.name
+        assert queue_id(default, queue.name) in ages, spec.name
 
 
 @pytest.mark.parametrize(
@@ -88,18 +124,35 @@ def test_api_server_errors_raise_an_alarm(default: Synth) -> None:
     assert alarm["Namespace"] == "AWS/ApiGateway"
     (api,) = default.of_type("AWS::ApiGatewayV2::Api")
     assert [(d["Name"], ref_id(d["Value"])) for d in alarm["Dimensions"]] == [("ApiId", api)]
+    assert alarm["Threshold"] == 1  # every 5xx: it is ingest's and preferences' error alarm too
 
 
-def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_tls_only(default: Synth) -> None:
+def test_the_alarm_topic_is_under_the_secrets_key_cloudwatch_may_use_for_it_only(default: Synth) -> None:
     topic = default.props(_topic(default))
-    key = default.resources[ref_id(topic["KmsMasterKeyId"])]["Properties"]
-    assert key["EnableKeyRotation"] is True
-    cloudwatch = [
+    prefix = default.context["stack_name"]
+    assert topic["TopicName"] == f"{prefix}-alarms"
+    (key_id,) = default.of_type("AWS::KMS::Key")  # one key: the secrets key
+    assert ref_id(topic["KmsMasterKeyId"]) == key_id
+    key = default.resources[key_id]["Properties"]
+    assert "secrets" in key["Description"] and key["EnableKeyRotation"] is True
+    (cloudwatch,) = [
         s
         for s in key["KeyPolicy"]["Statement"]
         if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
     ]
-    assert cloudwatch and set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    # only for what SNS encrypts for this topic (a parameter's context is its own ARN) ...
+    equals = cloudwatch["Condition"]["StringEquals"]
+    assert flat(equals["kms:EncryptionContext:aws:sns:topicArn"]).endswith(f":{prefix}-alarms")
+    assert "AWS::AccountId" in flat(equals["aws:SourceAccount"])
+    # ... and on behalf of this stack's alarms, whose names all match the pattern
+    pattern = flat(cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert pattern.endswith(f":alarm:{prefix}-*")
+    assert all(name.startswith(f"{prefix}-") for name in _alarms(default))
+    # no other service may use the key (the functions' grants are in their roles, via Parameter Store)
+    statements = key["KeyPolicy"]["Statement"]
+    services = [s["Principal"]["Service"] for s in statements if "Service" in s["Principal"]]
+    assert services == ["cloudwatch.amazonaws.com"]
     # both topics (alarms, follow-up tasks) refuse plain HTTP
     policies = list(default.of_type("AWS::SNS::TopicPolicy").values())
     assert len(policies) == 2
@@ -397,3 +450,9 @@ def test_the_cost_model_counts_the_alarms_and_their_metrics_the_stack_creates(de
         len([m for m in a["Properties"].get("Metrics", []) if "MetricStat" in m]) or 1 for a in alarms
     )
     assert metrics == cost.ALARM_METRICS
+
+
+def test_the_cost_model_counts_the_kms_keys_the_stack_creates(default: Synth) -> None:
+    from bench import cost
+
+    assert len(default.of_type("AWS::KMS::Key")) == cost.KMS_KEYS

@@ -109,6 +109,13 @@ class Topology:
     def queue_of(self, function: str) -> Queue | None:
         return next((q for q in self.queues if q.consumer == function), None)
 
+    def api_only_functions(self) -> frozenset[str]:
+        """Functions nothing but API routes invoke: every failure of one (an error, a throttle, a
+        timeout) is a 5xx answer, so the API's 5xx alarm watches them (infra monitoring)."""
+        routed = {r.function for r in self.routes}
+        other = {q.consumer for q in self.queues} | {s.function for s in self.schedules}
+        return frozenset(routed - other)
+
 
 # Seconds the contacts and SES-events event sources wait to fill a batch of ten: a profile is
 # updated at most this much later, and nothing waits on it (the sweep runs hourly).
