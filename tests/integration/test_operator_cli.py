@@ -335,3 +335,93 @@ def test_local_serve_refuses_a_bad_platform_secret_flag_in_one_line_with_status_
     assert done.returncode == 2, done
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "listening" not in done.stdout
+
+
+def test_migrate_secrets_copies_an_older_stacks_secrets_manager_secrets_once_and_keeps_newer_ones(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack deployed before issue 12 kept its shops in Secrets Manager (`comeback/shops/<id>`,
+    `comeback/unsubscribe-key`): the command copies them to the parameters the functions read."""
+    from comeback.app.settings import Settings
+    from comeback.aws.shops import ShopDirectory
+    from comeback.messaging.tokens import key_source
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    ssm = deployed["ssm"]
+    acme = {"secrets": ["whsec_b2xkLWFjbWU="], "status": "active", "platforms": {"shopify": "shpss_x"}}
+    sm.create_secret(Name="comeback/shops/acme", SecretString=json.dumps(acme))
+    sm.create_secret(Name="comeback/shops/beta", SecretString=json.dumps({"secrets": ["whsec_b2xk"]}))
+    sm.create_secret(Name="comeback/shops/junk", SecretString="not json")
+    sm.create_secret(Name="comeback/shopsfront/x", SecretString=json.dumps({"secrets": ["s"]}))
+    sm.create_secret(Name="comeback/unsubscribe-key", SecretString="old-token-key-64-chars")
+    # beta was rotated after the upgrade: its parameter is the newer document
+    rotated = json.dumps({"secrets": ["whsec_bmV3"], "status": "active"})
+    ssm.put_parameter(Name="/comeback/shops/beta", Value=rotated, Type="SecureString")
+
+    assert main(["shops", "--stack", STACK, "migrate-secrets"]) == 0
+    dry = capsys.readouterr().out
+    assert "would copy" in dry and "--apply" in dry
+    assert "whsec_" not in dry and "old-token-key" not in dry  # names and outcomes only
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name="/comeback/shops/acme")
+
+    assert main(["shops", "--stack", STACK, "migrate-secrets", "--apply"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split(" -> ")[0].rsplit(None, 1)[1]: line for line in out.splitlines() if " -> " in line}
+    assert set(lines) == {
+        "comeback/shops/acme", "comeback/shops/beta", "comeback/shops/junk", "comeback/unsubscribe-key"
+    }  # fmt: skip
+    assert lines["comeback/shops/acme"].startswith("copied")
+    assert lines["comeback/shops/beta"].startswith("differs: kept")
+    assert lines["comeback/shops/junk"].startswith("not a shop document")
+    assert _document(ssm, "acme") == acme
+    assert _document(ssm, "beta") == json.loads(rotated)
+    assert _key_of(ssm, "/comeback/shops/acme") == deployed["key_arn"]
+    assert _key_of(ssm, "/comeback/unsubscribe-key") == deployed["key_arn"]
+
+    # what the functions read: ingest's shop directory and the token key of the links already mailed
+    settings = Settings(
+        region=REGION,
+        table_name="comeback-table",
+        shop_secret_prefix="/comeback/shops/",
+        token_key_secret="/comeback/unsubscribe-key",
+    )
+    assert ShopDirectory(settings).signing_secrets("acme") == acme["secrets"]
+    assert ShopDirectory(settings).platform_secret("acme", "shopify") == "shpss_x"
+    assert key_source(settings)() == b"old-token-key-64-chars"
+
+    # twice changes nothing
+    assert main(["shops", "--stack", STACK, "migrate-secrets", "--apply"]) == 0
+    again = capsys.readouterr().out
+    assert "copied" not in again and again.count("already there") == 2
+
+
+def test_migrate_secrets_keeps_a_newer_token_key_unless_told_to_overwrite_it(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="comeback/unsubscribe-key", SecretString="the-old-key"
+    )
+    main(["shops", "--stack", STACK, "create", "acme", "--name", "Acme"])  # made a new token key
+    capsys.readouterr()
+    ssm = deployed["ssm"]
+    made = ssm.get_parameter(Name="/comeback/unsubscribe-key", WithDecryption=True)["Parameter"]["Value"]
+
+    assert main(["shops", "--stack", STACK, "migrate-secrets", "--apply"]) == 0
+    out = capsys.readouterr().out
+    assert "differs: kept" in out and "--overwrite-token-key" in out
+    assert (
+        ssm.get_parameter(Name="/comeback/unsubscribe-key", WithDecryption=True)["Parameter"]["Value"] == made
+    )
+
+    assert main(["shops", "--stack", STACK, "migrate-secrets", "--apply", "--overwrite-token-key"]) == 0
+    assert "differs: overwritten" in capsys.readouterr().out
+    value = ssm.get_parameter(Name="/comeback/unsubscribe-key", WithDecryption=True)["Parameter"]["Value"]
+    assert value == "the-old-key"
+
+
+def test_migrate_secrets_refuses_the_local_runtime(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["shops", "--local", "http://127.0.0.1:1", "migrate-secrets"]) == 2
+    assert "no Secrets Manager" in capsys.readouterr().err

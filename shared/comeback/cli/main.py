@@ -272,6 +272,16 @@ def main(argv: list[str] | None = None) -> int:
     rotate.add_argument("shop_id")
     rotate.add_argument("--drop-previous", action="store_true", help="stop accepting the old secret at once")
     _add_set_platform_secret(shop_commands)
+    migrate = shop_commands.add_parser(
+        "migrate-secrets",
+        help="copy shop secrets and the token key from Secrets Manager (older stacks) to Parameter Store",
+    )
+    migrate.add_argument("--apply", action="store_true", help="write the parameters (default: a dry run)")
+    migrate.add_argument(
+        "--overwrite-token-key",
+        action="store_true",
+        help="replace a token key parameter that differs (old links verify again, newer ones stop)",
+    )
     shops.set_defaults(run=_shops)
 
     _add_contacts(commands)

@@ -1,4 +1,4 @@
-"""`comeback shops create|list|rotate-secret|set-platform-secret`: the operator's tool.
+"""`comeback shops create|list|rotate-secret|set-platform-secret|migrate-secrets`: the operator's tool.
 
 Against AWS (the default) it reads the deployed stack's outputs (`describe_stacks`, with the
 operator's own credentials and region) to learn the table, the secret prefix, the KMS key of the
@@ -121,11 +121,55 @@ def set_platform_secret(args: Any, out: TextIO, stdin: TextIO) -> int:
     return 0
 
 
+def migrate_secrets(args: Any, out: TextIO) -> int:
+    """`comeback shops migrate-secrets [--apply] [--overwrite-token-key]`: Secrets Manager to SSM.
+
+    Reads only the outputs every version of the stack has, so it runs before or after the
+    upgrade is deployed (comeback.cli.secret_migration says what it copies and what it keeps)."""
+    import boto3
+
+    from comeback.cli.secret_migration import Names, Outcome, SecretMigration
+
+    if getattr(args, "local", None):
+        raise CliError("the local runtime keeps no Secrets Manager secrets: nothing to migrate")
+    outputs = stack_outputs(args.stack)
+    needed = (Output.SHOP_SECRET_PREFIX, Output.TOKEN_KEY_SECRET, Output.SECRETS_KEY_ARN, Output.REGION)
+    missing = [o.value for o in needed if o.value not in outputs]
+    if missing:
+        raise CliError(f"stack {args.stack!r} lacks the outputs {missing}")
+    session = boto3.session.Session(region_name=outputs[Output.REGION])
+    names = Names.of(outputs[Output.SHOP_SECRET_PREFIX], outputs[Output.TOKEN_KEY_SECRET])
+    copies = SecretMigration(
+        session.client("secretsmanager"), session.client("ssm"), outputs[Output.SECRETS_KEY_ARN]
+    ).run(names, apply=args.apply, overwrite_token_key=args.overwrite_token_key)
+    if not copies:
+        out.write(f"no Secrets Manager secret under {names.source_prefix} nor {names.source_token_key}\n")
+    for copy in copies:
+        out.write(f"{copy.outcome.value:<28} {copy.source} -> {copy.target}\n")
+    outcomes = [c.outcome for c in copies]
+    if Outcome.WOULD_COPY in outcomes or Outcome.WOULD_OVERWRITE in outcomes:
+        out.write("Nothing written (a dry run): run again with --apply.\n")
+    if any(c.outcome is Outcome.KEPT and c.source == names.source_token_key for c in copies):
+        out.write(
+            "The token key differs: links mailed before the upgrade were signed with the Secrets "
+            "Manager key, links since with the parameter. --overwrite-token-key makes the old links "
+            "work again and the new ones stop.\n"
+        )
+    if copies and args.apply:
+        out.write(
+            "The Secrets Manager secrets are kept: delete them once the stack runs on the parameters "
+            "(aws secretsmanager delete-secret --secret-id NAME).\n"
+        )
+    return 0
+
+
 def shops_command(args: Any, out: TextIO | None = None) -> int:
     """Run `comeback shops ...` (args from comeback.cli); 0 on success (errors raise)."""
     out = out or sys.stdout
     if args.shops_command == "set-platform-secret":
         return set_platform_secret(args, out, sys.stdin)
+    if args.shops_command == "migrate-secrets":
+        return migrate_secrets(args, out)
     from botocore.exceptions import ClientError
 
     from comeback.aws.shops import ShopAdmin, ShopConfig
