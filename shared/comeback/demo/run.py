@@ -93,10 +93,11 @@ def _replay(
     tally: Counter[str],
     timing: dict[str, float],
     responses: Responses | None = None,
+    segments_every_days: int | None = SEGMENTS_EVERY_DAYS,
 ) -> None:
     """Each day: post its events (the plan's, and the orders emails caused), move to the next
     morning, sweep, drain; then let the customers read the emails that went out. Every
-    SEGMENTS_EVERY_DAYS, before the sweep, the segments job refits the shop's model."""
+    `segments_every_days` (None: never), before the sweep, the segments job refits the shop's model."""
     sweeps: Counter[str] = Counter()
     planned = dict(shop.events_by_day)
     days = [shop.start + timedelta(days=n) for n in range(shop.days)]
@@ -119,7 +120,7 @@ def _replay(
         api.control("POST", "/_local/drain")
         api.control("POST", "/_local/clock", {"set": morning.isoformat()})
         fitted = 0.0
-        if index % SEGMENTS_EVERY_DAYS == SEGMENTS_EVERY_DAYS - 1:
+        if segments_every_days and index % segments_every_days == segments_every_days - 1:
             fitting = time.monotonic()
             api.control("POST", "/_local/segments")
             fitted = time.monotonic() - fitting
@@ -163,9 +164,12 @@ def simulate(
     uplift: float = UPLIFT,
     overrides: dict[str, Any] | None = None,
     with_insight: bool = False,
+    segments_every_days: int | None = SEGMENTS_EVERY_DAYS,
 ) -> Simulation:
     """Generate the shop, replay it through `comeback local serve` with customers who answer win-back
-    emails with a known uplift, and read the win-back report off the runtime before it stops."""
+    emails with a known uplift, and read the win-back report off the runtime before it stops.
+    `segments_every_days=None` skips the daily segments job: for a playbook that reads neither
+    segments nor predictions (fixed win-back timing), where its refits are wasted time."""
     from comeback.aws import clients as aws
     from comeback.aws.report_store import DynamoCampaignRecords
     from comeback.cli.operator import local_target
@@ -192,7 +196,7 @@ def simulate(
         with local_serve(*serve_args) as base:
             api = LocalApi(base)
             print(f"  local runtime at {api.base} (embedded AWS emulator); replaying day by day:")
-            _replay(api, shop, tally, timing, responses)
+            _replay(api, shop, tally, timing, responses, segments_every_days)
             api.control("POST", "/_local/drain")
             stats = api.control("GET", "/_local/stats")
             outbox = api.control("GET", "/_local/outbox?summary=1")

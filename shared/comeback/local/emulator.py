@@ -187,6 +187,13 @@ class Emulator:
         names = ",".join(url.rstrip("/").rsplit("/", 1)[-1] for url in queue_urls.values())
         return int(self._ask(f"/queued?names={names}"))
 
+    def depths(self, queue_urls: dict[str, str]) -> dict[str, dict[str, int]]:
+        """Visible, in-flight and delayed messages of each queue (by our name), as GetQueueAttributes
+        would count them, in one request: a drain answers with them, and the replays drain daily."""
+        by_name = {url.rstrip("/").rsplit("/", 1)[-1]: name for name, url in queue_urls.items()}
+        answer = self._ask(f"/depths?names={','.join(by_name)}")
+        return {by_name[physical]: counts for physical, counts in answer.items()}
+
     def sent_emails(self) -> list[SimpleNamespace]:
         """Raw messages SES accepted (moto keeps Raw MIME whole): objects with `id` and `raw_data`."""
         return [SimpleNamespace(**m) for m in self._ask("/sent")]

@@ -219,6 +219,21 @@ class Extension(BaseHTTPRequestHandler):
             queues = sqs_backends[ACCOUNT][REGION].queues
             names = parse_qs(url.query).get("names", [""])[0].split(",")
             body = sum(len(queues[name]._messages) for name in names if name in queues)
+        elif url.path == "/depths":
+            # what GetQueueAttributes would say of each queue, in one request instead of one per queue
+            from moto.sqs.models import sqs_backends
+
+            queues = sqs_backends[ACCOUNT][REGION].queues
+            names = parse_qs(url.query).get("names", [""])[0].split(",")
+            body = {
+                name: {
+                    "visible": queues[name].approximate_number_of_messages,
+                    "in_flight": queues[name].approximate_number_of_messages_not_visible,
+                    "delayed": queues[name].approximate_number_of_messages_delayed,
+                }
+                for name in names
+                if name in queues
+            }
         elif url.path == "/changes":
             body = CHANGES[0]
         else:

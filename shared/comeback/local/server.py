@@ -331,25 +331,11 @@ class LocalRuntime:
             "now": isoformat(self.clock.now()),
         }
 
-    def queue_depths(self, include_dlqs: bool = True) -> dict[str, dict[str, int]]:
-        sqs = self._emulator.client("sqs")
-        names = [
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ]
-        depths = {}
-        for name, url in {
-            **self.resources.queue_urls,
-            **{f"{k}-dlq": v for k, v in self.resources.dlq_urls.items()},
-        }.items():
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-            depths[name] = {
-                "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
-                "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
-                "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
-            }
-        return depths
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        """Each work queue and DLQ: visible, in-flight and delayed messages."""
+        return self._emulator.depths(
+            {**self.resources.queue_urls, **{f"{k}-dlq": v for k, v in self.resources.dlq_urls.items()}}
+        )
 
     def drain(self, timeout: float = 300) -> bool:
         """Wait until no queue holds a message and no function is running (twice in a row)."""
