@@ -222,6 +222,25 @@ def _playbook_of(
     )
 
 
+def put_secure_string(
+    ssm: Any,
+    name: str,
+    value: str,
+    kms_key_id: str | None,
+    *,
+    description: str | None = None,
+    overwrite: bool = True,
+) -> None:
+    """A standard-tier SecureString parameter encrypted with `kms_key_id` (the stack's key).
+    Parameter Store refuses an empty KeyId; None leaves it out: the account's `alias/aws/ssm`."""
+    extra: dict[str, Any] = {"Description": description} if description else {}
+    if kms_key_id:
+        extra["KeyId"] = kms_key_id
+    ssm.put_parameter(
+        Name=name, Value=value, Type=SECURE_STRING, Overwrite=overwrite, Tier="Standard", **extra
+    )
+
+
 class ShopAdmin:
     """The operator side: create shops, list them, rotate their signing secrets.
 
@@ -239,13 +258,8 @@ class ShopAdmin:
         return self._settings.shop_secret_prefix + shop_id
 
     def _put(self, name: str, value: str, description: str | None = None, overwrite: bool = True) -> None:
-        """A SecureString parameter, encrypted with the stack's key (Parameter Store refuses an
-        empty KeyId; leaving it out means the account's `alias/aws/ssm`)."""
-        extra: dict[str, Any] = {"Description": description} if description else {}
-        if self._kms_key_id:
-            extra["KeyId"] = self._kms_key_id
-        self._ssm.put_parameter(
-            Name=name, Value=value, Type=SECURE_STRING, Overwrite=overwrite, Tier="Standard", **extra
+        put_secure_string(
+            self._ssm, name, value, self._kms_key_id, description=description, overwrite=overwrite
         )
 
     def ensure_token_key(self) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from comeback.aws.shops import SECURE_STRING, valid_shop_id
+from comeback.aws.shops import put_secure_string, valid_shop_id
 
 
 class Outcome(StrEnum):
@@ -136,14 +136,12 @@ class SecretMigration:
             return Copy(source, target, Outcome.KEPT)
         if not apply:
             return Copy(source, target, Outcome.WOULD_COPY if current is None else Outcome.WOULD_OVERWRITE)
-        extra: dict[str, Any] = {"KeyId": self._kms_key_id} if self._kms_key_id else {}
-        self._ssm.put_parameter(
-            Name=target,
-            Value=value,
-            Type=SECURE_STRING,
-            Overwrite=current is not None,
-            Tier="Standard",
-            Description=f"comeback: copied from the Secrets Manager secret {source}",
-            **extra,
+        put_secure_string(
+            self._ssm,
+            target,
+            value,
+            self._kms_key_id,
+            description=f"comeback: copied from the Secrets Manager secret {source}",
+            overwrite=current is not None,
         )
         return Copy(source, target, Outcome.COPIED if current is None else Outcome.OVERWRITTEN)

@@ -184,19 +184,24 @@ class Emulator:
 
     def queued(self, queue_urls: dict[str, str]) -> int:
         """Messages held by these queues (visible, in flight or delayed), as the emulator counts them."""
-        names = ",".join(url.rstrip("/").rsplit("/", 1)[-1] for url in queue_urls.values())
+        names = ",".join(_queue_name(url) for url in queue_urls.values())
         return int(self._ask(f"/queued?names={names}"))
 
     def depths(self, queue_urls: dict[str, str]) -> dict[str, dict[str, int]]:
         """Visible, in-flight and delayed messages of each queue (by our name), as GetQueueAttributes
         would count them, in one request: a drain answers with them, and the replays drain daily."""
-        by_name = {url.rstrip("/").rsplit("/", 1)[-1]: name for name, url in queue_urls.items()}
+        by_name = {_queue_name(url): name for name, url in queue_urls.items()}
         answer = self._ask(f"/depths?names={','.join(by_name)}")
         return {by_name[physical]: counts for physical, counts in answer.items()}
 
     def sent_emails(self) -> list[SimpleNamespace]:
         """Raw messages SES accepted (moto keeps Raw MIME whole): objects with `id` and `raw_data`."""
         return [SimpleNamespace(**m) for m in self._ask("/sent")]
+
+
+def _queue_name(url: str) -> str:
+    """The SQS queue name at the end of its URL (what the emulator's backend keys queues by)."""
+    return url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def provision(

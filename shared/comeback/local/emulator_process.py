@@ -195,6 +195,15 @@ def _hand_out_again() -> None:
                 queue._pending_messages.clear()
 
 
+def _named_queues(query: str) -> list[Any]:
+    """The moto queues a `names=a,b` query names (those that exist)."""
+    from moto.sqs.models import sqs_backends
+
+    queues = sqs_backends[ACCOUNT][REGION].queues
+    names = parse_qs(query).get("names", [""])[0].split(",")
+    return [queues[name] for name in names if name in queues]
+
+
 class Extension(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         return
@@ -214,25 +223,16 @@ class Extension(BaseHTTPRequestHandler):
                 for name, (calls, seconds) in TIMINGS.items()
             }
         elif url.path == "/queued":
-            from moto.sqs.models import sqs_backends
-
-            queues = sqs_backends[ACCOUNT][REGION].queues
-            names = parse_qs(url.query).get("names", [""])[0].split(",")
-            body = sum(len(queues[name]._messages) for name in names if name in queues)
+            body = sum(len(queue._messages) for queue in _named_queues(url.query))
         elif url.path == "/depths":
             # what GetQueueAttributes would say of each queue, in one request instead of one per queue
-            from moto.sqs.models import sqs_backends
-
-            queues = sqs_backends[ACCOUNT][REGION].queues
-            names = parse_qs(url.query).get("names", [""])[0].split(",")
             body = {
-                name: {
-                    "visible": queues[name].approximate_number_of_messages,
-                    "in_flight": queues[name].approximate_number_of_messages_not_visible,
-                    "delayed": queues[name].approximate_number_of_messages_delayed,
+                queue.name: {
+                    "visible": queue.approximate_number_of_messages,
+                    "in_flight": queue.approximate_number_of_messages_not_visible,
+                    "delayed": queue.approximate_number_of_messages_delayed,
                 }
-                for name in names
-                if name in queues
+                for queue in _named_queues(url.query)
             }
         elif url.path == "/changes":
             body = CHANGES[0]
